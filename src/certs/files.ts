@@ -1,0 +1,136 @@
+// Certificates as files: the idempotent `certgen local` writer and the reloader the webhook uses so
+// a renewed Secret (a volume update) takes effect without a restart.
+
+import { watch, type FSWatcher } from "node:fs";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { generateCA, generateServing, type PemPair } from "./generate.js";
+import { checkRenewal, type RenewalCheck } from "./inspect.js";
+
+export const FILE_NAMES = {
+  caCert: "ca.crt",
+  caKey: "ca.key",
+  cert: "tls.crt",
+  key: "tls.key",
+} as const;
+
+async function readOptional(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+async function writeSecret(path: string, text: string): Promise<void> {
+  await writeFile(path, text, { mode: 0o600 });
+  await chmod(path, 0o600);
+}
+
+export interface LocalCertsOptions {
+  dir: string;
+  hosts: string[];
+  now: Date;
+  caDays?: number;
+  servingDays?: number;
+  keyBits?: number;
+}
+
+export interface LocalCertsResult extends RenewalCheck {
+  dir: string;
+}
+
+/** Writes ca.crt/ca.key/tls.crt/tls.key into dir, keeping whatever is still valid. */
+export async function ensureLocalCerts(options: LocalCertsOptions): Promise<LocalCertsResult> {
+  const path = (name: string): string => join(options.dir, name);
+  await mkdir(options.dir, { recursive: true });
+  const [caCert, caKey, cert, key] = await Promise.all(
+    [FILE_NAMES.caCert, FILE_NAMES.caKey, FILE_NAMES.cert, FILE_NAMES.key].map((name) =>
+      readOptional(path(name)),
+    ),
+  );
+  const check = checkRenewal({
+    ca: { cert: caCert, key: caKey },
+    serving: { cert, key },
+    hosts: options.hosts,
+    now: options.now,
+  });
+  if (check.keepServing) return { ...check, dir: options.dir };
+  let ca: PemPair;
+  if (check.keepCA && caCert !== undefined && caKey !== undefined) {
+    ca = { cert: caCert, key: caKey };
+  } else {
+    ca = generateCA({
+      commonName: "hami-webhook-ca",
+      now: options.now,
+      days: options.caDays,
+      keyBits: options.keyBits,
+    });
+    await writeSecret(path(FILE_NAMES.caKey), ca.key);
+    await writeFile(path(FILE_NAMES.caCert), ca.cert);
+  }
+  const serving = generateServing(ca, {
+    hosts: options.hosts,
+    now: options.now,
+    days: options.servingDays,
+    keyBits: options.keyBits,
+  });
+  await writeSecret(path(FILE_NAMES.key), serving.key);
+  await writeFile(path(FILE_NAMES.cert), serving.cert);
+  return { ...check, dir: options.dir };
+}
+
+export interface CertWatcherOptions {
+  certFile: string;
+  keyFile: string;
+  onChange: (pair: PemPair) => void;
+  onError: (error: unknown) => void;
+  /** Polling backstop for filesystems where watch events get lost. */
+  pollMs?: number;
+}
+
+export interface CertWatcher {
+  /** Reads the files now and calls onChange if they differ from the last pair seen. */
+  check(): Promise<void>;
+  close(): void;
+}
+
+/**
+ * Watches the directories of the cert and key (Secret volumes swap a `..data` symlink, so the
+ * files themselves never emit events) and reports each new, complete pair once.
+ */
+export function watchCertificates(options: CertWatcherOptions, initial: PemPair): CertWatcher {
+  let last = initial;
+  let timer: NodeJS.Timeout | undefined;
+  const check = async (): Promise<void> => {
+    const [cert, key] = await Promise.all([
+      readFile(options.certFile, "utf8"),
+      readFile(options.keyFile, "utf8"),
+    ]);
+    if (cert === last.cert && key === last.key) return;
+    options.onChange({ cert, key });
+    last = { cert, key };
+  };
+  const run = (): void => {
+    check().catch(options.onError);
+  };
+  // Writers replace cert and key one after the other; wait for both before reading.
+  const debounced = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(run, 100);
+  };
+  const dirs = [...new Set([dirname(options.certFile), dirname(options.keyFile)])];
+  const watchers: FSWatcher[] = dirs.map((dir) => watch(dir, debounced));
+  for (const watcher of watchers) watcher.on("error", options.onError);
+  const poll = setInterval(run, options.pollMs ?? 30_000);
+  poll.unref();
+  return {
+    check,
+    close: () => {
+      clearTimeout(timer);
+      clearInterval(poll);
+      for (const watcher of watchers) watcher.close();
+    },
+  };
+}

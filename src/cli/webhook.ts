@@ -1,0 +1,129 @@
+// `hami webhook`: the admission webhook process. Wires config, logger, metrics, event bus and the
+// HTTPS server together; owns signal handling.
+
+import { parseArgs } from "node:util";
+import {
+  loadConfigFile,
+  defaultConfig,
+  mutatePolicy,
+  readEnv,
+  watchConfigFile,
+  type LoadedConfig,
+} from "../config/index.js";
+import { MemoryBus, NatsBus, type EventBus } from "../events/index.js";
+import { createLogger, createRegistry, webhookMetrics, type Logger } from "../telemetry/index.js";
+import { createWebhookApp, serveHttps } from "../webhook/index.js";
+import { UsageError } from "./usage.js";
+
+export const WEBHOOK_USAGE = `usage: hami webhook --tls-cert FILE --tls-key FILE [--config FILE] [--port 8443] [--host 0.0.0.0] [--nats URL]
+  --config    the hami-scheduler-device config (bare YAML/JSON or the ConfigMap manifest); reloaded on change
+  --nats      NATS server URL for audit events (default: $NATS_URL; none = in-process bus only)`;
+
+function options(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: "string", default: "8443" },
+      host: { type: "string", default: "0.0.0.0" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
+      config: { type: "string" },
+      nats: { type: "string" },
+    },
+    strict: true,
+  });
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port=${values.port}: not a TCP port`);
+  const certFile = values["tls-cert"];
+  const keyFile = values["tls-key"];
+  if (certFile === undefined || keyFile === undefined)
+    throw new UsageError("--tls-cert and --tls-key are required (npm run certs writes local ones)");
+  return {
+    port,
+    host: values.host,
+    certFile,
+    keyFile,
+    configFile: values.config,
+    nats: values.nats,
+  };
+}
+
+function logLoaded(log: Logger, loaded: LoadedConfig, source: string): void {
+  for (const warning of loaded.warnings) log.warn({ source }, warning);
+}
+
+export async function runWebhook(argv: string[], started: number): Promise<void> {
+  const opts = options(argv);
+  const env = readEnv();
+  const log = createLogger({ level: env.logLevel }).child({ component: "webhook" });
+  const loaded: LoadedConfig = opts.configFile
+    ? await loadConfigFile(opts.configFile)
+    : { config: defaultConfig(), warnings: [] };
+  logLoaded(log, loaded, opts.configFile ?? "defaults");
+  let policy = mutatePolicy(loaded.config);
+  const stopConfigWatch = opts.configFile
+    ? watchConfigFile({
+        path: opts.configFile,
+        onChange: (next) => {
+          policy = mutatePolicy(next.config);
+          logLoaded(log, next, opts.configFile ?? "");
+          log.info({ config: next.config }, "configuration reloaded");
+        },
+        onError: (error) => {
+          log.error({ err: error }, "configuration reload failed, keeping the running config");
+        },
+      })
+    : () => undefined;
+  const registry = createRegistry(true);
+  const metrics = webhookMetrics(registry);
+  const natsUrl = opts.nats ?? env.natsUrl;
+  const bus: EventBus = natsUrl
+    ? NatsBus.start({
+        servers: natsUrl,
+        log,
+        onDrop: () => {
+          metrics.eventsDropped.inc({ bus: "nats" });
+        },
+      })
+    : new MemoryBus({ maxEvents: 1000 });
+  let ready = false;
+  const app = createWebhookApp({
+    policy: () => policy,
+    log,
+    metrics,
+    bus,
+    registry,
+    clock: () => new Date(),
+    ready: () => ready,
+  });
+  const running = await serveHttps({
+    handler: app,
+    host: opts.host,
+    port: opts.port,
+    certFile: opts.certFile,
+    keyFile: opts.keyFile,
+    log,
+  });
+  ready = true;
+  log.info(
+    {
+      port: running.port,
+      startupMs: Math.round(performance.now() - started),
+      nats: natsUrl !== undefined,
+      config: opts.configFile ?? "defaults",
+    },
+    "webhook listening",
+  );
+  const shutdown = (signal: string): void => {
+    ready = false;
+    log.info({ signal }, "shutting down");
+    stopConfigWatch();
+    void running
+      .close()
+      .then(() => bus.close())
+      .finally(() => process.exit(0));
+  };
+  process.once("SIGTERM", shutdown);
+  process.once("SIGINT", shutdown);
+}

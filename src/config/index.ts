@@ -1,0 +1,18 @@
+// Public surface of config: schema, loading and the mapping onto core policies.
+
+export {
+  ConfigError,
+  CONFIGMAP_KEYS,
+  configFromConfigMapData,
+  defaultConfig,
+  describeIssues,
+  loadConfigFile,
+  parseConfig,
+  readEnv,
+} from "./load.js";
+export type { EnvSettings, LoadedConfig } from "./load.js";
+export { mutatePolicy, resourceNames } from "./policy.js";
+export { watchConfigFile } from "./watch.js";
+export type { ConfigWatcherOptions } from "./watch.js";
+export { configSchema } from "./schema.js";
+export type { Config, NvidiaConfig, SchedulerConfig } from "./schema.js";

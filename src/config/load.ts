@@ -1,0 +1,121 @@
+// Loading configuration: from a YAML/JSON file (either the bare config document or a whole
+// ConfigMap manifest) or from a ConfigMap's data. The only module that reads process.env.
+
+import { readFile } from "node:fs/promises";
+import { parse as parseYaml } from "yaml";
+import type { z } from "zod";
+import { configSchema, nvidiaSchema, type Config } from "./schema.js";
+
+/** The ConfigMap data keys HAMi's chart uses for the device config, in the order we try them. */
+export const CONFIGMAP_KEYS = ["device-config.yaml", "config.yaml"] as const;
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  readonly problems: string[];
+  constructor(source: string, problems: string[]) {
+    super(`invalid configuration in ${source}:\n  ${problems.join("\n  ")}`);
+    this.problems = problems;
+  }
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** Non-fatal findings (unknown fields), to be logged once at startup. */
+  warnings: string[];
+}
+
+function valueAt(input: unknown, path: PropertyKey[]): unknown {
+  let current = input;
+  for (const key of path) {
+    if (current === null || typeof current !== "object") return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
+}
+
+/** One line per zod issue: the field path, the value found there, and what is wrong with it. */
+export function describeIssues(issues: z.core.$ZodIssue[], input: unknown): string[] {
+  const describe = (path: PropertyKey[], message: string): string => {
+    const value = valueAt(input, path);
+    const shown = value === undefined ? "missing" : JSON.stringify(value);
+    return `${path.map(String).join(".") || "(root)"}=${shown}: ${message}`;
+  };
+  return issues.flatMap((issue) =>
+    issue.code === "unrecognized_keys"
+      ? issue.keys.map((key) => describe([...issue.path, key], "unknown field"))
+      : [describe(issue.path, issue.message)],
+  );
+}
+
+function unknownFields(input: unknown): string[] {
+  const known = new Set(Object.keys(nvidiaSchema.shape));
+  const nvidia = valueAt(input, ["nvidia"]);
+  if (nvidia === null || typeof nvidia !== "object") return [];
+  return Object.keys(nvidia)
+    .filter((key) => !known.has(key))
+    .map((key) => `unknown field nvidia.${key} ignored (check the spelling)`);
+}
+
+/** Validates a parsed config document; throws ConfigError naming every bad field and value. */
+export function parseConfig(input: unknown, source: string): LoadedConfig {
+  const document = input ?? {};
+  const result = configSchema.safeParse(document);
+  if (!result.success) throw new ConfigError(source, describeIssues(result.error.issues, document));
+  return { config: result.data, warnings: unknownFields(document) };
+}
+
+function parseText(text: string, source: string): unknown {
+  try {
+    return parseYaml(text) as unknown;
+  } catch (error) {
+    throw new ConfigError(source, [`not valid YAML/JSON: ${(error as Error).message}`]);
+  }
+}
+
+/** Config from a ConfigMap's `data` (the `device-config.yaml` key, as HAMi's chart writes it). */
+export function configFromConfigMapData(
+  data: Record<string, string> | undefined,
+  source: string,
+): LoadedConfig {
+  const key = CONFIGMAP_KEYS.find((candidate) => data?.[candidate] !== undefined);
+  if (key === undefined || data === undefined) {
+    throw new ConfigError(source, [`data has none of the keys ${CONFIGMAP_KEYS.join(", ")}`]);
+  }
+  const text = data[key] ?? "";
+  return parseConfig(parseText(text, `${source} data[${key}]`), `${source} data[${key}]`);
+}
+
+function isConfigMap(
+  document: unknown,
+): document is { kind: "ConfigMap"; data?: Record<string, string> } {
+  return valueAt(document, ["kind"]) === "ConfigMap";
+}
+
+/** Loads a config file: the bare document, or a ConfigMap manifest holding it. */
+export async function loadConfigFile(path: string): Promise<LoadedConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new ConfigError(path, [`cannot read: ${(error as Error).message}`]);
+  }
+  const document = parseText(text, path);
+  if (isConfigMap(document)) return configFromConfigMapData(document.data, path);
+  return parseConfig(document, path);
+}
+
+/** Defaults only: what a run without --config uses. */
+export function defaultConfig(): Config {
+  return configSchema.parse({});
+}
+
+/** Settings that come from the environment (the only env reads in the project outside cli/). */
+export interface EnvSettings {
+  natsUrl?: string;
+  logLevel: string;
+}
+
+export function readEnv(env: NodeJS.ProcessEnv = process.env): EnvSettings {
+  const natsUrl = env.NATS_URL === undefined || env.NATS_URL === "" ? undefined : env.NATS_URL;
+  return { natsUrl, logLevel: env.LOG_LEVEL ?? "info" };
+}

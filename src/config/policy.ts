@@ -1,0 +1,32 @@
+// Maps validated configuration onto the input types of core decisions, so core never sees the
+// config's shape.
+
+import type { MutatePolicy, ResourceNames } from "../core/index.js";
+import type { Config } from "./schema.js";
+
+export function resourceNames(config: Config): ResourceNames {
+  const nvidia = config.nvidia;
+  return {
+    count: nvidia.resourceCountName,
+    memory: nvidia.resourceMemoryName,
+    memoryPercentage: nvidia.resourceMemoryPercentageName,
+    cores: nvidia.resourceCoreName,
+    priority: nvidia.resourcePriorityName,
+  };
+}
+
+export function mutatePolicy(config: Config): MutatePolicy {
+  const { nvidia, scheduler } = config;
+  return {
+    resourceNames: resourceNames(config),
+    defaultMemory: nvidia.defaultMemory,
+    defaultCores: nvidia.defaultCores,
+    defaultGPUNum: nvidia.defaultGPUNum,
+    maxGPUCount: scheduler.maxGPUCount,
+    schedulerName: scheduler.schedulerName,
+    forceOverwriteDefaultScheduler: scheduler.forceOverwriteDefaultScheduler,
+    overwriteEnv: nvidia.overwriteEnv,
+    gpuCorePolicy: nvidia.gpuCorePolicy,
+    runtimeClassName: nvidia.runtimeClassName,
+  };
+}

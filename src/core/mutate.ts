@@ -1,0 +1,275 @@
+// The admission decision for one pod: skip it, deny it with a reason, or rewrite its GPU requests
+// into complete vGPU requests (defaults applied, scheduler set). Pure: returns a new Pod, never
+// touches its input, does no I/O.
+
+import { asksForGPU, readContainerRequest } from "./container-request.js";
+import { HamiError } from "./errors.js";
+import { readPodPreferences } from "./pod-annotations.js";
+import { Reason, SkipReason } from "./reasons.js";
+import type { Container, ContainerGPURequest, Pod, ResourceNames } from "./types.js";
+
+export const IGNORE_LABEL = "hami.io/webhook";
+export const IGNORE_VALUE = "ignore";
+export const CHANGES_ANNOTATION = "hami.io/webhook-changes";
+export const DEFAULT_SCHEDULER = "default-scheduler";
+
+export const GPUCorePolicies = ["default", "force", "disable"] as const;
+export type GPUCorePolicy = (typeof GPUCorePolicies)[number];
+
+/** Everything the mutation needs from configuration, already validated. */
+export interface MutatePolicy {
+  resourceNames: ResourceNames;
+  /** MiB per GPU when a container gives none; 0 means the whole GPU (100%). */
+  defaultMemory: number;
+  /** Cores percentage when a container gives none; 0 means "not set". */
+  defaultCores: number;
+  defaultGPUNum: number;
+  maxGPUCount: number;
+  schedulerName: string;
+  forceOverwriteDefaultScheduler: boolean;
+  overwriteEnv: boolean;
+  gpuCorePolicy: GPUCorePolicy;
+  runtimeClassName?: string;
+}
+
+export type MutateDecision =
+  | { kind: "skip"; reason: SkipReason; message: string }
+  | { kind: "deny"; code: 400 | 403; reason: Reason; message: string }
+  | { kind: "mutate"; pod: Pod; changes: string[]; warnings: string[] };
+
+interface Slot {
+  container: Container;
+  path: string;
+  request: ContainerGPURequest;
+}
+
+class Recorder {
+  readonly changes: string[] = [];
+  readonly warnings: string[] = [];
+  note(container: string | undefined, what: string): void {
+    this.changes.push(container === undefined ? what : `container ${container}: ${what}`);
+  }
+}
+
+function slotsOf(pod: Pod, policy: MutatePolicy): Slot[] {
+  const read = (containers: Container[] | undefined, kind: string): Slot[] =>
+    (containers ?? []).map((container, index) => {
+      const path = `spec.${kind}[${index}]`;
+      const request = readContainerRequest(container, policy.resourceNames, policy, path);
+      return { container, path, request };
+    });
+  return [
+    ...read(pod.spec.initContainers, "initContainers"),
+    ...read(pod.spec.containers, "containers"),
+  ];
+}
+
+function gpuResourceNames(names: ResourceNames): string[] {
+  return [names.count, names.memory, names.memoryPercentage, names.cores, names.priority];
+}
+
+function setResource(container: Container, gpuNames: string[], name: string, value: number): void {
+  const resources = (container.resources ??= {});
+  (resources.limits ??= {})[name] = String(value);
+  const requests = resources.requests;
+  if (requests && gpuNames.some((gpuName) => gpuName in requests)) requests[name] = String(value);
+}
+
+function deleteResource(container: Container, name: string): void {
+  delete container.resources?.limits?.[name];
+  delete container.resources?.requests?.[name];
+}
+
+function setEnv(container: Container, name: string, value: string): boolean {
+  const env = (container.env ??= []);
+  const existing = env.find((entry) => entry.name === name);
+  if (existing?.value === value && existing.valueFrom === undefined) return false;
+  if (existing) {
+    existing.value = value;
+    delete existing.valueFrom;
+  } else {
+    env.push({ name, value });
+  }
+  return true;
+}
+
+function completeMemory(
+  slot: Slot,
+  policy: MutatePolicy,
+  gpuNames: string[],
+  rec: Recorder,
+): number | undefined {
+  const { container, request } = slot;
+  const names = policy.resourceNames;
+  if (request.memoryMiB !== undefined && request.memoryPercentage !== undefined) {
+    deleteResource(container, names.memoryPercentage);
+    const warning = `container ${container.name}: both ${names.memory} and ${names.memoryPercentage} set; ${names.memory}=${request.memoryMiB} MiB wins, the percentage was removed`;
+    rec.warnings.push(warning);
+    rec.note(container.name, `removed ${names.memoryPercentage} (${names.memory} wins)`);
+    return undefined;
+  }
+  if (request.memoryMiB !== undefined) return undefined;
+  if (request.memoryPercentage !== undefined) return request.memoryPercentage;
+  if (policy.defaultMemory > 0) {
+    setResource(container, gpuNames, names.memory, policy.defaultMemory);
+    rec.note(container.name, `${names.memory}=${policy.defaultMemory} (defaultMemory)`);
+    return undefined;
+  }
+  setResource(container, gpuNames, names.memoryPercentage, 100);
+  rec.note(container.name, `${names.memoryPercentage}=100 (defaultMemory 0 = whole GPU)`);
+  return 100;
+}
+
+function completeCores(
+  slot: Slot,
+  policy: MutatePolicy,
+  wholeDevice: boolean,
+  rec: Recorder,
+): void {
+  const { container, request } = slot;
+  const names = policy.resourceNames;
+  const gpuNames = gpuResourceNames(names);
+  if (request.cores !== undefined) return;
+  if (policy.defaultCores > 0) {
+    setResource(container, gpuNames, names.cores, policy.defaultCores);
+    rec.note(container.name, `${names.cores}=${policy.defaultCores} (defaultCores)`);
+  } else if (wholeDevice) {
+    setResource(container, gpuNames, names.cores, 100);
+    rec.note(container.name, `${names.cores}=100 (whole-GPU memory without cores: exclusive GPU)`);
+  }
+}
+
+function completeGPUContainer(slot: Slot, policy: MutatePolicy, rec: Recorder): void {
+  const { container, request, path } = slot;
+  const names = policy.resourceNames;
+  const gpuNames = gpuResourceNames(names);
+  if (request.count === 0) {
+    throw new HamiError(
+      Reason.InvalidGPUCount,
+      `${path}.resources.limits[${names.count}]`,
+      0,
+      `a count of 0 contradicts the other GPU resources of container ${container.name}`,
+    );
+  }
+  if (request.count === undefined) {
+    setResource(container, gpuNames, names.count, policy.defaultGPUNum);
+    rec.note(container.name, `${names.count}=${policy.defaultGPUNum} (defaultGPUNum)`);
+  }
+  const percentage = completeMemory(slot, policy, gpuNames, rec);
+  completeCores(slot, policy, percentage === 100, rec);
+  if (
+    request.priority !== undefined &&
+    setEnv(container, "CUDA_TASK_PRIORITY", String(request.priority))
+  ) {
+    rec.note(container.name, `env CUDA_TASK_PRIORITY=${request.priority} (${names.priority})`);
+  }
+  if (
+    policy.gpuCorePolicy !== "default" &&
+    setEnv(container, "GPU_CORE_UTILIZATION_POLICY", policy.gpuCorePolicy)
+  ) {
+    rec.note(
+      container.name,
+      `env GPU_CORE_UTILIZATION_POLICY=${policy.gpuCorePolicy} (gpuCorePolicy)`,
+    );
+  }
+}
+
+function completeScheduling(pod: Pod, policy: MutatePolicy, rec: Recorder): void {
+  const current = pod.spec.schedulerName;
+  const overwrite =
+    current === undefined ||
+    current === "" ||
+    (current === DEFAULT_SCHEDULER && policy.forceOverwriteDefaultScheduler);
+  if (overwrite && current !== policy.schedulerName) {
+    pod.spec.schedulerName = policy.schedulerName;
+    rec.note(undefined, `schedulerName=${policy.schedulerName}`);
+  } else if (current === DEFAULT_SCHEDULER && current !== policy.schedulerName) {
+    rec.warnings.push(
+      `schedulerName stays ${DEFAULT_SCHEDULER} (forceOverwriteDefaultScheduler is false): the pod's vGPU requests will not be placed by ${policy.schedulerName}`,
+    );
+  }
+  if (policy.runtimeClassName !== undefined && pod.spec.runtimeClassName === undefined) {
+    pod.spec.runtimeClassName = policy.runtimeClassName;
+    rec.note(undefined, `runtimeClassName=${policy.runtimeClassName}`);
+  }
+}
+
+function policyDenial(pod: Pod, slots: Slot[]): MutateDecision | undefined {
+  const privileged = slots.find((slot) => slot.container.securityContext?.privileged === true);
+  if (privileged) {
+    const message = `${privileged.path} (${privileged.container.name}) is privileged: it would see every GPU on the node, so no GPU limit could hold; drop privileged or label the pod ${IGNORE_LABEL}=${IGNORE_VALUE}`;
+    return { kind: "deny", code: 403, reason: Reason.PrivilegedContainer, message };
+  }
+  const nodeName = pod.spec.nodeName;
+  if (nodeName !== undefined && nodeName !== "") {
+    const message = `spec.nodeName=${JSON.stringify(nodeName)}: a GPU pod must be placed by the scheduler so its devices are reserved; remove spec.nodeName (use a nodeSelector instead)`;
+    return { kind: "deny", code: 403, reason: Reason.NodeNameSet, message };
+  }
+  return undefined;
+}
+
+function skipReason(pod: Pod, policy: MutatePolicy): MutateDecision | undefined {
+  if (pod.metadata?.labels?.[IGNORE_LABEL] === IGNORE_VALUE) {
+    return {
+      kind: "skip",
+      reason: SkipReason.IgnoreLabel,
+      message: `label ${IGNORE_LABEL}=${IGNORE_VALUE}`,
+    };
+  }
+  const scheduler = pod.spec.schedulerName;
+  const ours = [undefined, "", DEFAULT_SCHEDULER, policy.schedulerName];
+  if (!ours.includes(scheduler)) {
+    return {
+      kind: "skip",
+      reason: SkipReason.OtherScheduler,
+      message: `schedulerName ${String(scheduler)} chosen by the user`,
+    };
+  }
+  return undefined;
+}
+
+function decide(input: Pod, policy: MutatePolicy): MutateDecision {
+  const pod = structuredClone(input);
+  const skip = skipReason(pod, policy);
+  if (skip) return skip;
+  const slots = slotsOf(pod, policy);
+  if (!slots.some((slot) => asksForGPU(slot.request))) {
+    return {
+      kind: "skip",
+      reason: SkipReason.NoGPURequest,
+      message: "no container asks for GPU resources",
+    };
+  }
+  readPodPreferences(pod.metadata?.annotations);
+  const denial = policyDenial(pod, slots);
+  if (denial) return denial;
+  const rec = new Recorder();
+  for (const slot of slots) {
+    if (asksForGPU(slot.request)) {
+      completeGPUContainer(slot, policy, rec);
+    } else if (policy.overwriteEnv && setEnv(slot.container, "NVIDIA_VISIBLE_DEVICES", "none")) {
+      rec.note(
+        slot.container.name,
+        "env NVIDIA_VISIBLE_DEVICES=none (overwriteEnv, no GPU request)",
+      );
+    }
+  }
+  completeScheduling(pod, policy, rec);
+  if (rec.changes.length > 0) {
+    const metadata = (pod.metadata ??= {});
+    (metadata.annotations ??= {})[CHANGES_ANNOTATION] = rec.changes.join("; ");
+  }
+  return { kind: "mutate", pod, changes: rec.changes, warnings: rec.warnings };
+}
+
+/** Decides what the webhook does with a pod being created. Never throws: bad input is a denial. */
+export function mutatePod(pod: Pod, policy: MutatePolicy): MutateDecision {
+  try {
+    return decide(pod, policy);
+  } catch (error) {
+    if (error instanceof HamiError) {
+      return { kind: "deny", code: 400, reason: error.reason, message: error.message };
+    }
+    throw error;
+  }
+}

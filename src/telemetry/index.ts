@@ -1,0 +1,6 @@
+// Public surface of telemetry: logger factory and metrics.
+
+export { createLogger } from "./logger.js";
+export type { Logger, LoggerOptions } from "./logger.js";
+export { createRegistry, Registry, webhookMetrics } from "./metrics.js";
+export type { WebhookMetrics } from "./metrics.js";

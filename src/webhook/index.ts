@@ -1,0 +1,9 @@
+// Public surface of webhook: the express app, the admission pipeline and HTTPS serving.
+
+export { ADMISSION_PATHS, BODY_LIMIT, createWebhookApp } from "./app.js";
+export type { AppDeps } from "./app.js";
+export { handleAdmission } from "./handler.js";
+export type { AdmissionDeps, HandlerResult } from "./handler.js";
+export { decodeReview } from "./review.js";
+export { serveHttps } from "./server.js";
+export type { RunningServer, ServeOptions } from "./server.js";

@@ -1,0 +1,80 @@
+// HTTPS serving of the webhook app: TLS 1.2+, keep-alive tuned for the apiserver's pooled
+// connections, certificates reloaded from disk without dropping requests.
+
+import { readFile } from "node:fs/promises";
+import { createServer, type Server } from "node:https";
+import type { AddressInfo } from "node:net";
+import type { RequestListener } from "node:http";
+import { watchCertificates, type CertWatcher, type PemPair } from "../certs/index.js";
+import type { Logger } from "../telemetry/index.js";
+
+// Longer than the apiserver's idle-connection timeout (90 s), so the server never closes a
+// connection the client is about to reuse.
+const KEEP_ALIVE_TIMEOUT_MS = 95_000;
+const HEADERS_TIMEOUT_MS = 100_000;
+const MIN_TLS = "TLSv1.2";
+
+export interface ServeOptions {
+  handler: RequestListener;
+  host: string;
+  port: number;
+  certFile: string;
+  keyFile: string;
+  log: Logger;
+  certPollMs?: number;
+}
+
+export interface RunningServer {
+  server: Server;
+  port: number;
+  certs: CertWatcher;
+  close(): Promise<void>;
+}
+
+async function readPair(certFile: string, keyFile: string): Promise<PemPair> {
+  const [cert, key] = await Promise.all([readFile(certFile, "utf8"), readFile(keyFile, "utf8")]);
+  return { cert, key };
+}
+
+export async function serveHttps(options: ServeOptions): Promise<RunningServer> {
+  const { log } = options;
+  const initial = await readPair(options.certFile, options.keyFile);
+  const server = createServer({ ...initial, minVersion: MIN_TLS }, options.handler);
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.on("tlsClientError", (error) => {
+    log.debug({ err: error }, "tls handshake failed");
+  });
+  const certs = watchCertificates(
+    {
+      certFile: options.certFile,
+      keyFile: options.keyFile,
+      pollMs: options.certPollMs,
+      onChange: (pair) => {
+        server.setSecureContext({ ...pair, minVersion: MIN_TLS });
+        log.info({ certFile: options.certFile }, "serving certificate reloaded");
+      },
+      onError: (error) => {
+        log.warn({ err: error }, "certificate reload failed, keeping the current one");
+      },
+    },
+    initial,
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const close = async (): Promise<void> => {
+    certs.close();
+    await new Promise<void>((resolve) =>
+      server.close(() => {
+        resolve();
+      }),
+    );
+  };
+  return { server, port, certs, close };
+}

@@ -1,0 +1,170 @@
+// The NATS JetStream bus against a real nats-server (started here, JetStream on, temp store).
+
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { connect } from "nats";
+import { pino } from "pino";
+import { eventId, NatsBus, STREAM_NAME, type HamiEvent } from "../../src/events/index.js";
+import { waitFor } from "../helpers/net.js";
+import { startNats, type NatsServer } from "../helpers/nats-server.js";
+
+const log = pino({ level: "silent" });
+
+function event(n: number, namespace = "ns"): HamiEvent {
+  return {
+    type: "admission",
+    version: 1,
+    time: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(),
+    id: eventId("admission", `req-${n}`, 0),
+    pod: { uid: "", namespace, name: `pod-${n}` },
+    reason: "mutated",
+  };
+}
+
+interface Stored {
+  subject: string;
+  event: HamiEvent;
+}
+
+async function readStream(url: string): Promise<Stored[]> {
+  const nc = await connect({ servers: url });
+  try {
+    const jsm = await nc.jetstreamManager();
+    const info = await jsm.streams.info(STREAM_NAME);
+    const stored: Stored[] = [];
+    for (
+      let seq = info.state.first_seq;
+      seq <= info.state.last_seq && info.state.messages > 0;
+      seq++
+    ) {
+      const message = await jsm.streams.getMessage(STREAM_NAME, { seq });
+      stored.push({ subject: message.subject, event: message.json<HamiEvent>() });
+    }
+    return stored;
+  } finally {
+    await nc.close();
+  }
+}
+
+async function streamConfig(url: string) {
+  const nc = await connect({ servers: url });
+  try {
+    return (await (await nc.jetstreamManager()).streams.info(STREAM_NAME)).config;
+  } finally {
+    await nc.close();
+  }
+}
+
+describe("nats bus - real nats-server", () => {
+  let server: NatsServer;
+  before(async () => {
+    server = await startNats();
+  });
+  after(async () => {
+    await server.cleanup();
+  });
+
+  it("creates the HAMI_EVENTS stream (7 days, 2 min duplicate window) and stores events on their subjects", async () => {
+    const bus = NatsBus.start({ servers: server.url, log });
+    bus.publish(event(1, "team-a"));
+    bus.publish(event(2, "team-b"));
+    await bus.close(5_000);
+    const stored = await readStream(server.url);
+    assert.deepEqual(
+      stored.map((s) => s.subject),
+      ["hami.events.admission.team-a", "hami.events.admission.team-b"],
+    );
+    assert.deepEqual(stored[0]?.event, event(1, "team-a"));
+    const config = await streamConfig(server.url);
+    assert.deepEqual(config.subjects, ["hami.events.>"]);
+    assert.equal(config.max_age, 7 * 24 * 3600 * 1e9);
+    assert.equal(config.duplicate_window, 120 * 1e9);
+  });
+
+  it("a duplicate publish (same event id) is stored once", async () => {
+    const before = (await readStream(server.url)).length;
+    const bus = NatsBus.start({ servers: server.url, log });
+    bus.publish(event(3));
+    bus.publish(event(3));
+    bus.publish(event(4));
+    await bus.close(5_000);
+    const stored = await readStream(server.url);
+    assert.deepEqual(
+      stored.slice(before).map((s) => s.event.pod.name),
+      ["pod-3", "pod-4"],
+    );
+  });
+
+  it("an invalid event is logged and not published", async () => {
+    const before = (await readStream(server.url)).length;
+    const bus = NatsBus.start({ servers: server.url, log });
+    bus.publish({ ...event(5), version: 2 } as unknown as HamiEvent);
+    assert.equal(bus.queued, 0);
+    await bus.close(1_000);
+    assert.equal((await readStream(server.url)).length, before);
+  });
+});
+
+describe("nats bus - outages", () => {
+  it("events published while the server is down arrive in order once it starts", async () => {
+    const server = await startNats({ start: false });
+    try {
+      const bus = NatsBus.start({ servers: server.url, log });
+      for (let n = 1; n <= 50; n++) bus.publish(event(n));
+      assert.equal(bus.queued, 50);
+      await server.start();
+      await waitFor("queue drained", () => bus.queued === 0, 20_000);
+      await bus.close(5_000);
+      const names = (await readStream(server.url)).map((s) => s.event.pod.name);
+      assert.deepEqual(
+        names,
+        Array.from({ length: 50 }, (_, i) => `pod-${i + 1}`),
+      );
+    } finally {
+      await server.cleanup();
+    }
+  });
+
+  it("a restart in mid-stream loses nothing and stores no duplicates", async () => {
+    const server = await startNats();
+    try {
+      const bus = NatsBus.start({ servers: server.url, log });
+      for (let n = 1; n <= 100; n++) bus.publish(event(n));
+      await waitFor("first half stored", () => bus.queued < 100);
+      await server.stop();
+      for (let n = 101; n <= 200; n++) bus.publish(event(n));
+      await server.start();
+      await waitFor("queue drained", () => bus.queued === 0, 30_000);
+      await bus.close(5_000);
+      const names = (await readStream(server.url)).map((s) => s.event.pod.name);
+      assert.deepEqual(
+        names,
+        Array.from({ length: 200 }, (_, i) => `pod-${i + 1}`),
+      );
+    } finally {
+      await server.cleanup();
+    }
+  });
+
+  it("beyond the buffer bound new events are dropped and counted", async () => {
+    const server = await startNats({ start: false });
+    try {
+      let drops = 0;
+      const bus = NatsBus.start({ servers: server.url, log, maxBuffer: 10, onDrop: () => drops++ });
+      for (let n = 1; n <= 15; n++) bus.publish(event(n));
+      assert.equal(bus.queued, 10);
+      assert.equal(bus.dropped, 5);
+      assert.equal(drops, 5);
+      await server.start();
+      await waitFor("queue drained", () => bus.queued === 0, 20_000);
+      await bus.close(5_000);
+      const names = (await readStream(server.url)).map((s) => s.event.pod.name);
+      assert.deepEqual(
+        names,
+        Array.from({ length: 10 }, (_, i) => `pod-${i + 1}`),
+      );
+    } finally {
+      await server.cleanup();
+    }
+  });
+});

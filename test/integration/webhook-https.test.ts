@@ -1,0 +1,123 @@
+// The webhook over real HTTPS with generated certificates, including a certificate swap on disk
+// while requests keep flowing.
+
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { Agent } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { pino } from "pino";
+import { generateCA, generateServing, type PemPair } from "../../src/certs/index.js";
+import { serveHttps, type RunningServer } from "../../src/webhook/index.js";
+import { httpsJson } from "../helpers/https.js";
+import { waitFor } from "../helpers/net.js";
+import { pod, review } from "../helpers/pods.js";
+import { webhookApp } from "../helpers/webhook.js";
+
+const HOSTS = ["127.0.0.1", "localhost", "hami-webhook.kube-system.svc"];
+
+async function writePair(dir: string, pair: PemPair): Promise<void> {
+  await writeFile(join(dir, "tls.key"), pair.key, { mode: 0o600 });
+  await writeFile(join(dir, "tls.crt"), pair.cert);
+}
+
+describe("webhook over HTTPS", () => {
+  let dir: string;
+  let running: RunningServer;
+  const ca1 = generateCA({ commonName: "ca-one", now: new Date() });
+  const ca2 = generateCA({ commonName: "ca-two", now: new Date() });
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "hami-https-"));
+    await writePair(dir, generateServing(ca1, { hosts: HOSTS, now: new Date() }));
+    const { app } = webhookApp();
+    running = await serveHttps({
+      handler: app,
+      host: "127.0.0.1",
+      port: 0,
+      certFile: join(dir, "tls.crt"),
+      keyFile: join(dir, "tls.key"),
+      log: pino({ level: "silent" }),
+      certPollMs: 60_000,
+    });
+  });
+
+  after(async () => {
+    await running.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("is reached for each SAN by a client trusting only the CA", async () => {
+    for (const host of HOSTS) {
+      const res = await httpsJson({
+        port: running.port,
+        host,
+        path: "/mutate",
+        ca: ca1.cert,
+        body: review(pod()),
+      });
+      assert.equal(res.status, 200, host);
+    }
+  });
+
+  it("refuses clients that trust another CA, and names outside the SANs", async () => {
+    await assert.rejects(
+      httpsJson({ port: running.port, host: "localhost", path: "/healthz", ca: ca2.cert }),
+      /self-signed|unable to verify|certificate/i,
+    );
+    await assert.rejects(
+      httpsJson({ port: running.port, host: "evil.example", path: "/healthz", ca: ca1.cert }),
+      /altnames|Hostname/i,
+    );
+  });
+
+  it("picks up a certificate swapped on disk without a restart and without failing a request", async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+    let ok = 0;
+    const failures: unknown[] = [];
+    let stop = false;
+    const traffic = (async () => {
+      while (!stop && failures.length === 0) {
+        try {
+          const res = await httpsJson({
+            port: running.port,
+            host: "localhost",
+            path: "/mutate",
+            ca: [ca1.cert, ca2.cert],
+            body: review(pod()),
+            agent,
+          });
+          if (res.status === 200) ok++;
+          else failures.push(res.status);
+        } catch (error) {
+          failures.push(error);
+        }
+      }
+    })();
+    const flowing = (n: number) => () => {
+      if (failures.length > 0) throw new Error(`request failed: ${String(failures[0])}`);
+      return ok > n;
+    };
+    await waitFor("traffic flowing", flowing(20));
+    await writePair(dir, generateServing(ca2, { hosts: HOSTS, now: new Date() }));
+    await waitFor("new certificate served", async () => {
+      const res = await httpsJson({
+        port: running.port,
+        host: "localhost",
+        path: "/healthz",
+        ca: ca2.cert,
+      });
+      return res.status === 200;
+    });
+    const afterSwap = ok;
+    await waitFor("traffic after the swap", flowing(afterSwap + 20));
+    stop = true;
+    await traffic;
+    agent.destroy();
+    assert.deepEqual(failures, []);
+    await assert.rejects(
+      httpsJson({ port: running.port, host: "localhost", path: "/healthz", ca: ca1.cert }),
+    );
+  });
+});
