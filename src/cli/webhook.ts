@@ -10,14 +10,14 @@ import {
   watchConfigFile,
   type LoadedConfig,
 } from "../config/index.js";
-import { MemoryBus, NatsBus, type EventBus } from "../events/index.js";
+import { NatsBus, type EventBus } from "../events/index.js";
 import { createLogger, createRegistry, webhookMetrics, type Logger } from "../telemetry/index.js";
 import { createWebhookApp, serveHttps } from "../webhook/index.js";
 import { UsageError } from "./usage.js";
 
 export const WEBHOOK_USAGE = `usage: hami webhook --tls-cert FILE --tls-key FILE [--config FILE] [--port 8443] [--host 0.0.0.0] [--nats URL]
   --config    the hami-scheduler-device config (bare YAML/JSON or the ConfigMap manifest); reloaded on change
-  --nats      NATS server URL for audit events (default: $NATS_URL; none = in-process bus only)`;
+  --nats      NATS server URL for audit events (default: $NATS_URL; none = no audit events)`;
 
 function options(argv: string[]) {
   const { values } = parseArgs({
@@ -78,7 +78,7 @@ export async function runWebhook(argv: string[], started: number): Promise<void>
   const registry = createRegistry(true);
   const metrics = webhookMetrics(registry);
   const natsUrl = opts.nats ?? env.natsUrl;
-  const bus: EventBus = natsUrl
+  const bus: EventBus | undefined = natsUrl
     ? NatsBus.start({
         servers: natsUrl,
         log,
@@ -86,7 +86,9 @@ export async function runWebhook(argv: string[], started: number): Promise<void>
           metrics.eventsDropped.inc({ bus: "nats" });
         },
       })
-    : new MemoryBus({ maxEvents: 1000 });
+    : undefined;
+  if (bus === undefined)
+    log.warn("no NATS_URL or --nats: admission audit events are not published");
   let ready = false;
   const app = createWebhookApp({
     policy: () => policy,
@@ -121,7 +123,7 @@ export async function runWebhook(argv: string[], started: number): Promise<void>
     stopConfigWatch();
     void running
       .close()
-      .then(() => bus.close())
+      .then(() => bus?.close())
       .finally(() => process.exit(0));
   };
   process.once("SIGTERM", shutdown);

@@ -3,7 +3,7 @@
 // unreachable the queue holds up to maxBuffer events; beyond that new events are dropped and counted.
 
 import { setTimeout as sleep } from "node:timers/promises";
-import { connect, nanos, type JetStreamClient, type NatsConnection } from "nats";
+import type { JetStreamClient, NatsConnection } from "nats";
 import type { Logger } from "../telemetry/index.js";
 import { DEFAULT_BUFFER, type EventBus } from "./bus.js";
 import { hamiEventSchema, subjectFor, SUBJECT_PREFIX, type HamiEvent } from "./schema.js";
@@ -11,6 +11,7 @@ import { hamiEventSchema, subjectFor, SUBJECT_PREFIX, type HamiEvent } from "./s
 export const STREAM_NAME = "HAMI_EVENTS";
 export const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000; // 7 days
 export const DUPLICATE_WINDOW_MS = 2 * 60 * 1000; // 2 minutes
+const NS_PER_MS = 1_000_000; // JetStream durations are nanoseconds
 const PUBLISH_TIMEOUT_MS = 5_000;
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5_000;
@@ -109,6 +110,8 @@ export class NatsBus implements EventBus {
     let backoff = BACKOFF_MIN_MS;
     while (!this.#abort.signal.aborted) {
       try {
+        // Loaded on first use: processes that run without NATS do not pay its start-up cost.
+        const { connect } = await import("nats");
         const nc: NatsConnection = await connect({
           servers: this.#options.servers,
           maxReconnectAttempts: -1,
@@ -133,8 +136,8 @@ export class NatsBus implements EventBus {
     const jsm = await nc.jetstreamManager();
     const config = {
       subjects: [`${SUBJECT_PREFIX}.>`],
-      max_age: nanos(this.#options.retentionMs ?? DEFAULT_RETENTION_MS),
-      duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+      max_age: (this.#options.retentionMs ?? DEFAULT_RETENTION_MS) * NS_PER_MS,
+      duplicate_window: DUPLICATE_WINDOW_MS * NS_PER_MS,
     };
     const existing = await jsm.streams.info(STREAM_NAME).catch(() => undefined);
     if (existing) await jsm.streams.update(STREAM_NAME, config);

@@ -131,7 +131,9 @@ export function handleAdmission(body: unknown, deps: AdmissionDeps): HandlerResu
   const outcome = admit(request, deps.policy());
   record(request, outcome, deps);
   // A dry run must have no side effects (the webhook is registered with sideEffects: NoneOnDryRun).
-  const event = dryRun ? undefined : admissionEvent(request, outcome, deps.clock());
-  if (event) deps.bus?.publish(event);
+  if (deps.bus && !dryRun) {
+    const event = admissionEvent(request, outcome, deps.clock());
+    if (event) deps.bus.publish(event);
+  }
   return review(outcome.response);
 }

@@ -86,6 +86,16 @@ describe("webhook app - admission", () => {
     });
   }
 
+  it("a body that is not JSON by content-type answers 415", async () => {
+    const { app } = webhookApp();
+    const res = await request(app)
+      .post("/mutate")
+      .set("content-type", "text/plain")
+      .send("hello")
+      .expect(415);
+    assert.match(res.body.error as string, /content-type text\/plain is not application\/json/);
+  });
+
   it("a body over 4 MiB is refused with 413 and the server keeps serving", async () => {
     const { app } = webhookApp();
     const huge = review({ ...pod(), padding: "x".repeat(4 * 1024 * 1024 + 10) });
@@ -151,6 +161,7 @@ describe("webhook app - health and metrics", () => {
     assert.match(text, /hami_webhook_requests_total\{decision="deny"\} 1/);
     assert.match(text, /hami_webhook_denials_total\{reason="InvalidGPUCores"\} 1/);
     assert.match(text, /hami_webhook_latency_seconds_count\{decision="allowed"\} 1/);
+    assert.match(text, /hami_webhook_requests_total\{decision="error"\} 1/);
   });
 });
 

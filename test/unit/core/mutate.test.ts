@@ -304,10 +304,35 @@ describe("mutate - defaults and config", () => {
   });
 
   it("never modifies its input", () => {
-    const input = pod({ containers: [container("main", { "nvidia.com/gpumem": "100" })] });
+    const input = pod({
+      initContainers: [container("init", { "nvidia.com/gpumem": "100" })],
+      containers: [
+        {
+          name: "main",
+          resources: {
+            limits: {
+              "nvidia.com/gpu": "1",
+              "nvidia.com/priority": "0",
+              "nvidia.com/gpumem": "10",
+              "nvidia.com/gpumem-percentage": "5",
+            },
+            requests: { "nvidia.com/gpu": "1" },
+          },
+          env: [{ name: "CUDA_TASK_PRIORITY", value: "1" }],
+        },
+        container("cpu", {}, { env: [{ name: "NVIDIA_VISIBLE_DEVICES", value: "all" }] }),
+      ],
+      annotations: { a: "b" },
+    });
     const before = structuredClone(input);
-    mutatePod(input, policy({ overwriteEnv: true, runtimeClassName: "nvidia" }));
+    const result = mutated(
+      mutatePod(
+        input,
+        policy({ overwriteEnv: true, runtimeClassName: "nvidia", gpuCorePolicy: "force" }),
+      ),
+    );
     assert.deepEqual(input, before);
+    assert.notDeepEqual(result.pod, before);
   });
 });
 
