@@ -3,7 +3,9 @@
 // message and exit code 2 instead of a stack trace.
 
 import { ConfigError } from "../config/index.js";
+import { NatsSettingsError, QueryError } from "../events/index.js";
 import { CERTGEN_USAGE, runCertgen } from "./certgen.js";
+import { EVENTS_USAGE, runEvents } from "./events.js";
 import { UsageError } from "./usage.js";
 import { runWebhook, WEBHOOK_USAGE } from "./webhook.js";
 
@@ -13,7 +15,9 @@ const USAGE = `usage: hami <command> [options]
 commands:
   webhook   the mutating admission webhook (HTTPS)
   certgen   webhook TLS certificates
+  events    audit history and live tail of the event stream (NATS)
 ${WEBHOOK_USAGE}
+${EVENTS_USAGE}
 ${CERTGEN_USAGE}`;
 
 async function main(argv: string[]): Promise<void> {
@@ -23,6 +27,8 @@ async function main(argv: string[]): Promise<void> {
       return runWebhook(rest, started);
     case "certgen":
       return runCertgen(rest);
+    case "events":
+      return runEvents(rest);
     case undefined:
     case "help":
     case "--help":
@@ -33,28 +39,34 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-main(process.argv.slice(2)).catch((error: unknown) => {
+/** Errors whose message already says what to fix: printed without a stack trace, exit code 2. */
+const CLEAR_ERRORS = [ConfigError, NatsSettingsError, QueryError];
+
+function failure(error: unknown): { code: number; message: string } {
+  if (error instanceof UsageError) return { code: 2, message: `${error.message}\n${USAGE}` };
   if (
-    error instanceof UsageError ||
-    (error instanceof TypeError &&
-      "code" in error &&
-      String(error.code).startsWith("ERR_PARSE_ARGS"))
+    error instanceof TypeError &&
+    "code" in error &&
+    String(error.code).startsWith("ERR_PARSE_ARGS")
   ) {
-    process.stderr.write(`hami: ${error.message}\n${USAGE}\n`);
-    process.exit(2);
+    return { code: 2, message: `${error.message}\n${USAGE}` };
   }
-  if (error instanceof ConfigError) {
-    process.stderr.write(`hami: ${error.message}\n`);
-    process.exit(2);
-  }
+  if (CLEAR_ERRORS.some((kind) => error instanceof kind))
+    return { code: 2, message: (error as Error).message };
   if (error instanceof Error && "code" in error && error.code === "EADDRINUSE") {
-    process.stderr.write(
-      `hami: ${error.message}: another process listens there; pick another --port\n`,
-    );
-    process.exit(2);
+    return {
+      code: 2,
+      message: `${error.message}: another process listens there; pick another --port`,
+    };
   }
-  process.stderr.write(
-    `hami: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-  );
-  process.exit(1);
+  return {
+    code: 1,
+    message: error instanceof Error ? (error.stack ?? error.message) : String(error),
+  };
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  const { code, message } = failure(error);
+  process.stderr.write(`hami: ${message}\n`);
+  process.exit(code);
 });

@@ -10,14 +10,16 @@ import {
   watchConfigFile,
   type LoadedConfig,
 } from "../config/index.js";
-import { NatsBus, type EventBus } from "../events/index.js";
+import { describeNats, NatsBus, type EventBus } from "../events/index.js";
 import { createLogger, createRegistry, webhookMetrics, type Logger } from "../telemetry/index.js";
 import { createWebhookApp, serveHttps } from "../webhook/index.js";
+import { NATS_FLAGS, NATS_USAGE, natsSettings } from "./nats-flags.js";
 import { UsageError } from "./usage.js";
 
 export const WEBHOOK_USAGE = `usage: hami webhook --tls-cert FILE --tls-key FILE [--config FILE] [--port 8443] [--host 0.0.0.0] [--nats URL]
   --config    the hami-scheduler-device config (bare YAML/JSON or the ConfigMap manifest); reloaded on change
-  --nats      NATS server URL for audit events (default: $NATS_URL; none = no audit events)`;
+  audit events go to NATS when a URL is given (none = no audit events)
+  ${NATS_USAGE}`;
 
 function options(argv: string[]) {
   const { values } = parseArgs({
@@ -28,7 +30,7 @@ function options(argv: string[]) {
       "tls-cert": { type: "string" },
       "tls-key": { type: "string" },
       config: { type: "string" },
-      nats: { type: "string" },
+      ...NATS_FLAGS,
     },
     strict: true,
   });
@@ -45,7 +47,7 @@ function options(argv: string[]) {
     certFile,
     keyFile,
     configFile: values.config,
-    nats: values.nats,
+    natsFlags: values,
   };
 }
 
@@ -77,10 +79,10 @@ export async function runWebhook(argv: string[], started: number): Promise<void>
     : () => undefined;
   const registry = createRegistry(true);
   const metrics = webhookMetrics(registry);
-  const natsUrl = opts.nats ?? env.natsUrl;
-  const bus: EventBus | undefined = natsUrl
-    ? NatsBus.start({
-        servers: natsUrl,
+  const nats = natsSettings(opts.natsFlags, env.nats);
+  const bus: EventBus | undefined = nats
+    ? await NatsBus.start({
+        nats,
         log,
         onDrop: () => {
           metrics.eventsDropped.inc({ bus: "nats" });
@@ -112,7 +114,7 @@ export async function runWebhook(argv: string[], started: number): Promise<void>
     {
       port: running.port,
       startupMs: Math.round(performance.now() - started),
-      nats: natsUrl !== undefined,
+      nats: nats === undefined ? "off" : describeNats(nats),
       config: opts.configFile ?? "defaults",
     },
     "webhook listening",

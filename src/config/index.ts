@@ -10,7 +10,7 @@ export {
   parseConfig,
   readEnv,
 } from "./load.js";
-export type { EnvSettings, LoadedConfig } from "./load.js";
+export type { EnvSettings, LoadedConfig, NatsEnv } from "./load.js";
 export { mutatePolicy, resourceNames } from "./policy.js";
 export { watchConfigFile } from "./watch.js";
 export type { ConfigWatcherOptions } from "./watch.js";

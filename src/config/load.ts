@@ -109,13 +109,52 @@ export function defaultConfig(): Config {
   return configSchema.parse({});
 }
 
+/** NATS connection settings from the environment (same field names as events' NatsSettings). */
+export interface NatsEnv {
+  url: string;
+  user?: string;
+  password?: string;
+  token?: string;
+  credsFile?: string;
+  nkeyFile?: string;
+  tlsCaFile?: string;
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+}
+
 /** Settings that come from the environment (the only env reads in the project outside cli/). */
 export interface EnvSettings {
-  natsUrl?: string;
+  /** Present when NATS_URL is set. */
+  nats?: NatsEnv;
   logLevel: string;
 }
 
+const NATS_VARIABLES = {
+  user: "NATS_USER",
+  password: "NATS_PASSWORD",
+  token: "NATS_TOKEN",
+  credsFile: "NATS_CREDS",
+  nkeyFile: "NATS_NKEY",
+  tlsCaFile: "NATS_TLS_CA",
+  tlsCertFile: "NATS_TLS_CERT",
+  tlsKeyFile: "NATS_TLS_KEY",
+} as const;
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === "" ? undefined : value;
+}
+
 export function readEnv(env: NodeJS.ProcessEnv = process.env): EnvSettings {
-  const natsUrl = env.NATS_URL === undefined || env.NATS_URL === "" ? undefined : env.NATS_URL;
-  return { natsUrl, logLevel: env.LOG_LEVEL ?? "info" };
+  const url = nonEmpty(env.NATS_URL);
+  const logLevel = env.LOG_LEVEL ?? "info";
+  if (url === undefined) return { logLevel };
+  const nats: NatsEnv = { url };
+  for (const [field, variable] of Object.entries(NATS_VARIABLES) as [
+    keyof typeof NATS_VARIABLES,
+    string,
+  ][]) {
+    const value = nonEmpty(env[variable]);
+    if (value !== undefined) nats[field] = value;
+  }
+  return { nats, logLevel };
 }

@@ -3,21 +3,22 @@
 // unreachable the queue holds up to maxBuffer events; beyond that new events are dropped and counted.
 
 import { setTimeout as sleep } from "node:timers/promises";
-import type { JetStreamClient, NatsConnection } from "nats";
+import type { ConnectionOptions, JetStreamClient, NatsConnection } from "nats";
 import type { Logger } from "../telemetry/index.js";
-import { DEFAULT_BUFFER, type EventBus } from "./bus.js";
-import { hamiEventSchema, subjectFor, SUBJECT_PREFIX, type HamiEvent } from "./schema.js";
+import { DEFAULT_BUFFER, type ConsumeOptions, type EventBus, type Subscription } from "./bus.js";
+import { NatsSubscription } from "./nats-consumer.js";
+import { describeNats, natsConnectionOptions, type NatsSettings } from "./nats-options.js";
+import { ensureStream } from "./nats-stream.js";
+import { hamiEventSchema, type HamiEvent } from "./schema.js";
+import { subjectFor } from "./subjects.js";
 
-export const STREAM_NAME = "HAMI_EVENTS";
-export const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000; // 7 days
-export const DUPLICATE_WINDOW_MS = 2 * 60 * 1000; // 2 minutes
-const NS_PER_MS = 1_000_000; // JetStream durations are nanoseconds
 const PUBLISH_TIMEOUT_MS = 5_000;
+const CONNECT_TIMEOUT_MS = 5_000;
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5_000;
 
 export interface NatsBusOptions {
-  servers: string;
+  nats: NatsSettings;
   log: Logger;
   maxBuffer?: number;
   retentionMs?: number;
@@ -36,24 +37,24 @@ export class NatsBus implements EventBus {
   readonly #log: Logger;
   readonly #queue: Pending[] = [];
   readonly #abort = new AbortController();
+  readonly #subscriptions = new Set<NatsSubscription>();
+  #connected: Promise<NatsConnection | undefined> = Promise.resolve(undefined);
   #nc: NatsConnection | undefined;
   #js: JetStreamClient | undefined;
   #streamReady = false;
   #pumping: Promise<void> | undefined;
-  #connecting: Promise<void> | undefined;
   #dropped = 0;
 
   private constructor(options: NatsBusOptions) {
     this.#options = options;
-    this.#log = options.log.child({ component: "nats-bus" });
+    this.#log = options.log.child({ component: "nats-bus", nats: describeNats(options.nats) });
   }
 
-  /** Returns at once; connects in the background and retries with backoff until closed. */
-  static start(options: NatsBusOptions): NatsBus {
+  /** Validates the settings, then returns; connects in the background with backoff until closed. */
+  static async start(options: NatsBusOptions): Promise<NatsBus> {
+    const connectionOptions = await natsConnectionOptions(options.nats);
     const bus = new NatsBus(options);
-    bus.#connecting = bus.#connectLoop().catch((error: unknown) => {
-      bus.#log.error({ err: error }, "nats connect loop stopped");
-    });
+    bus.#connected = bus.#connectLoop(connectionOptions);
     return bus;
   }
 
@@ -85,6 +86,22 @@ export class NatsBus implements EventBus {
     this.#kick();
   }
 
+  consume(options: ConsumeOptions): Subscription {
+    const subscription = new NatsSubscription(options, {
+      connection: () => this.#connected,
+      log: this.#log,
+      retentionMs: this.#options.retentionMs,
+    });
+    this.#subscriptions.add(subscription);
+    return {
+      caughtUp: subscription.caughtUp,
+      stop: async () => {
+        this.#subscriptions.delete(subscription);
+        await subscription.stop();
+      },
+    };
+  }
+
   async close(timeoutMs = 2_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (this.#queue.length > 0 && Date.now() < deadline) {
@@ -93,7 +110,8 @@ export class NatsBus implements EventBus {
     if (this.#queue.length > 0)
       this.#log.warn({ queued: this.#queue.length }, "closing with undelivered events");
     this.#abort.abort();
-    await this.#connecting;
+    await Promise.all([...this.#subscriptions].map((subscription) => subscription.stop()));
+    await this.#connected;
     await this.#pumping;
     await this.#nc?.drain().catch(() => undefined);
   }
@@ -106,43 +124,30 @@ export class NatsBus implements EventBus {
     });
   }
 
-  async #connectLoop(): Promise<void> {
+  async #connectLoop(options: ConnectionOptions): Promise<NatsConnection | undefined> {
+    const { connect } = await import("nats");
     let backoff = BACKOFF_MIN_MS;
     while (!this.#abort.signal.aborted) {
       try {
-        // Loaded on first use: processes that run without NATS do not pay its start-up cost.
-        const { connect } = await import("nats");
-        const nc: NatsConnection = await connect({
-          servers: this.#options.servers,
+        const nc = await connect({
+          ...options,
           maxReconnectAttempts: -1,
           reconnectTimeWait: 500,
-          timeout: 5_000,
+          timeout: CONNECT_TIMEOUT_MS,
           name: "hami",
         });
         this.#nc = nc;
         this.#js = nc.jetstream();
         this.#log.info({ server: nc.getServer() }, "connected to nats");
         this.#kick();
-        return;
+        return nc;
       } catch (error) {
         this.#log.warn({ err: error, retryInMs: backoff }, "nats unreachable, events are buffered");
         await sleep(backoff, undefined, { signal: this.#abort.signal }).catch(() => undefined);
         backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
       }
     }
-  }
-
-  async #ensureStream(nc: NatsConnection): Promise<void> {
-    const jsm = await nc.jetstreamManager();
-    const config = {
-      subjects: [`${SUBJECT_PREFIX}.>`],
-      max_age: (this.#options.retentionMs ?? DEFAULT_RETENTION_MS) * NS_PER_MS,
-      duplicate_window: DUPLICATE_WINDOW_MS * NS_PER_MS,
-    };
-    const existing = await jsm.streams.info(STREAM_NAME).catch(() => undefined);
-    if (existing) await jsm.streams.update(STREAM_NAME, config);
-    else await jsm.streams.add({ name: STREAM_NAME, ...config });
-    this.#streamReady = true;
+    return undefined;
   }
 
   async #pump(): Promise<void> {
@@ -153,7 +158,8 @@ export class NatsBus implements EventBus {
       const nc = this.#nc;
       if (next === undefined || js === undefined || nc === undefined) return;
       try {
-        if (!this.#streamReady) await this.#ensureStream(nc);
+        if (!this.#streamReady) await ensureStream(nc, this.#options.retentionMs);
+        this.#streamReady = true;
         await js.publish(next.subject, next.data, {
           msgID: next.msgID,
           timeout: PUBLISH_TIMEOUT_MS,

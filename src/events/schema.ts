@@ -36,15 +36,3 @@ export function eventId(type: EventType, key: string, generation: string | numbe
     .digest("hex")
     .slice(0, 32);
 }
-
-export const SUBJECT_PREFIX = "hami.events";
-
-/** Node names may contain dots (NATS token separators) but never underscores, so this is reversible. */
-function token(value: string): string {
-  return value.replaceAll(".", "_") || "_";
-}
-
-export function subjectFor(event: HamiEvent): string {
-  const scope = event.type === "admission" ? event.pod.namespace : (event.node ?? "_");
-  return `${SUBJECT_PREFIX}.${event.type}.${token(scope)}`;
-}

@@ -5,7 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect } from "nats";
+import { connect, type ConnectionOptions } from "nats";
 import { freePort, waitFor } from "./net.js";
 
 export interface NatsServer {
@@ -30,7 +30,16 @@ function binary(): string {
   return found;
 }
 
-export async function startNats(options: { start?: boolean } = {}): Promise<NatsServer> {
+export interface StartOptions {
+  /** false: prepare but do not start (tests of a server that comes up late). */
+  start?: boolean;
+  /** Extra nats-server arguments (auth, TLS, a config file). */
+  args?: string[];
+  /** How the readiness probe connects (credentials, TLS) when args require it. */
+  probe?: Partial<ConnectionOptions>;
+}
+
+export async function startNats(options: StartOptions = {}): Promise<NatsServer> {
   const bin = binary();
   const port = await freePort();
   const storeDir = await mkdtemp(join(tmpdir(), "hami-nats-"));
@@ -39,14 +48,18 @@ export async function startNats(options: { start?: boolean } = {}): Promise<Nats
   let output = "";
   const start = async (): Promise<void> => {
     output = "";
-    child = spawn(bin, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    child = spawn(
+      bin,
+      ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir, ...(options.args ?? [])],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
     await waitFor(`nats-server on ${url}`, async () => {
       if (child?.exitCode !== null) throw new Error(`nats-server exited: ${output}`);
-      const nc = await connect({ servers: url, reconnect: false });
+      const nc = await connect({ servers: url, reconnect: false, ...options.probe });
       await nc.close();
       return true;
     });

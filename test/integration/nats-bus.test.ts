@@ -5,6 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { connect } from "nats";
 import { pino } from "pino";
 import { eventId, NatsBus, STREAM_NAME, type HamiEvent } from "../../src/events/index.js";
+import { busContract, sampleEvent } from "../helpers/bus-contract.js";
 import { waitFor } from "../helpers/net.js";
 import { startNats, type NatsServer } from "../helpers/nats-server.js";
 
@@ -65,7 +66,7 @@ describe("nats bus - real nats-server", () => {
   });
 
   it("creates the HAMI_EVENTS stream (7 days, 2 min duplicate window) and stores events on their subjects", async () => {
-    const bus = NatsBus.start({ servers: server.url, log });
+    const bus = await NatsBus.start({ nats: { url: server.url }, log });
     bus.publish(event(1, "team-a"));
     bus.publish(event(2, "team-b"));
     await bus.close(5_000);
@@ -83,7 +84,7 @@ describe("nats bus - real nats-server", () => {
 
   it("a duplicate publish (same event id) is stored once", async () => {
     const before = (await readStream(server.url)).length;
-    const bus = NatsBus.start({ servers: server.url, log });
+    const bus = await NatsBus.start({ nats: { url: server.url }, log });
     bus.publish(event(3));
     bus.publish(event(3));
     bus.publish(event(4));
@@ -97,7 +98,7 @@ describe("nats bus - real nats-server", () => {
 
   it("an invalid event is logged and not published", async () => {
     const before = (await readStream(server.url)).length;
-    const bus = NatsBus.start({ servers: server.url, log });
+    const bus = await NatsBus.start({ nats: { url: server.url }, log });
     bus.publish({ ...event(5), version: 2 } as unknown as HamiEvent);
     assert.equal(bus.queued, 0);
     await bus.close(1_000);
@@ -105,11 +106,74 @@ describe("nats bus - real nats-server", () => {
   });
 });
 
+async function deleteStream(url: string): Promise<void> {
+  const nc = await connect({ servers: url });
+  try {
+    const jsm = await nc.jetstreamManager();
+    await jsm.streams.delete(STREAM_NAME).catch(() => undefined);
+  } finally {
+    await nc.close();
+  }
+}
+
+describe("nats bus - contract (real nats-server)", () => {
+  let server: NatsServer;
+  before(async () => {
+    server = await startNats();
+  });
+  after(async () => {
+    await server.cleanup();
+  });
+  busContract(async () => {
+    await deleteStream(server.url);
+    return NatsBus.start({ nats: { url: server.url }, log });
+  });
+
+  it("a malformed message on an event subject is acknowledged away and the consumer continues", async () => {
+    await deleteStream(server.url);
+    const bus = await NatsBus.start({ nats: { url: server.url }, log });
+    bus.publish(sampleEvent("node", 1, "n1"));
+    await bus.close(5_000);
+    const nc = await connect({ servers: server.url });
+    const js = nc.jetstream();
+    await js.publish("hami.events.node.n1", new TextEncoder().encode("{not json"));
+    await js.publish(
+      "hami.events.node.n1",
+      new TextEncoder().encode(JSON.stringify({ type: "node", version: 9 })),
+    );
+    await nc.close();
+    const reader = await NatsBus.start({ nats: { url: server.url }, log });
+    reader.publish(sampleEvent("node", 2, "n1"));
+    const seen: string[] = [];
+    const problems: number[] = [];
+    const subscription = reader.consume({
+      filter: ">",
+      durable: "malformed",
+      handler: (e) => void seen.push(e.pod.name),
+      onInvalid: (_problem, delivery) => void problems.push(delivery.seq),
+    });
+    await waitFor("both valid events", () => seen.length === 2);
+    await subscription.stop();
+    assert.deepEqual(seen, ["pod-1", "pod-2"]);
+    assert.deepEqual(problems, [2, 3]);
+    const again: string[] = [];
+    const second = reader.consume({
+      filter: ">",
+      durable: "malformed",
+      handler: (e) => void again.push(e.pod.name),
+    });
+    await second.caughtUp;
+    await second.stop();
+    assert.deepEqual(again, [], "invalid messages were acknowledged, not redelivered");
+    await reader.close();
+  });
+});
+
 describe("nats bus - outages", () => {
   it("events published while the server is down arrive in order once it starts", async () => {
     const server = await startNats({ start: false });
     try {
-      const bus = NatsBus.start({ servers: server.url, log });
+      const bus = await NatsBus.start({ nats: { url: server.url }, log });
       for (let n = 1; n <= 50; n++) bus.publish(event(n));
       assert.equal(bus.queued, 50);
       await server.start();
@@ -128,7 +192,7 @@ describe("nats bus - outages", () => {
   it("a restart in mid-stream loses nothing and stores no duplicates", async () => {
     const server = await startNats();
     try {
-      const bus = NatsBus.start({ servers: server.url, log });
+      const bus = await NatsBus.start({ nats: { url: server.url }, log });
       for (let n = 1; n <= 100; n++) bus.publish(event(n));
       await waitFor("first half stored", () => bus.queued < 100);
       await server.stop();
@@ -146,11 +210,46 @@ describe("nats bus - outages", () => {
     }
   });
 
+  it("a consumer across a server restart in a stream of 1,000 events gets each once, in order", async () => {
+    const server = await startNats();
+    try {
+      const publisher = await NatsBus.start({ nats: { url: server.url }, log });
+      const consumer = await NatsBus.start({ nats: { url: server.url }, log });
+      const seen: number[] = [];
+      const subscription = consumer.consume({
+        filter: ">",
+        durable: "restart",
+        handler: (e) => void seen.push(Number(e.pod.name.slice(4))),
+      });
+      for (let n = 1; n <= 500; n++) publisher.publish(event(n));
+      await waitFor("some events consumed", () => seen.length > 100, 20_000);
+      await server.stop();
+      for (let n = 501; n <= 1000; n++) publisher.publish(event(n));
+      await server.start();
+      await waitFor("all 1,000 consumed", () => seen.length >= 1000, 60_000);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await subscription.stop();
+      await publisher.close(5_000);
+      await consumer.close();
+      assert.deepEqual(
+        seen,
+        Array.from({ length: 1000 }, (_, i) => i + 1),
+      );
+    } finally {
+      await server.cleanup();
+    }
+  });
+
   it("beyond the buffer bound new events are dropped and counted", async () => {
     const server = await startNats({ start: false });
     try {
       let drops = 0;
-      const bus = NatsBus.start({ servers: server.url, log, maxBuffer: 10, onDrop: () => drops++ });
+      const bus = await NatsBus.start({
+        nats: { url: server.url },
+        log,
+        maxBuffer: 10,
+        onDrop: () => drops++,
+      });
       for (let n = 1; n <= 15; n++) bus.publish(event(n));
       assert.equal(bus.queued, 10);
       assert.equal(bus.dropped, 5);

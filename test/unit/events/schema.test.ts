@@ -5,18 +5,13 @@ import {
   hamiEventSchema,
   MemoryBus,
   subjectFor,
+  subjectMatches,
   type HamiEvent,
 } from "../../../src/events/index.js";
+import { busContract, sampleEvent } from "../../helpers/bus-contract.js";
 
 function event(overrides: Partial<HamiEvent> = {}): HamiEvent {
-  return {
-    type: "admission",
-    version: 1,
-    time: "2026-01-01T00:00:00.000Z",
-    id: eventId("admission", "req-1", 0),
-    pod: { uid: "", namespace: "team-a", name: "p" },
-    ...overrides,
-  };
+  return { ...sampleEvent("admission", 1, "team-a"), ...overrides };
 }
 
 describe("events - schema and subjects", () => {
@@ -35,25 +30,39 @@ describe("events - schema and subjects", () => {
     );
   });
 
+  const matches: [string, string, boolean][] = [
+    ["hami.events.>", "hami.events.admission.ns", true],
+    ["hami.events.*.ns", "hami.events.admission.ns", true],
+    ["hami.events.*", "hami.events.admission.ns", false],
+    ["hami.events.admission.ns", "hami.events.admission.ns", true],
+    ["hami.events.admission.ns", "hami.events.admission.other", false],
+    ["hami.events.admission.>", "hami.events.admission", false],
+  ];
+  for (const [pattern, subject, expected] of matches) {
+    it(`${pattern} ${expected ? "matches" : "does not match"} ${subject}`, () => {
+      assert.equal(subjectMatches(pattern, subject), expected);
+    });
+  }
+
   it("rejects unknown versions and types", () => {
     assert.equal(hamiEventSchema.safeParse({ ...event(), version: 2 }).success, false);
     assert.equal(hamiEventSchema.safeParse({ ...event(), type: "other" }).success, false);
   });
 });
 
-describe("events - memory bus", () => {
-  it("delivers valid events in order, reports invalid ones, keeps a bounded history", () => {
+describe("events - memory bus contract", () => {
+  busContract(() => Promise.resolve(new MemoryBus()));
+});
+
+describe("events - memory bus limits", () => {
+  it("reports invalid events and keeps a bounded history", () => {
     const problems: string[] = [];
     const bus = new MemoryBus({ maxEvents: 2, onInvalid: (problem) => problems.push(problem) });
-    const seen: string[] = [];
-    bus.subscribe((e) => seen.push(e.pod.name));
-    for (const name of ["a", "b", "c"])
-      bus.publish(event({ pod: { uid: "", namespace: "n", name } }));
+    for (const n of [1, 2, 3]) bus.publish(sampleEvent("admission", n));
     bus.publish({ ...event(), time: "yesterday" });
-    assert.deepEqual(seen, ["a", "b", "c"]);
     assert.deepEqual(
       bus.history().map((e) => e.pod.name),
-      ["b", "c"],
+      ["pod-2", "pod-3"],
     );
     assert.equal(problems.length, 1);
   });
