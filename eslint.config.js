@@ -15,6 +15,8 @@ export default tseslint.config(
       "max-params": ["error", 4],
       "max-lines": ["error", { max: 400, skipBlankLines: true, skipComments: true }],
       eqeqeq: "error",
+      // client-node 1.x models are classes, but plain object literals are their documented use.
+      "@typescript-eslint/no-unsafe-class-instance-assignment": "off",
       "@typescript-eslint/no-floating-promises": [
         "error",
         {
@@ -42,6 +44,7 @@ export default tseslint.config(
       "@typescript-eslint/no-unsafe-argument": "off",
       "@typescript-eslint/no-unsafe-call": "off",
       "max-lines": "off",
+      complexity: "off",
     },
   },
 );

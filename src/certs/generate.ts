@@ -100,3 +100,40 @@ export function generateServing(ca: PemPair, options: ServingOptions): PemPair {
     key: forge.pki.privateKeyToPem(keys.privateKey),
   };
 }
+
+export interface ClientOptions {
+  commonName: string;
+  /** Subject organizations: Kubernetes reads them as groups (e.g. system:masters). */
+  organizations?: string[];
+  now: Date;
+  days?: number;
+  keyBits?: number;
+}
+
+/** A client-auth certificate signed by the CA (Kubernetes maps CN to user, O to groups). */
+export function generateClient(ca: PemPair, options: ClientOptions): PemPair {
+  const caCert = forge.pki.certificateFromPem(ca.cert);
+  const caKey = forge.pki.privateKeyFromPem(ca.key);
+  const keys = forge.pki.rsa.generateKeyPair({ bits: options.keyBits ?? DEFAULT_KEY_BITS });
+  const cert = newCertificate(keys.publicKey, options.now, options.days ?? DEFAULT_SERVING_DAYS);
+  const organizations = (options.organizations ?? []).map((value) => ({
+    name: "organizationName",
+    value,
+  }));
+  cert.setSubject([...organizations, { name: "commonName", value: options.commonName }]);
+  cert.setIssuer(caCert.subject.attributes);
+  cert.setExtensions([
+    { name: "basicConstraints", cA: false, critical: true },
+    { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: "extKeyUsage", clientAuth: true },
+    {
+      name: "authorityKeyIdentifier",
+      keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes(),
+    },
+  ]);
+  cert.sign(caKey, forge.md.sha256.create());
+  return {
+    cert: forge.pki.certificateToPem(cert),
+    key: forge.pki.privateKeyToPem(keys.privateKey),
+  };
+}

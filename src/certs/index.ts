@@ -5,9 +5,10 @@ export {
   DEFAULT_KEY_BITS,
   DEFAULT_SERVING_DAYS,
   generateCA,
+  generateClient,
   generateServing,
 } from "./generate.js";
-export type { CAOptions, PemPair, ServingOptions } from "./generate.js";
+export type { CAOptions, ClientOptions, PemPair, ServingOptions } from "./generate.js";
 export { checkRenewal, DEFAULT_RENEW_BEFORE_DAYS } from "./inspect.js";
 export type { RenewalCheck, RenewalInput } from "./inspect.js";
 export { ensureLocalCerts, FILE_NAMES, watchCertificates } from "./files.js";

@@ -1,0 +1,9 @@
+//go:build tools
+
+// Keeps the control-plane commands in the module graph so `go mod tidy` retains them.
+package cluster
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+)
