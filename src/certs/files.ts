@@ -4,8 +4,9 @@
 import { watch, type FSWatcher } from "node:fs";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { generateCA, generateServing, type PemPair } from "./generate.js";
-import { checkRenewal, type RenewalCheck } from "./inspect.js";
+import type { PemPair } from "./generate.js";
+import type { RenewalCheck } from "./inspect.js";
+import { renewCertificates, type RenewOptions } from "./renew.js";
 
 export const FILE_NAMES = {
   caCert: "ca.crt",
@@ -28,13 +29,8 @@ async function writeSecret(path: string, text: string): Promise<void> {
   await chmod(path, 0o600);
 }
 
-export interface LocalCertsOptions {
+export interface LocalCertsOptions extends RenewOptions {
   dir: string;
-  hosts: string[];
-  now: Date;
-  caDays?: number;
-  servingDays?: number;
-  keyBits?: number;
 }
 
 export interface LocalCertsResult extends RenewalCheck {
@@ -50,35 +46,19 @@ export async function ensureLocalCerts(options: LocalCertsOptions): Promise<Loca
       readOptional(path(name)),
     ),
   );
-  const check = checkRenewal({
-    ca: { cert: caCert, key: caKey },
-    serving: { cert, key },
-    hosts: options.hosts,
-    now: options.now,
-  });
-  if (check.keepServing) return { ...check, dir: options.dir };
-  let ca: PemPair;
-  if (check.keepCA && caCert !== undefined && caKey !== undefined) {
-    ca = { cert: caCert, key: caKey };
-  } else {
-    ca = generateCA({
-      commonName: "hami-webhook-ca",
-      now: options.now,
-      days: options.caDays,
-      keyBits: options.keyBits,
-    });
-    await writeSecret(path(FILE_NAMES.caKey), ca.key);
-    await writeFile(path(FILE_NAMES.caCert), ca.cert);
+  const result = renewCertificates(
+    { ca: { cert: caCert, key: caKey }, serving: { cert, key } },
+    options,
+  );
+  if (result.changed) {
+    if (result.ca.cert !== caCert) {
+      await writeSecret(path(FILE_NAMES.caKey), result.ca.key);
+      await writeFile(path(FILE_NAMES.caCert), result.ca.cert);
+    }
+    await writeSecret(path(FILE_NAMES.key), result.serving.key);
+    await writeFile(path(FILE_NAMES.cert), result.serving.cert);
   }
-  const serving = generateServing(ca, {
-    hosts: options.hosts,
-    now: options.now,
-    days: options.servingDays,
-    keyBits: options.keyBits,
-  });
-  await writeSecret(path(FILE_NAMES.key), serving.key);
-  await writeFile(path(FILE_NAMES.cert), serving.cert);
-  return { ...check, dir: options.dir };
+  return { ...result.check, dir: options.dir };
 }
 
 export interface CertWatcherOptions {

@@ -1,57 +1,126 @@
-// `hami certgen local`: serving certificates as files for local runs (npm run certs).
+// `hami certgen local|create|patch`: the webhook's TLS material as local files (npm run certs), as
+// a Secret in the cluster, and as caBundle of the MutatingWebhookConfiguration.
 
 import { parseArgs } from "node:util";
 import {
   DEFAULT_CA_DAYS,
   DEFAULT_KEY_BITS,
+  DEFAULT_RENEW_BEFORE_DAYS,
   DEFAULT_SERVING_DAYS,
   ensureLocalCerts,
+  type RenewalCheck,
+  type RenewOptions,
 } from "../certs/index.js";
+import { loadKubeConfig } from "../k8s/index.js";
+import { certgenCreate, certgenPatch, serviceHosts } from "./certgen-k8s.js";
 import { UsageError } from "./usage.js";
 
-export const CERTGEN_USAGE = `usage: hami certgen local [--out webhook-certs] [--host 127.0.0.1,localhost] [--ca-days ${DEFAULT_CA_DAYS}] [--days ${DEFAULT_SERVING_DAYS}] [--key-bits ${DEFAULT_KEY_BITS}]`;
+const CRYPTO_FLAGS = `[--ca-days ${DEFAULT_CA_DAYS}] [--days ${DEFAULT_SERVING_DAYS}] [--key-bits ${DEFAULT_KEY_BITS}] [--renew-before-days ${DEFAULT_RENEW_BEFORE_DAYS}]`;
 
-function positiveInt(name: string, raw: string, min: number): number {
+export const CERTGEN_USAGE = `usage: hami certgen local [--out webhook-certs] [--host 127.0.0.1,localhost] ${CRYPTO_FLAGS}
+       hami certgen create --namespace NS --service SVC --secret-name NAME [--host extra,...] [--kubeconfig FILE] ${CRYPTO_FLAGS}
+       hami certgen patch --webhook-name NAME --secret-name NAME --namespace NS [--failure-policy Fail|Ignore] [--kubeconfig FILE]`;
+
+const OPTIONS = {
+  out: { type: "string", default: "webhook-certs" },
+  host: { type: "string" },
+  namespace: { type: "string" },
+  service: { type: "string" },
+  "secret-name": { type: "string" },
+  "webhook-name": { type: "string" },
+  "failure-policy": { type: "string" },
+  kubeconfig: { type: "string" },
+  "ca-days": { type: "string", default: String(DEFAULT_CA_DAYS) },
+  days: { type: "string", default: String(DEFAULT_SERVING_DAYS) },
+  "key-bits": { type: "string", default: String(DEFAULT_KEY_BITS) },
+  "renew-before-days": { type: "string", default: String(DEFAULT_RENEW_BEFORE_DAYS) },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; strict: true }>>["values"];
+
+function integer(name: string, raw: string, min: number): number {
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min)
     throw new UsageError(`--${name}=${raw}: must be an integer >= ${min}`);
   return value;
 }
 
-export async function runCertgen(argv: string[]): Promise<void> {
-  const [mode, ...rest] = argv;
-  if (mode !== "local")
-    throw new UsageError(`certgen ${mode ?? ""}: unknown mode (this build has: local)`);
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      out: { type: "string", default: "webhook-certs" },
-      host: { type: "string", default: "127.0.0.1,localhost" },
-      "ca-days": { type: "string", default: String(DEFAULT_CA_DAYS) },
-      days: { type: "string", default: String(DEFAULT_SERVING_DAYS) },
-      "key-bits": { type: "string", default: String(DEFAULT_KEY_BITS) },
-    },
-    strict: true,
-  });
-  const hosts = values.host
+function required(
+  values: Values,
+  name: "namespace" | "service" | "secret-name" | "webhook-name",
+): string {
+  const value = values[name];
+  if (value === undefined || value === "") throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+function hostList(raw: string | undefined): string[] {
+  return (raw ?? "")
     .split(",")
     .map((host) => host.trim())
     .filter((host) => host !== "");
-  if (hosts.length === 0) throw new UsageError("--host: give at least one host name or IP");
-  const result = await ensureLocalCerts({
-    dir: values.out,
+}
+
+function renewOptions(values: Values, hosts: string[]): RenewOptions {
+  return {
     hosts,
     now: new Date(),
-    caDays: positiveInt("ca-days", values["ca-days"], 1),
-    servingDays: positiveInt("days", values.days, 1),
-    keyBits: positiveInt("key-bits", values["key-bits"], 2048),
+    caDays: integer("ca-days", values["ca-days"], 1),
+    servingDays: integer("days", values.days, 1),
+    keyBits: integer("key-bits", values["key-bits"], 2048),
+    renewBeforeDays: integer("renew-before-days", values["renew-before-days"], 0),
+  };
+}
+
+function describe(check: RenewalCheck): string {
+  if (check.keepServing) return "kept";
+  return check.keepCA
+    ? "renewed serving certificate (CA kept)"
+    : "generated CA and serving certificate";
+}
+
+async function local(values: Values): Promise<string> {
+  const hosts = hostList(values.host ?? "127.0.0.1,localhost");
+  if (hosts.length === 0) throw new UsageError("--host: give at least one host name or IP");
+  const result = await ensureLocalCerts({ dir: values.out, ...renewOptions(values, hosts) });
+  return `certgen local: ${describe(result)} in ${result.dir} (${result.reason}); hosts ${hosts.join(",")}`;
+}
+
+async function create(values: Values): Promise<string> {
+  const namespace = required(values, "namespace");
+  const secretName = required(values, "secret-name");
+  const hosts = serviceHosts(required(values, "service"), namespace, hostList(values.host));
+  const kc = loadKubeConfig(values.kubeconfig);
+  const result = await certgenCreate({ kc, namespace, secretName, ...renewOptions(values, hosts) });
+  return `certgen create: secret ${namespace}/${secretName} ${describe(result)} (${result.reason}); hosts ${hosts.join(",")}`;
+}
+
+async function patch(values: Values): Promise<string> {
+  const policy = values["failure-policy"];
+  if (policy !== undefined && policy !== "Fail" && policy !== "Ignore") {
+    throw new UsageError(`--failure-policy=${policy}: must be Fail or Ignore`);
+  }
+  const namespace = required(values, "namespace");
+  const secretName = required(values, "secret-name");
+  const webhookName = required(values, "webhook-name");
+  const kc = loadKubeConfig(values.kubeconfig);
+  const count = await certgenPatch({
+    kc,
+    namespace,
+    secretName,
+    webhookName,
+    failurePolicy: policy,
   });
-  const action = result.keepServing
-    ? "kept"
-    : result.keepCA
-      ? "renewed serving certificate (CA kept)"
-      : "generated CA and serving certificate";
-  process.stdout.write(
-    `certgen local: ${action} in ${result.dir} (${result.reason}); hosts ${hosts.join(",")}\n`,
-  );
+  return `certgen patch: caBundle from ${namespace}/${secretName} written to ${count} webhook(s) of ${webhookName}`;
+}
+
+const MODES: Record<string, (values: Values) => Promise<string>> = { local, create, patch };
+
+export async function runCertgen(argv: string[]): Promise<void> {
+  const [mode, ...rest] = argv;
+  const run = mode === undefined ? undefined : MODES[mode];
+  if (run === undefined)
+    throw new UsageError(`certgen ${mode ?? ""}: unknown mode (local, create, patch)`);
+  const { values } = parseArgs({ args: rest, options: OPTIONS, strict: true });
+  process.stdout.write(`${await run(values)}\n`);
 }

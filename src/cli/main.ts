@@ -4,6 +4,7 @@
 
 import { ConfigError } from "../config/index.js";
 import { NatsSettingsError, QueryError } from "../events/index.js";
+import { K8sConfigError } from "../k8s/index.js";
 import { CERTGEN_USAGE, runCertgen } from "./certgen.js";
 import { EVENTS_USAGE, runEvents } from "./events.js";
 import { UsageError } from "./usage.js";
@@ -40,7 +41,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 /** Errors whose message already says what to fix: printed without a stack trace, exit code 2. */
-const CLEAR_ERRORS = [ConfigError, NatsSettingsError, QueryError];
+const CLEAR_ERRORS = [ConfigError, NatsSettingsError, QueryError, K8sConfigError];
 
 function failure(error: unknown): { code: number; message: string } {
   if (error instanceof UsageError) return { code: 2, message: `${error.message}\n${USAGE}` };
