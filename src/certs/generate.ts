@@ -74,20 +74,27 @@ function altNames(hosts: string[]): { type: number; value?: string; ip?: string 
   return hosts.map((host) => (isIP(host) === 0 ? { type: 2, value: host } : { type: 7, ip: host }));
 }
 
-export function generateServing(ca: PemPair, options: ServingOptions): PemPair {
-  const [first] = options.hosts;
-  if (first === undefined) throw new Error("a serving certificate needs at least one host");
+interface LeafSpec {
+  subject: { name: string; value: string }[];
+  /** The usage-specific extensions; basicConstraints, keyUsage and the key identifiers are common. */
+  extensions: object[];
+  now: Date;
+  days?: number;
+  keyBits?: number;
+}
+
+/** A non-CA certificate signed by the CA. */
+function signLeaf(ca: PemPair, spec: LeafSpec): PemPair {
   const caCert = forge.pki.certificateFromPem(ca.cert);
   const caKey = forge.pki.privateKeyFromPem(ca.key);
-  const keys = forge.pki.rsa.generateKeyPair({ bits: options.keyBits ?? DEFAULT_KEY_BITS });
-  const cert = newCertificate(keys.publicKey, options.now, options.days ?? DEFAULT_SERVING_DAYS);
-  cert.setSubject([{ name: "commonName", value: first }]);
+  const keys = forge.pki.rsa.generateKeyPair({ bits: spec.keyBits ?? DEFAULT_KEY_BITS });
+  const cert = newCertificate(keys.publicKey, spec.now, spec.days ?? DEFAULT_SERVING_DAYS);
+  cert.setSubject(spec.subject);
   cert.setIssuer(caCert.subject.attributes);
   cert.setExtensions([
     { name: "basicConstraints", cA: false, critical: true },
     { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
-    { name: "extKeyUsage", serverAuth: true },
-    { name: "subjectAltName", altNames: altNames(options.hosts) },
+    ...spec.extensions,
     { name: "subjectKeyIdentifier" },
     {
       name: "authorityKeyIdentifier",
@@ -101,6 +108,19 @@ export function generateServing(ca: PemPair, options: ServingOptions): PemPair {
   };
 }
 
+export function generateServing(ca: PemPair, options: ServingOptions): PemPair {
+  const [first] = options.hosts;
+  if (first === undefined) throw new Error("a serving certificate needs at least one host");
+  return signLeaf(ca, {
+    ...options,
+    subject: [{ name: "commonName", value: first }],
+    extensions: [
+      { name: "extKeyUsage", serverAuth: true },
+      { name: "subjectAltName", altNames: altNames(options.hosts) },
+    ],
+  });
+}
+
 export interface ClientOptions {
   commonName: string;
   /** Subject organizations: Kubernetes reads them as groups (e.g. system:masters). */
@@ -112,28 +132,13 @@ export interface ClientOptions {
 
 /** A client-auth certificate signed by the CA (Kubernetes maps CN to user, O to groups). */
 export function generateClient(ca: PemPair, options: ClientOptions): PemPair {
-  const caCert = forge.pki.certificateFromPem(ca.cert);
-  const caKey = forge.pki.privateKeyFromPem(ca.key);
-  const keys = forge.pki.rsa.generateKeyPair({ bits: options.keyBits ?? DEFAULT_KEY_BITS });
-  const cert = newCertificate(keys.publicKey, options.now, options.days ?? DEFAULT_SERVING_DAYS);
   const organizations = (options.organizations ?? []).map((value) => ({
     name: "organizationName",
     value,
   }));
-  cert.setSubject([...organizations, { name: "commonName", value: options.commonName }]);
-  cert.setIssuer(caCert.subject.attributes);
-  cert.setExtensions([
-    { name: "basicConstraints", cA: false, critical: true },
-    { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
-    { name: "extKeyUsage", clientAuth: true },
-    {
-      name: "authorityKeyIdentifier",
-      keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes(),
-    },
-  ]);
-  cert.sign(caKey, forge.md.sha256.create());
-  return {
-    cert: forge.pki.certificateToPem(cert),
-    key: forge.pki.privateKeyToPem(keys.privateKey),
-  };
+  return signLeaf(ca, {
+    ...options,
+    subject: [...organizations, { name: "commonName", value: options.commonName }],
+    extensions: [{ name: "extKeyUsage", clientAuth: true }],
+  });
 }
