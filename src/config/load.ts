@@ -109,15 +109,19 @@ export function defaultConfig(): Config {
   return configSchema.parse({});
 }
 
-/** NATS connection settings from the environment (same field names as events' NatsSettings). */
+/** NATS connection settings (events names this type NatsSettings; flags can override it). */
 export interface NatsEnv {
   url: string;
   user?: string;
   password?: string;
   token?: string;
+  /** A .creds file (JWT + nkey seed). */
   credsFile?: string;
+  /** A file holding an nkey user seed (SU...). */
   nkeyFile?: string;
+  /** CA bundle that signs the server certificate. */
   tlsCaFile?: string;
+  /** Client certificate and key for mutual TLS. */
   tlsCertFile?: string;
   tlsKeyFile?: string;
 }

@@ -4,22 +4,10 @@
 
 import { readFileSync } from "node:fs";
 import type { ConnectionOptions } from "nats";
+import type { NatsEnv } from "../config/index.js";
 
-export interface NatsSettings {
-  url: string;
-  user?: string;
-  password?: string;
-  token?: string;
-  /** A .creds file (JWT + nkey seed). */
-  credsFile?: string;
-  /** A file holding an nkey user seed (SU...). */
-  nkeyFile?: string;
-  /** CA bundle that signs the server certificate. */
-  tlsCaFile?: string;
-  /** Client certificate and key for mutual TLS. */
-  tlsCertFile?: string;
-  tlsKeyFile?: string;
-}
+/** URL, credentials (user/password, token, creds file, nkey seed file) and TLS files. */
+export type NatsSettings = NatsEnv;
 
 export class NatsSettingsError extends Error {
   override readonly name = "NatsSettingsError";
