@@ -13,18 +13,16 @@ import {
   KubeConfig,
   type V1Pod,
 } from "@kubernetes/client-node";
-import { pino } from "pino";
 import { ensureLocalCerts } from "../../src/certs/index.js";
 import { MemoryBus } from "../../src/events/index.js";
-import { createRegistry, webhookMetrics } from "../../src/telemetry/index.js";
-import { createWebhookApp, serveHttps, type RunningServer } from "../../src/webhook/index.js";
+import type { RunningServer } from "../../src/webhook/index.js";
 import {
   controlPlaneMissing,
   startControlPlane,
   type ControlPlane,
 } from "../helpers/control-plane.js";
 import { waitFor } from "../helpers/net.js";
-import { policy } from "../helpers/pods.js";
+import { serveWebhook } from "../helpers/webhook.js";
 
 const missing = controlPlaneMissing();
 if (missing !== undefined) process.stdout.write(`# skipping kube-apiserver tests: ${missing}\n`);
@@ -59,24 +57,7 @@ describe("webhook behind a real kube-apiserver", { skip: missing }, () => {
     plane = await startControlPlane();
     dir = await mkdtemp(join(tmpdir(), "hami-apiserver-webhook-"));
     await ensureLocalCerts({ dir, hosts: ["127.0.0.1"], now: new Date() });
-    const registry = createRegistry(false);
-    const app = createWebhookApp({
-      policy: () => policy(),
-      log: pino({ level: "silent" }),
-      metrics: webhookMetrics(registry),
-      registry,
-      bus,
-      clock: () => new Date(),
-      ready: () => true,
-    });
-    webhook = await serveHttps({
-      handler: app,
-      host: "127.0.0.1",
-      port: 0,
-      certFile: join(dir, "tls.crt"),
-      keyFile: join(dir, "tls.key"),
-      log: pino({ level: "silent" }),
-    });
+    webhook = (await serveWebhook(dir, { bus })).server;
     const kc = new KubeConfig();
     kc.loadFromFile(plane.kubeconfig);
     core = kc.makeApiClient(CoreV1Api);

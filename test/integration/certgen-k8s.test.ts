@@ -13,10 +13,8 @@ import {
   KubeConfig,
   type V1Secret,
 } from "@kubernetes/client-node";
-import { pino } from "pino";
 import { certgenCreate, serviceHosts } from "../../src/cli/certgen-k8s.js";
-import { createRegistry, webhookMetrics } from "../../src/telemetry/index.js";
-import { createWebhookApp, serveHttps, type RunningServer } from "../../src/webhook/index.js";
+import type { RunningServer } from "../../src/webhook/index.js";
 import { runHami } from "../helpers/cli.js";
 import {
   controlPlaneMissing,
@@ -24,7 +22,7 @@ import {
   type ControlPlane,
 } from "../helpers/control-plane.js";
 import { waitFor } from "../helpers/net.js";
-import { policy } from "../helpers/pods.js";
+import { serveWebhook } from "../helpers/webhook.js";
 
 const missing = controlPlaneMissing();
 const DAY = 24 * 3600 * 1000;
@@ -127,23 +125,7 @@ describe("certgen against a real kube-apiserver", { skip: missing }, () => {
       const secret = await read();
       await writeFile(join(dir, "tls.crt"), text(secret, "tls.crt"));
       await writeFile(join(dir, "tls.key"), text(secret, "tls.key"), { mode: 0o600 });
-      const registry = createRegistry(false);
-      const app = createWebhookApp({
-        policy: () => policy(),
-        log: pino({ level: "silent" }),
-        metrics: webhookMetrics(registry),
-        registry,
-        clock: () => new Date(),
-        ready: () => true,
-      });
-      webhook = await serveHttps({
-        handler: app,
-        host: "127.0.0.1",
-        port: 0,
-        certFile: join(dir, "tls.crt"),
-        keyFile: join(dir, "tls.key"),
-        log: pino({ level: "silent" }),
-      });
+      webhook = (await serveWebhook(dir)).server;
       const entry = (name: string) => ({
         name,
         admissionReviewVersions: ["v1"],

@@ -7,13 +7,12 @@ import { Agent } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { pino } from "pino";
 import { generateCA, generateServing, type PemPair } from "../../src/certs/index.js";
-import { serveHttps, type RunningServer } from "../../src/webhook/index.js";
+import type { RunningServer } from "../../src/webhook/index.js";
 import { httpsJson } from "../helpers/https.js";
 import { waitFor } from "../helpers/net.js";
 import { pod, review } from "../helpers/pods.js";
-import { webhookApp } from "../helpers/webhook.js";
+import { serveWebhook } from "../helpers/webhook.js";
 
 const HOSTS = ["127.0.0.1", "localhost", "hami-webhook.kube-system.svc"];
 
@@ -31,16 +30,7 @@ describe("webhook over HTTPS", () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "hami-https-"));
     await writePair(dir, generateServing(ca1, { hosts: HOSTS, now: new Date() }));
-    const { app } = webhookApp();
-    running = await serveHttps({
-      handler: app,
-      host: "127.0.0.1",
-      port: 0,
-      certFile: join(dir, "tls.crt"),
-      keyFile: join(dir, "tls.key"),
-      log: pino({ level: "silent" }),
-      certPollMs: 60_000,
-    });
+    running = (await serveWebhook(dir)).server;
   });
 
   after(async () => {
