@@ -15,14 +15,15 @@ export interface AppDeps extends AdmissionDeps {
   ready: () => boolean;
 }
 
-interface HttpError {
+/** What express and readJsonBody (HttpError) throw: an optional 4xx status and a type. */
+interface ErrorLike {
   status?: number;
   type?: string;
   message?: string;
 }
 
 function errorHandler(deps: AppDeps) {
-  return (error: HttpError, _req: Request, res: Response, next: NextFunction): void => {
+  return (error: ErrorLike, _req: Request, res: Response, next: NextFunction): void => {
     if (res.headersSent) {
       next(error);
       return;
