@@ -1,59 +1,60 @@
 #!/usr/bin/env node
 // `hami` entry point: dispatches to one subcommand; turns usage and config errors into a clear
-// message and exit code 2 instead of a stack trace.
+// message and exit code 2 instead of a stack trace. Subcommands are loaded on demand so that, e.g.,
+// `hami webhook` never pays for the Kubernetes client that certgen needs (cold start matters).
 
-import { ConfigError } from "../config/index.js";
-import { NatsSettingsError, QueryError } from "../events/index.js";
-import { K8sConfigError } from "../k8s/index.js";
-import { CERTGEN_USAGE, runCertgen } from "./certgen.js";
-import { EVENTS_USAGE, runEvents } from "./events.js";
 import { UsageError } from "./usage.js";
-import { runWebhook, WEBHOOK_USAGE } from "./webhook.js";
 
 const started = performance.now();
 
-const USAGE = `usage: hami <command> [options]
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
+  webhook: async (argv) => (await import("./webhook.js")).runWebhook(argv, started),
+  certgen: async (argv) => (await import("./certgen.js")).runCertgen(argv),
+  events: async (argv) => (await import("./events.js")).runEvents(argv),
+};
+
+async function usage(): Promise<string> {
+  const [webhook, events, certgen] = await Promise.all([
+    import("./webhook.js"),
+    import("./events.js"),
+    import("./certgen.js"),
+  ]);
+  return `usage: hami <command> [options]
 commands:
   webhook   the mutating admission webhook (HTTPS)
   certgen   webhook TLS certificates
   events    audit history and live tail of the event stream (NATS)
-${WEBHOOK_USAGE}
-${EVENTS_USAGE}
-${CERTGEN_USAGE}`;
+${webhook.WEBHOOK_USAGE}
+${events.EVENTS_USAGE}
+${certgen.CERTGEN_USAGE}`;
+}
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
-  switch (command) {
-    case "webhook":
-      return runWebhook(rest, started);
-    case "certgen":
-      return runCertgen(rest);
-    case "events":
-      return runEvents(rest);
-    case undefined:
-    case "help":
-    case "--help":
-      process.stdout.write(`${USAGE}\n`);
-      return;
-    default:
-      throw new UsageError(`unknown command ${command}`);
+  if (command === undefined || command === "help" || command === "--help") {
+    process.stdout.write(`${await usage()}\n`);
+    return;
   }
+  const run = COMMANDS[command];
+  if (run === undefined) throw new UsageError(`unknown command ${command}`);
+  await run(rest);
 }
 
-/** Errors whose message already says what to fix: printed without a stack trace, exit code 2. */
-const CLEAR_ERRORS = [ConfigError, NatsSettingsError, QueryError, K8sConfigError];
+/**
+ * Errors whose message already says what to fix, by name (matching classes would load every
+ * module that defines one): printed without a stack trace, exit code 2.
+ */
+const CLEAR_ERRORS = new Set(["ConfigError", "NatsSettingsError", "QueryError", "K8sConfigError"]);
 
-function failure(error: unknown): { code: number; message: string } {
-  if (error instanceof UsageError) return { code: 2, message: `${error.message}\n${USAGE}` };
-  if (
+async function failure(error: unknown): Promise<{ code: number; message: string }> {
+  const parseArgsError =
     error instanceof TypeError &&
     "code" in error &&
-    String(error.code).startsWith("ERR_PARSE_ARGS")
-  ) {
-    return { code: 2, message: `${error.message}\n${USAGE}` };
-  }
-  if (CLEAR_ERRORS.some((kind) => error instanceof kind))
-    return { code: 2, message: (error as Error).message };
+    String(error.code).startsWith("ERR_PARSE_ARGS");
+  if (error instanceof UsageError || parseArgsError)
+    return { code: 2, message: `${error.message}\n${await usage()}` };
+  if (error instanceof Error && CLEAR_ERRORS.has(error.name))
+    return { code: 2, message: error.message };
   if (error instanceof Error && "code" in error && error.code === "EADDRINUSE") {
     return {
       code: 2,
@@ -66,8 +67,8 @@ function failure(error: unknown): { code: number; message: string } {
   };
 }
 
-main(process.argv.slice(2)).catch((error: unknown) => {
-  const { code, message } = failure(error);
+main(process.argv.slice(2)).catch(async (error: unknown) => {
+  const { code, message } = await failure(error);
   process.stderr.write(`hami: ${message}\n`);
   process.exit(code);
 });
