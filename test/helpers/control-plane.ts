@@ -22,6 +22,8 @@ export const CLUSTER_BIN = resolve(import.meta.dirname, "../../.cluster-bin");
 
 export interface ControlPlane {
   url: string;
+  /** The temp dir holding certificates, kubeconfig and data; removed by stop(). */
+  dir: string;
   kubeconfig: string;
   ca: PemPair;
   admin: PemPair;
@@ -170,8 +172,9 @@ export async function startControlPlane(): Promise<ControlPlane> {
           "--service-cluster-ip-range=10.96.0.0/16",
           "--authorization-mode=RBAC",
           "--allow-privileged=true",
-          // No controller-manager runs, so nothing would create service-account tokens.
-          "--disable-admission-plugins=ServiceAccount",
+          // No controller-manager runs: nothing would create service-account tokens, and nothing would
+          // lift the not-ready taint TaintNodesByCondition puts on every new Node.
+          "--disable-admission-plugins=ServiceAccount,TaintNodesByCondition",
           `--cert-dir=${join(dir, "apiserver-certs")}`,
         ],
         apiOutput,
@@ -185,7 +188,7 @@ export async function startControlPlane(): Promise<ControlPlane> {
       throw new Error(`${String(error)}\nkube-apiserver output:\n${apiOutput.text}`);
     });
     const kubeconfigPath = await file("kubeconfig", kubeconfig(url, ca, admin));
-    return { url, kubeconfig: kubeconfigPath, ca, admin, stop };
+    return { url, dir, kubeconfig: kubeconfigPath, ca, admin, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -1,0 +1,103 @@
+// Starts the real kube-scheduler (built by npm run cluster:build) against a control plane, with a
+// KubeSchedulerConfiguration holding the `hami-scheduler` profile and an HTTP extender, configured
+// as the Helm chart will configure it.
+
+import { spawn } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { request } from "node:https";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { CLUSTER_BIN, type ControlPlane } from "./control-plane.js";
+import { freePort, waitFor } from "./net.js";
+
+export const SCHEDULER_NAME = "hami-scheduler";
+
+export interface RunningScheduler {
+  port: number;
+  output: () => string;
+  stop(): Promise<void>;
+}
+
+/** The scheduler configuration: our profile and the extender with HAMi's managed resources. */
+export function schedulerConfig(kubeconfig: string, extenderURL: string): Record<string, unknown> {
+  const ignored = ["nvidia.com/gpumem", "nvidia.com/gpumem-percentage", "nvidia.com/gpucores"];
+  return {
+    apiVersion: "kubescheduler.config.k8s.io/v1",
+    kind: "KubeSchedulerConfiguration",
+    clientConnection: { kubeconfig },
+    leaderElection: { leaderElect: false },
+    profiles: [{ schedulerName: SCHEDULER_NAME }],
+    extenders: [
+      {
+        urlPrefix: extenderURL,
+        filterVerb: "filter",
+        prioritizeVerb: "prioritize",
+        bindVerb: "bind",
+        weight: 1,
+        nodeCacheCapable: true,
+        httpTimeout: "30s",
+        managedResources: [
+          { name: "nvidia.com/gpu", ignoredByScheduler: false },
+          ...ignored.map((name) => ({ name, ignoredByScheduler: true })),
+        ],
+      },
+    ],
+  };
+}
+
+/** The scheduler serves a self-signed certificate of its own; only its health is read here. */
+function healthz(port: number): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request(
+      { host: "127.0.0.1", port, path: "/healthz", rejectUnauthorized: false, timeout: 2_000 },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on("error", () => {
+      resolve(0);
+    });
+    req.end();
+  });
+}
+
+export async function startScheduler(
+  plane: ControlPlane,
+  extenderURL: string,
+): Promise<RunningScheduler> {
+  const port = await freePort();
+  const configFile = join(plane.dir, "scheduler.yaml");
+  await writeFile(configFile, stringify(schedulerConfig(plane.kubeconfig, extenderURL)));
+  const child = spawn(
+    join(CLUSTER_BIN, "kube-scheduler"),
+    [`--config=${configFile}`, "--bind-address=127.0.0.1", `--secure-port=${port}`],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let text = "";
+  const append = (chunk: Buffer): void => {
+    text = (text + chunk.toString()).slice(-20_000);
+  };
+  child.stdout?.on("data", append);
+  child.stderr?.on("data", append);
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    await exited;
+  };
+  try {
+    await waitFor(
+      "kube-scheduler /healthz",
+      async () => {
+        if (child.exitCode !== null) throw new Error(`kube-scheduler exited ${child.exitCode}`);
+        return (await healthz(port)) === 200;
+      },
+      60_000,
+    );
+  } catch (error) {
+    await stop();
+    throw new Error(`${String(error)}\nkube-scheduler output:\n${text}`);
+  }
+  return { port, output: () => text, stop };
+}
