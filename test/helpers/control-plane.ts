@@ -38,7 +38,8 @@ export function controlPlaneMissing(): string | undefined {
     : `${missing.join(", ")} not built: run npm run cluster:build (.ci/run does)`;
 }
 
-function launch(bin: string, args: string[], output: { text: string }): ChildProcess {
+/** Starts a built control-plane binary, keeping the tail of its output for error messages. */
+export function launch(bin: string, args: string[], output: { text: string }): ChildProcess {
   const child = spawn(join(CLUSTER_BIN, bin), args, { stdio: ["ignore", "pipe", "pipe"] });
   const append = (chunk: Buffer): void => {
     output.text = (output.text + chunk.toString()).slice(-20_000);
@@ -48,7 +49,8 @@ function launch(bin: string, args: string[], output: { text: string }): ChildPro
   return child;
 }
 
-async function stopProcess(child: ChildProcess): Promise<void> {
+/** SIGTERM, then SIGKILL after 10 s; resolves once the process is gone. */
+export async function stopProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolveExit) => child.once("exit", resolveExit));
   child.kill("SIGTERM");

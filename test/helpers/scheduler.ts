@@ -2,12 +2,11 @@
 // KubeSchedulerConfiguration holding the `hami-scheduler` profile and an HTTP extender, configured
 // as the Helm chart will configure it.
 
-import { spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { request } from "node:https";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { CLUSTER_BIN, type ControlPlane } from "./control-plane.js";
+import { launch, stopProcess, type ControlPlane } from "./control-plane.js";
 import { freePort, waitFor } from "./net.js";
 
 export const SCHEDULER_NAME = "hami-scheduler";
@@ -69,23 +68,13 @@ export async function startScheduler(
   const port = await freePort();
   const configFile = join(plane.dir, "scheduler.yaml");
   await writeFile(configFile, stringify(schedulerConfig(plane.kubeconfig, extenderURL)));
-  const child = spawn(
-    join(CLUSTER_BIN, "kube-scheduler"),
+  const output = { text: "" };
+  const child = launch(
+    "kube-scheduler",
     [`--config=${configFile}`, "--bind-address=127.0.0.1", `--secure-port=${port}`],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    output,
   );
-  let text = "";
-  const append = (chunk: Buffer): void => {
-    text = (text + chunk.toString()).slice(-20_000);
-  };
-  child.stdout?.on("data", append);
-  child.stderr?.on("data", append);
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGTERM");
-    await exited;
-  };
+  const stop = (): Promise<void> => stopProcess(child);
   try {
     await waitFor(
       "kube-scheduler /healthz",
@@ -97,7 +86,7 @@ export async function startScheduler(
     );
   } catch (error) {
     await stop();
-    throw new Error(`${String(error)}\nkube-scheduler output:\n${text}`);
+    throw new Error(`${String(error)}\nkube-scheduler output:\n${output.text}`);
   }
-  return { port, output: () => text, stop };
+  return { port, output: () => output.text, stop };
 }
