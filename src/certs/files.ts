@@ -1,9 +1,9 @@
 // Certificates as files: the idempotent `certgen local` writer and the reloader the webhook uses so
 // a renewed Secret (a volume update) takes effect without a restart.
 
-import { watch, type FSWatcher } from "node:fs";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
+import { watchDirectories } from "../config/index.js";
 import type { PemPair } from "./generate.js";
 import type { RenewalCheck } from "./inspect.js";
 import { renewCertificates, type RenewOptions } from "./renew.js";
@@ -82,7 +82,6 @@ export interface CertWatcher {
  */
 export function watchCertificates(options: CertWatcherOptions, initial: PemPair): CertWatcher {
   let last = initial;
-  let timer: NodeJS.Timeout | undefined;
   const check = async (): Promise<void> => {
     const [cert, key] = await Promise.all([
       readFile(options.certFile, "utf8"),
@@ -95,22 +94,20 @@ export function watchCertificates(options: CertWatcherOptions, initial: PemPair)
   const run = (): void => {
     check().catch(options.onError);
   };
-  // Writers replace cert and key one after the other; wait for both before reading.
-  const debounced = (): void => {
-    clearTimeout(timer);
-    timer = setTimeout(run, 100);
-  };
-  const dirs = [...new Set([dirname(options.certFile), dirname(options.keyFile)])];
-  const watchers: FSWatcher[] = dirs.map((dir) => watch(dir, debounced));
-  for (const watcher of watchers) watcher.on("error", options.onError);
+  // Writers replace cert and key one after the other; the debounce waits for both before reading.
+  const stopWatching = watchDirectories({
+    paths: [options.certFile, options.keyFile],
+    onChange: run,
+    onError: options.onError,
+    debounceMs: 100,
+  });
   const poll = setInterval(run, options.pollMs ?? 30_000);
   poll.unref();
   return {
     check,
     close: () => {
-      clearTimeout(timer);
+      stopWatching();
       clearInterval(poll);
-      for (const watcher of watchers) watcher.close();
     },
   };
 }

@@ -12,7 +12,7 @@ export {
 } from "./load.js";
 export type { EnvSettings, LoadedConfig, NatsEnv } from "./load.js";
 export { mutatePolicy, resourceNames } from "./policy.js";
-export { watchConfigFile } from "./watch.js";
-export type { ConfigWatcherOptions } from "./watch.js";
+export { watchConfigFile, watchDirectories } from "./watch.js";
+export type { ConfigWatcherOptions, DirectoryWatchOptions } from "./watch.js";
 export { configSchema } from "./schema.js";
 export type { Config, NvidiaConfig, SchedulerConfig } from "./schema.js";
