@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { connect } from "nats";
+import { connect, type JetStreamManager } from "nats";
 import { pino } from "pino";
 import { eventId, NatsBus, STREAM_NAME, type HamiEvent } from "../../src/events/index.js";
 import { busContract, sampleEvent } from "../helpers/bus-contract.js";
@@ -27,10 +27,18 @@ interface Stored {
   event: HamiEvent;
 }
 
-async function readStream(url: string): Promise<Stored[]> {
+/** Runs fn with a JetStream manager on a fresh connection, closed afterwards. */
+async function withJsm<T>(url: string, fn: (jsm: JetStreamManager) => Promise<T>): Promise<T> {
   const nc = await connect({ servers: url });
   try {
-    const jsm = await nc.jetstreamManager();
+    return await fn(await nc.jetstreamManager());
+  } finally {
+    await nc.close();
+  }
+}
+
+async function readStream(url: string): Promise<Stored[]> {
+  return withJsm(url, async (jsm) => {
     const info = await jsm.streams.info(STREAM_NAME);
     const stored: Stored[] = [];
     for (
@@ -42,18 +50,11 @@ async function readStream(url: string): Promise<Stored[]> {
       stored.push({ subject: message.subject, event: message.json<HamiEvent>() });
     }
     return stored;
-  } finally {
-    await nc.close();
-  }
+  });
 }
 
 async function streamConfig(url: string) {
-  const nc = await connect({ servers: url });
-  try {
-    return (await (await nc.jetstreamManager()).streams.info(STREAM_NAME)).config;
-  } finally {
-    await nc.close();
-  }
+  return withJsm(url, async (jsm) => (await jsm.streams.info(STREAM_NAME)).config);
 }
 
 describe("nats bus - real nats-server", () => {
@@ -107,13 +108,7 @@ describe("nats bus - real nats-server", () => {
 });
 
 async function deleteStream(url: string): Promise<void> {
-  const nc = await connect({ servers: url });
-  try {
-    const jsm = await nc.jetstreamManager();
-    await jsm.streams.delete(STREAM_NAME).catch(() => undefined);
-  } finally {
-    await nc.close();
-  }
+  await withJsm(url, (jsm) => jsm.streams.delete(STREAM_NAME).catch(() => false));
 }
 
 describe("nats bus - contract (real nats-server)", () => {
