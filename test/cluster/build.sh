@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the pinned control plane (etcd, kube-apiserver, kube-scheduler) from the Go modules in this
+# Builds the pinned control plane (etcd, kube-apiserver, kube-scheduler, kubectl) from the Go modules in this
 # folder into .cluster-bin/, reusing the previous build while go.mod/go.sum are unchanged.
 # The first build downloads the Kubernetes modules and compiles for a few minutes.
 set -euo pipefail
@@ -11,7 +11,7 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 stamp="$(cat "$here/go.mod" "$here/go.sum" "$here/etcd/main.go" | sha256sum | cut -d' ' -f1)"
 if [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$stamp" ] &&
-  [ -x "$out/etcd" ] && [ -x "$out/kube-apiserver" ] && [ -x "$out/kube-scheduler" ]; then
+  [ -x "$out/etcd" ] && [ -x "$out/kube-apiserver" ] && [ -x "$out/kube-scheduler" ] && [ -x "$out/kubectl" ]; then
   echo "cluster:build: binaries in .cluster-bin are current ($(go version | cut -d' ' -f3))"
   exit 0
 fi
@@ -24,7 +24,7 @@ pkg=k8s.io/component-base/version
 ldflags="-s -w -X $pkg.gitVersion=$k8s -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
 echo "cluster:build: downloading modules (first run: a few hundred MB)..."
 go mod download
-for target in k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-scheduler ./etcd; do
+for target in k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl ./etcd; do
   echo "cluster:build: building ${target##*/} ..."
   start=$SECONDS
   go build -buildvcs=false -ldflags "$ldflags" -o "$out/" "$target"

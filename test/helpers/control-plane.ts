@@ -3,7 +3,7 @@
 // cluster:build). Generated certificates, an admin client certificate, RBAC on, service-account
 // signing keys, a kubeconfig. Only kubelets and GPUs are ever simulated.
 
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -32,7 +32,9 @@ export interface ControlPlane {
 
 /** Why the control plane cannot run here, or undefined when the binaries are built. */
 export function controlPlaneMissing(): string | undefined {
-  const missing = ["etcd", "kube-apiserver"].filter((bin) => !existsSync(join(CLUSTER_BIN, bin)));
+  const missing = ["etcd", "kube-apiserver", "kubectl"].filter(
+    (bin) => !existsSync(join(CLUSTER_BIN, bin)),
+  );
   return missing.length === 0
     ? undefined
     : `${missing.join(", ")} not built: run npm run cluster:build (.ci/run does)`;
@@ -47,6 +49,21 @@ export function launch(bin: string, args: string[], output: { text: string }): C
   child.stdout?.on("data", append);
   child.stderr?.on("data", append);
   return child;
+}
+
+/** Runs the built kubectl against a control plane; rejects with its stderr on a non-zero exit. */
+export function kubectl(plane: ControlPlane, args: string[]): Promise<string> {
+  return new Promise((resolveOutput, reject) => {
+    execFile(
+      join(CLUSTER_BIN, "kubectl"),
+      [`--kubeconfig=${plane.kubeconfig}`, ...args],
+      { maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error === null) resolveOutput(stdout);
+        else reject(new Error(`kubectl ${args.join(" ")}: ${error.message}\n${stderr}`));
+      },
+    );
+  });
 }
 
 /** SIGTERM, then SIGKILL after 10 s; resolves once the process is gone. */

@@ -18,6 +18,7 @@ import { MemoryBus } from "../../src/events/index.js";
 import type { RunningServer } from "../../src/webhook/index.js";
 import {
   controlPlaneMissing,
+  kubectl,
   startControlPlane,
   type ControlPlane,
 } from "../helpers/control-plane.js";
@@ -111,7 +112,10 @@ describe("webhook behind a real kube-apiserver", { skip: missing }, () => {
   it("a GPU pod is stored mutated: exclusive defaults, hami-scheduler, change annotation", async () => {
     const created = await core.createNamespacedPod({ namespace: "default", body: gpuPod("gpu-1") });
     const stored = await core.readNamespacedPod({ namespace: "default", name: "gpu-1" });
-    for (const pod of [created, stored]) {
+    const shown = JSON.parse(
+      await kubectl(plane, ["get", "pod", "gpu-1", "--namespace", "default", "--output", "json"]),
+    ) as V1Pod;
+    for (const pod of [created, stored, shown]) {
       assert.equal(pod.spec?.schedulerName, "hami-scheduler");
       assert.deepEqual(pod.spec?.containers[0]?.resources?.limits, {
         "nvidia.com/gpu": "1",
