@@ -22,7 +22,7 @@ export type { GPUCorePolicy, MutateDecision, MutatePolicy } from "./mutate.js";
 export { readPodPreferences, SchedulerPolicies, UserAnnotation } from "./pod-annotations.js";
 export type { PodPreferences, SchedulerPolicy } from "./pod-annotations.js";
 export { parseQuantity } from "./quantity.js";
-export { Reason, SkipReason } from "./reasons.js";
+export { FitReason, Reason, SkipReason } from "./reasons.js";
 export type {
   Container,
   ContainerGPURequest,
@@ -33,3 +33,29 @@ export type {
   ResourceList,
   ResourceNames,
 } from "./types.js";
+export {
+  Annotation,
+  BindPhase,
+  decodeNodeDevices,
+  decodePodDevices,
+  encodeNodeDevices,
+  encodePodDevices,
+} from "./codec.js";
+export {
+  addUsage,
+  coreCapacity,
+  memoryCapacity,
+  NO_USAGE,
+  NVIDIA,
+  podUsage,
+  sumUsage,
+} from "./device.js";
+export type { ContainerDevice, Device, DeviceUsage, PodDevices, Scaling } from "./device.js";
+export { deviceLoad, deviceReason, fitPod } from "./fit.js";
+export type { FitOptions, FitResult, GPUPolicy, NodeState } from "./fit.js";
+export { evaluateNode, evaluateNodes, scorerFor } from "./placement.js";
+export type { NodeCandidate, NodeVerdict, PlacementPolicy } from "./placement.js";
+export { asksForDevices, podRequest } from "./pod-request.js";
+export type { ContainerSlot, DeviceRequest, PodRequest, RequestDefaults } from "./pod-request.js";
+export { extenderPriority, nodeFree, nodeLoad, nodeScorers } from "./score.js";
+export type { NodeScore, NodeScorer, ScoreInput } from "./score.js";

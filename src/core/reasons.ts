@@ -18,6 +18,26 @@ export const Reason = {
 
 export type Reason = (typeof Reason)[keyof typeof Reason];
 
+/** Why a device or node cannot hold a request: HAMi's words (pkg/device/common), so pod events read
+ * the same as under HAMi. */
+export const FitReason = {
+  CardNotHealthy: "CardNotHealthy",
+  CardTypeMismatch: "CardTypeMismatch",
+  CardUuidMismatch: "CardUuidMismatch",
+  CardTimeSlicingExhausted: "CardTimeSlicingExhausted",
+  CardComputeUnitsExhausted: "CardComputeUnitsExhausted",
+  ExclusiveDeviceAllocateConflict: "ExclusiveDeviceAllocateConflict",
+  CardInsufficientMemory: "CardInsufficientMemory",
+  CardInsufficientCore: "CardInsufficientCore",
+  NumaNotFit: "NumaNotFit",
+  NodeInsufficientDevice: "NodeInsufficientDevice",
+  NodeUnfitPod: "NodeUnfitPod",
+  NodeNoDevices: "NodeNoDevices",
+  NodeUnavailable: "NodeUnavailable",
+} as const;
+
+export type FitReason = (typeof FitReason)[keyof typeof FitReason];
+
 export const SkipReason = {
   IgnoreLabel: "IgnoreLabel",
   NoGPURequest: "NoGPURequest",

@@ -1,0 +1,94 @@
+// Placement of one pod over many nodes: fit on each, score the ones that fit, explain the rest.
+// Pure and deterministic (ties go to the node name), shared by the extender's filter, prioritize,
+// bind and explain, and by the placement benchmark.
+
+import type { Scaling } from "./device.js";
+import { fitPod, type GPUPolicy, type NodeState } from "./fit.js";
+import type { PodPreferences } from "./pod-annotations.js";
+import type { PodRequest } from "./pod-request.js";
+import { FitReason } from "./reasons.js";
+import { nodeScorers, type NodeScorer } from "./score.js";
+import type { PodDevices } from "./device.js";
+
+export interface NodeCandidate extends NodeState {
+  /** Set when the node must not get pods (agent gone, stale registration); says why. */
+  unavailable?: string;
+}
+
+export interface PlacementPolicy {
+  scaling: Scaling;
+  /** Defaults from config; the pod's annotations override them. */
+  nodePolicy: string;
+  gpuPolicy: GPUPolicy;
+  /** Extra node policies by name, next to binpack and spread. */
+  scorers?: Readonly<Record<string, NodeScorer>>;
+}
+
+export type NodeVerdict =
+  | { node: string; fits: true; devices: PodDevices; score: number; reason: string }
+  | {
+      node: string;
+      fits: false;
+      reason: FitReason;
+      message: string;
+      counts: Partial<Record<FitReason, number>>;
+    };
+
+export function scorerFor(name: string, policy: PlacementPolicy): NodeScorer {
+  const scorer = policy.scorers?.[name] ?? nodeScorers[name];
+  if (scorer === undefined)
+    throw new Error(`unknown node scheduler policy ${JSON.stringify(name)}`);
+  return scorer;
+}
+
+/** Fit and score one pod on one node. */
+export function evaluateNode(
+  node: NodeCandidate,
+  request: PodRequest,
+  preferences: PodPreferences,
+  policy: PlacementPolicy,
+): NodeVerdict {
+  if (node.unavailable !== undefined)
+    return {
+      node: node.name,
+      fits: false,
+      reason: FitReason.NodeUnavailable,
+      message: `${FitReason.NodeUnavailable}: ${node.unavailable}`,
+      counts: {},
+    };
+  const gpuPolicy = preferences.gpuSchedulerPolicy ?? policy.gpuPolicy;
+  const result = fitPod(node, request, { scaling: policy.scaling, gpuPolicy, preferences });
+  if (!result.fits) return { node: node.name, ...result };
+  const nodePolicy = preferences.nodeSchedulerPolicy ?? policy.nodePolicy;
+  const scored = scorerFor(
+    nodePolicy,
+    policy,
+  )({
+    devices: node.devices,
+    before: node.usage,
+    after: result.usage,
+    scaling: policy.scaling,
+  });
+  return {
+    node: node.name,
+    fits: true,
+    devices: result.devices,
+    ...scored,
+    reason: `${scored.reason}; GPUs by ${gpuPolicy}`,
+  };
+}
+
+/** Every node's verdict: fitting nodes first, best score first, then by name. */
+export function evaluateNodes(
+  nodes: readonly NodeCandidate[],
+  request: PodRequest,
+  preferences: PodPreferences,
+  policy: PlacementPolicy,
+): NodeVerdict[] {
+  const verdicts = nodes.map((node) => evaluateNode(node, request, preferences, policy));
+  return verdicts.sort((a, b) => {
+    if (a.fits !== b.fits) return a.fits ? -1 : 1;
+    const byScore = a.fits && b.fits ? b.score - a.score : 0;
+    return byScore || a.node.localeCompare(b.node);
+  });
+}

@@ -1,0 +1,84 @@
+// Node scoring for placement, with a reason a person can read. A policy maps the node as it would be
+// after placing the pod to 0..1 (higher is better); binpack and spread are HAMi's, and further
+// policies plug in through NodeScorer (the placement benchmark adds a fragmentation-aware one).
+
+import {
+  coreCapacity,
+  memoryCapacity,
+  NO_USAGE,
+  type Device,
+  type DeviceUsage,
+  type Scaling,
+} from "./device.js";
+import { deviceLoad } from "./fit.js";
+
+export interface ScoreInput {
+  devices: readonly Device[];
+  /** Usage before placing the pod. */
+  before: ReadonlyMap<string, DeviceUsage>;
+  /** Usage after placing the pod. */
+  after: ReadonlyMap<string, DeviceUsage>;
+  scaling: Scaling;
+}
+
+export interface NodeScore {
+  /** 0..1, higher is better. */
+  score: number;
+  reason: string;
+}
+
+export type NodeScorer = (input: ScoreInput) => NodeScore;
+
+/** Mean load of a node's devices (0 idle .. 1 full). */
+export function nodeLoad(
+  devices: readonly Device[],
+  usage: ReadonlyMap<string, DeviceUsage>,
+  scaling: Scaling,
+): number {
+  if (devices.length === 0) return 0;
+  const total = devices.reduce(
+    (sum, d) => sum + deviceLoad(d, usage.get(d.uuid) ?? NO_USAGE, scaling),
+    0,
+  );
+  return total / devices.length;
+}
+
+/** Free memory and cores left on a node, for explanations. */
+export function nodeFree(
+  devices: readonly Device[],
+  usage: ReadonlyMap<string, DeviceUsage>,
+  scaling: Scaling,
+): { memoryMiB: number; cores: number } {
+  let memoryMiB = 0;
+  let cores = 0;
+  for (const d of devices) {
+    const used = usage.get(d.uuid) ?? NO_USAGE;
+    memoryMiB += Math.max(0, memoryCapacity(d, scaling) - used.memoryMiB);
+    cores += Math.max(0, coreCapacity(d, scaling) - used.cores);
+  }
+  return { memoryMiB, cores };
+}
+
+const round2 = (n: number): string => n.toFixed(2);
+
+export const nodeScorers: Readonly<Record<string, NodeScorer>> = {
+  binpack: (input) => {
+    const load = nodeLoad(input.devices, input.after, input.scaling);
+    return {
+      score: load,
+      reason: `binpack: node load ${round2(load)} after placement (fuller is better)`,
+    };
+  },
+  spread: (input) => {
+    const load = nodeLoad(input.devices, input.after, input.scaling);
+    return {
+      score: 1 - load,
+      reason: `spread: node load ${round2(load)} after placement (emptier is better)`,
+    };
+  },
+};
+
+/** Maps a 0..1 score onto the extender's 0..10 priority. */
+export function extenderPriority(score: number): number {
+  return Math.max(0, Math.min(10, Math.round(score * 10)));
+}

@@ -1,0 +1,272 @@
+// Device fit tables: each case is a node (devices + usage), a pod, and the expected plan or reason.
+// Cases follow the semantics of HAMi's examples folder (default use, MiB, percentage, cores,
+// exclusive, type/UUID include/exclude, multi-container) plus scaling, init containers and NUMA.
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  fitPod,
+  podRequest,
+  type Device,
+  type DeviceUsage,
+  type FitOptions,
+  type PodPreferences,
+} from "../../../src/core/index.js";
+import { container, pod, policy } from "../../helpers/pods.js";
+
+function gpu(i: number, extra: Partial<Device> = {}): Device {
+  return {
+    uuid: `GPU-${i}`,
+    index: i,
+    type: "NVIDIA-A100-SXM4-40GB",
+    memoryMiB: 40_000,
+    cores: 100,
+    splitCount: 4,
+    numa: 0,
+    healthy: true,
+    ...extra,
+  };
+}
+
+interface Case {
+  name: string;
+  devices: Device[];
+  usage?: Record<string, DeviceUsage>;
+  containers: Record<string, string>[];
+  init?: Record<string, string>[];
+  prefs?: PodPreferences;
+  scaling?: number;
+  gpuPolicy?: "binpack" | "spread";
+  /** Per container: "uuid/MiB/cores" joined by "+"; or the refusal reason and a message pattern. */
+  expect: string[] | { reason: string; message?: RegExp };
+}
+
+const GPU = "nvidia.com/gpu";
+const MEM = "nvidia.com/gpumem";
+const PCT = "nvidia.com/gpumem-percentage";
+const CORES = "nvidia.com/gpucores";
+
+const cases: Case[] = [
+  {
+    name: "default use: nvidia.com/gpu 1 is a whole, exclusive device",
+    devices: [gpu(0), gpu(1)],
+    usage: { "GPU-0": { slots: 1, memoryMiB: 1000, cores: 10 } },
+    containers: [{ [GPU]: "1" }],
+    expect: ["GPU-1/40000/100"],
+  },
+  {
+    name: "MiB request",
+    devices: [gpu(0)],
+    containers: [{ [GPU]: "1", [MEM]: "3000" }],
+    expect: ["GPU-0/3000/0"],
+  },
+  {
+    name: "percentage of the device's memory",
+    devices: [gpu(0, { memoryMiB: 16_384 })],
+    containers: [{ [GPU]: "1", [PCT]: "50", [CORES]: "30" }],
+    expect: ["GPU-0/8192/30"],
+  },
+  {
+    name: "percentage of scaled memory when deviceMemoryScaling > 1",
+    devices: [gpu(0, { memoryMiB: 16_384 })],
+    containers: [{ [GPU]: "1", [PCT]: "50" }],
+    scaling: 2,
+    expect: ["GPU-0/16384/0"],
+  },
+  {
+    name: "oversubscription: 2 x 24000 MiB on a 40000 MiB GPU with scaling 1.5",
+    devices: [gpu(0)],
+    usage: { "GPU-0": { slots: 1, memoryMiB: 24_000, cores: 0 } },
+    containers: [{ [GPU]: "1", [MEM]: "24000" }],
+    scaling: 1.5,
+    expect: ["GPU-0/24000/0"],
+  },
+  {
+    name: "memory short without scaling",
+    devices: [gpu(0)],
+    usage: { "GPU-0": { slots: 1, memoryMiB: 24_000, cores: 0 } },
+    containers: [{ [GPU]: "1", [MEM]: "24000" }],
+    expect: { reason: "NodeUnfitPod", message: /1 CardInsufficientMemory/ },
+  },
+  {
+    name: "cores short",
+    devices: [gpu(0)],
+    usage: { "GPU-0": { slots: 1, memoryMiB: 0, cores: 80 } },
+    containers: [{ [GPU]: "1", [MEM]: "10", [CORES]: "30" }],
+    expect: { reason: "NodeUnfitPod", message: /1 CardInsufficientCore/ },
+  },
+  {
+    name: "exclusive request on a shared device",
+    devices: [gpu(0)],
+    usage: { "GPU-0": { slots: 1, memoryMiB: 10, cores: 0 } },
+    containers: [{ [GPU]: "1", [MEM]: "10", [CORES]: "100" }],
+    expect: { reason: "NodeUnfitPod", message: /1 ExclusiveDeviceAllocateConflict/ },
+  },
+  {
+    name: "nothing joins an exclusively held device",
+    devices: [gpu(0)],
+    usage: { "GPU-0": { slots: 1, memoryMiB: 40_000, cores: 100 } },
+    containers: [{ [GPU]: "1", [MEM]: "10" }],
+    expect: { reason: "NodeUnfitPod", message: /1 CardComputeUnitsExhausted/ },
+  },
+  {
+    name: "split count reached",
+    devices: [gpu(0, { splitCount: 2 })],
+    usage: { "GPU-0": { slots: 2, memoryMiB: 2, cores: 0 } },
+    containers: [{ [GPU]: "1", [MEM]: "1" }],
+    expect: { reason: "NodeUnfitPod", message: /1 CardTimeSlicingExhausted/ },
+  },
+  {
+    name: "unhealthy devices are skipped",
+    devices: [gpu(0, { healthy: false }), gpu(1)],
+    containers: [{ [GPU]: "1", [MEM]: "100" }],
+    expect: ["GPU-1/100/0"],
+  },
+  {
+    name: "use-gputype picks the matching model (substring, any case)",
+    devices: [gpu(0, { type: "Tesla T4" }), gpu(1)],
+    containers: [{ [GPU]: "1", [MEM]: "100" }],
+    prefs: { useGPUType: ["a100"] },
+    expect: ["GPU-1/100/0"],
+  },
+  {
+    name: "nouse-gputype excludes a model",
+    devices: [gpu(0), gpu(1, { type: "Tesla T4" })],
+    containers: [{ [GPU]: "1", [MEM]: "100" }],
+    prefs: { nouseGPUType: ["A100"] },
+    expect: ["GPU-1/100/0"],
+  },
+  {
+    name: "no device of the wanted type",
+    devices: [gpu(0), gpu(1)],
+    containers: [{ [GPU]: "1", [MEM]: "100" }],
+    prefs: { useGPUType: ["H100"] },
+    expect: { reason: "NodeUnfitPod", message: /0 of 2 fit \(2 CardTypeMismatch\)/ },
+  },
+  {
+    name: "use-gpuuuid and nouse-gpuuuid",
+    devices: [gpu(0), gpu(1), gpu(2)],
+    containers: [{ [GPU]: "1", [MEM]: "100" }],
+    prefs: { useGPUUUID: ["GPU-1", "GPU-2"], nouseGPUUUID: ["GPU-1"] },
+    expect: ["GPU-2/100/0"],
+  },
+  {
+    name: "one container never takes two slices of one device",
+    devices: [gpu(0)],
+    containers: [{ [GPU]: "2", [MEM]: "100" }],
+    expect: { reason: "NodeInsufficientDevice", message: /needs 2 GPU\(s\), 1 of 1 fit/ },
+  },
+  {
+    name: "two containers fit together, each on its own device when memory demands it",
+    devices: [gpu(0), gpu(1)],
+    containers: [
+      { [GPU]: "1", [PCT]: "60" },
+      { [GPU]: "1", [PCT]: "60" },
+    ],
+    gpuPolicy: "binpack",
+    expect: ["GPU-0/24000/0", "GPU-1/24000/0"],
+  },
+  {
+    name: "a container without GPUs gets no devices; multi-GPU container",
+    devices: [gpu(0), gpu(1), gpu(2)],
+    containers: [{}, { [GPU]: "2", [MEM]: "500", [CORES]: "20" }],
+    expect: ["", "GPU-0/500/20+GPU-1/500/20"],
+  },
+  {
+    name: "an init container runs alone: it may take what the app containers take too",
+    devices: [gpu(0)],
+    containers: [{ [GPU]: "1", [PCT]: "50" }],
+    init: [{ [GPU]: "1", [PCT]: "100", [CORES]: "100" }],
+    expect: ["GPU-0/20000/0", "GPU-0/40000/100"],
+  },
+  {
+    name: "gpu binpack fills the busier device",
+    devices: [gpu(0), gpu(1)],
+    usage: { "GPU-1": { slots: 1, memoryMiB: 1000, cores: 10 } },
+    containers: [{ [GPU]: "1", [MEM]: "100" }],
+    gpuPolicy: "binpack",
+    expect: ["GPU-1/100/0"],
+  },
+  {
+    name: "gpu spread prefers the idle device",
+    devices: [gpu(0), gpu(1)],
+    usage: { "GPU-0": { slots: 1, memoryMiB: 1000, cores: 10 } },
+    containers: [{ [GPU]: "1", [MEM]: "100" }],
+    gpuPolicy: "spread",
+    expect: ["GPU-1/100/0"],
+  },
+  {
+    name: "numa-bind keeps a container's devices on one NUMA node",
+    devices: [gpu(0, { numa: 0 }), gpu(1, { numa: 1 }), gpu(2, { numa: 1 })],
+    containers: [{ [GPU]: "2", [MEM]: "100" }],
+    prefs: { numaBind: true },
+    expect: ["GPU-1/100/0+GPU-2/100/0"],
+  },
+  {
+    name: "numa-bind with no NUMA node holding enough devices",
+    devices: [gpu(0, { numa: 0 }), gpu(1, { numa: 1 })],
+    containers: [{ [GPU]: "2", [MEM]: "100" }],
+    prefs: { numaBind: true },
+    expect: { reason: "NumaNotFit" },
+  },
+  {
+    name: "a node without registered GPUs",
+    devices: [],
+    containers: [{ [GPU]: "1" }],
+    expect: { reason: "NodeNoDevices" },
+  },
+];
+
+describe("fit - device fit per container", () => {
+  for (const c of cases) {
+    it(c.name, () => {
+      const request = podRequest(
+        pod({
+          containers: c.containers.map((limits, i) => container(`c${i}`, limits)),
+          initContainers: c.init?.map((limits, i) => container(`init${i}`, limits)),
+        }),
+        policy(),
+      );
+      const options: FitOptions = {
+        scaling: { memory: c.scaling ?? 1, cores: 1 },
+        gpuPolicy: c.gpuPolicy ?? "spread",
+        preferences: c.prefs ?? {},
+      };
+      const result = fitPod(
+        { name: "node-1", devices: c.devices, usage: new Map(Object.entries(c.usage ?? {})) },
+        request,
+        options,
+      );
+      if (Array.isArray(c.expect)) {
+        assert.ok(result.fits, result.fits ? "" : result.message);
+        assert.deepEqual(
+          result.devices.map((devices) =>
+            devices.map((d) => `${d.uuid}/${d.memoryMiB}/${d.cores}`).join("+"),
+          ),
+          c.expect,
+        );
+      } else {
+        assert.ok(!result.fits, "expected a refusal");
+        assert.equal(result.reason, c.expect.reason);
+        if (c.expect.message) assert.match(result.message, c.expect.message);
+      }
+    });
+  }
+
+  it("usage after placement counts init containers by the per-device maximum", () => {
+    const request = podRequest(
+      pod({
+        containers: [container("app", { [GPU]: "1", [PCT]: "50" })],
+        initContainers: [container("init", { [GPU]: "1", [PCT]: "100", [CORES]: "100" })],
+      }),
+      policy(),
+    );
+    const result = fitPod({ name: "n", devices: [gpu(0)], usage: new Map() }, request, {
+      scaling: { memory: 1, cores: 1 },
+      gpuPolicy: "spread",
+      preferences: {},
+    });
+    assert.ok(result.fits);
+    assert.deepEqual(result.usage.get("GPU-0"), { slots: 1, memoryMiB: 40_000, cores: 100 });
+  });
+});
