@@ -11,20 +11,28 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   webhook: async (argv) => (await import("./webhook.js")).runWebhook(argv, started),
   certgen: async (argv) => (await import("./certgen.js")).runCertgen(argv),
   events: async (argv) => (await import("./events.js")).runEvents(argv),
+  scheduler: async (argv) => (await import("./scheduler.js")).runScheduler(argv),
+  explain: async (argv) => (await import("./explain.js")).runExplain(argv),
 };
 
 async function usage(): Promise<string> {
-  const [webhook, events, certgen] = await Promise.all([
+  const [webhook, events, certgen, scheduler, explain] = await Promise.all([
     import("./webhook.js"),
     import("./events.js"),
     import("./certgen.js"),
+    import("./scheduler.js"),
+    import("./explain.js"),
   ]);
   return `usage: hami <command> [options]
 commands:
   webhook   the mutating admission webhook (HTTPS)
   certgen   webhook TLS certificates
   events    audit history and live tail of the event stream (NATS)
+  scheduler the kube-scheduler extender (and, with TLS, the webhook in the same process)
+  explain   why a pod fits or does not fit each node
 ${webhook.WEBHOOK_USAGE}
+${scheduler.SCHEDULER_USAGE}
+${explain.EXPLAIN_USAGE}
 ${events.EVENTS_USAGE}
 ${certgen.CERTGEN_USAGE}`;
 }
@@ -44,7 +52,13 @@ async function main(argv: string[]): Promise<void> {
  * Errors whose message already says what to fix, by name (matching classes would load every
  * module that defines one): printed without a stack trace, exit code 2.
  */
-const CLEAR_ERRORS = new Set(["ConfigError", "NatsSettingsError", "QueryError", "K8sConfigError"]);
+const CLEAR_ERRORS = new Set([
+  "ConfigError",
+  "NatsSettingsError",
+  "QueryError",
+  "K8sConfigError",
+  "ExplainError",
+]);
 
 async function failure(error: unknown): Promise<{ code: number; message: string }> {
   const parseArgsError =

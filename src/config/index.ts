@@ -11,7 +11,7 @@ export {
   readEnv,
 } from "./load.js";
 export type { EnvSettings, LoadedConfig, NatsEnv } from "./load.js";
-export { mutatePolicy, resourceNames } from "./policy.js";
+export { mutatePolicy, placementPolicy, resourceNames } from "./policy.js";
 export { watchConfigFile, watchDirectories } from "./watch.js";
 export type { ConfigWatcherOptions, DirectoryWatchOptions } from "./watch.js";
 export { configSchema } from "./schema.js";

@@ -1,7 +1,7 @@
 // Maps validated configuration onto the input types of core decisions, so core never sees the
 // config's shape.
 
-import type { MutatePolicy, ResourceNames } from "../core/index.js";
+import type { MutatePolicy, PlacementPolicy, ResourceNames } from "../core/index.js";
 import type { Config } from "./schema.js";
 
 export function resourceNames(config: Config): ResourceNames {
@@ -28,5 +28,15 @@ export function mutatePolicy(config: Config): MutatePolicy {
     overwriteEnv: nvidia.overwriteEnv,
     gpuCorePolicy: nvidia.gpuCorePolicy,
     runtimeClassName: nvidia.runtimeClassName,
+  };
+}
+
+/** The placement defaults the extender applies when a pod's annotations do not override them. */
+export function placementPolicy(config: Config): PlacementPolicy {
+  const { nvidia, scheduler } = config;
+  return {
+    scaling: { memory: nvidia.deviceMemoryScaling, cores: nvidia.deviceCoreScaling },
+    nodePolicy: scheduler.defaultSchedulerPolicy.nodeSchedulerPolicy,
+    gpuPolicy: scheduler.defaultSchedulerPolicy.gpuSchedulerPolicy,
   };
 }

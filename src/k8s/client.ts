@@ -27,6 +27,11 @@ export function loadKubeConfig(path?: string): KubeConfig {
   return kc;
 }
 
+/** A write lost an optimistic-concurrency race (HTTP 409): re-read and decide again. */
+export class ConflictError extends Error {
+  override readonly name = "ConflictError";
+}
+
 export function isStatus(error: unknown, code: number): boolean {
   return error instanceof ApiException && error.code === code;
 }

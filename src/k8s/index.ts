@@ -1,3 +1,13 @@
 // Public surface of k8s: client construction and API error helpers.
 
-export { isStatus, K8sConfigError, loadKubeConfig, retryOnConflict } from "./client.js";
+export {
+  ConflictError,
+  isStatus,
+  K8sConfigError,
+  loadKubeConfig,
+  retryOnConflict,
+} from "./client.js";
+export { startInformer } from "./informer.js";
+export type { InformerHandlers, InformerOptions, RunningInformer } from "./informer.js";
+export { podApi } from "./pods.js";
+export type { PodApi, PodEvent } from "./pods.js";

@@ -2,5 +2,5 @@
 
 export { createLogger } from "./logger.js";
 export type { Logger, LoggerOptions } from "./logger.js";
-export { createRegistry, Registry, webhookMetrics } from "./metrics.js";
-export type { WebhookMetrics } from "./metrics.js";
+export { createRegistry, Registry, schedulerMetrics, webhookMetrics } from "./metrics.js";
+export type { DeviceStat, SchedulerMetrics, WebhookMetrics } from "./metrics.js";

@@ -1,7 +1,7 @@
 // Prometheus metrics. Each process owns a Registry passed to components, so tests can create
 // isolated ones and two components in one process never collide on a global registry.
 
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 export { Registry } from "prom-client";
 
@@ -43,6 +43,91 @@ export function webhookMetrics(registry: Registry): WebhookMetrics {
       name: "hami_events_dropped_total",
       help: "Events dropped because the publish buffer was full",
       labelNames: ["bus"],
+      registers: [registry],
+    }),
+  };
+}
+
+/** One GPU as the scheduler accounts it, for the gauges read at scrape time. */
+export interface DeviceStat {
+  node: string;
+  uuid: string;
+  type: string;
+  memoryCapacityMiB: number;
+  memoryAllocatedMiB: number;
+  coresAllocated: number;
+  slices: { namespace: string; pod: string; cores: number }[];
+}
+
+export interface SchedulerMetrics {
+  latency: Histogram<"verb">;
+  binds: Counter<"result">;
+}
+
+const MiB = 1024 * 1024;
+
+/** Scheduler metrics; device gauges use HAMi's names where the meaning matches. */
+export function schedulerMetrics(
+  registry: Registry,
+  devices: () => DeviceStat[],
+): SchedulerMetrics {
+  const deviceLabels = ["node", "deviceuuid", "devicetype"] as const;
+  const gauge = (name: string, help: string, value: (d: DeviceStat) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: deviceLabels,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const d of devices())
+          this.set({ node: d.node, deviceuuid: d.uuid, devicetype: d.type }, value(d));
+      },
+    });
+  };
+  gauge(
+    "hami_gpu_memory_allocated_bytes",
+    "Device memory given to pods",
+    (d) => d.memoryAllocatedMiB * MiB,
+  );
+  gauge(
+    "hami_gpu_memory_capacity_bytes",
+    "Device memory offered to pods (memory x deviceMemoryScaling)",
+    (d) => d.memoryCapacityMiB * MiB,
+  );
+  gauge(
+    "hami_gpu_core_allocated_ratio",
+    "Share of the device's cores given to pods (0..1)",
+    (d) => d.coresAllocated / 100,
+  );
+  gauge("hami_gpu_shared_count", "Containers sharing the device", (d) => d.slices.length);
+  new Gauge({
+    name: "hami_vgpu_core_allocated_ratio",
+    help: "Share of the device's cores given to one pod's container slice (0..1)",
+    labelNames: ["podnamespace", "podname", "node", "deviceuuid"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const d of devices())
+        for (const s of d.slices)
+          this.set(
+            { podnamespace: s.namespace, podname: s.pod, node: d.node, deviceuuid: d.uuid },
+            s.cores / 100,
+          );
+    },
+  });
+  return {
+    latency: new Histogram({
+      name: "hami_scheduler_latency_seconds",
+      help: "Time to answer an extender call, by verb (filter, prioritize, bind)",
+      labelNames: ["verb"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5],
+      registers: [registry],
+    }),
+    binds: new Counter({
+      name: "hami_scheduler_binds_total",
+      help: "Bind calls, by result (bound, unfit, conflict, error)",
+      labelNames: ["result"],
       registers: [registry],
     }),
   };

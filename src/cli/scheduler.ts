@@ -1,0 +1,203 @@
+// `hami scheduler`: the kube-scheduler extender (filter, prioritize, bind, explain) over a live view
+// of the cluster. With --tls-cert/--tls-key it serves HTTPS and the webhook's admission routes in
+// the same process, as HAMi's hami-scheduler pod does.
+
+import { createServer, type Server } from "node:http";
+import { parseArgs } from "node:util";
+import express from "express";
+import {
+  defaultConfig,
+  loadConfigFile,
+  mutatePolicy,
+  placementPolicy,
+  readEnv,
+  watchConfigFile,
+  type Config,
+} from "../config/index.js";
+import { NatsBus, type EventBus } from "../events/index.js";
+import { loadKubeConfig, podApi } from "../k8s/index.js";
+import {
+  ClusterView,
+  createSchedulerApp,
+  deviceStats,
+  feedView,
+  type SchedulerPolicy,
+} from "../scheduler/index.js";
+import {
+  createLogger,
+  createRegistry,
+  schedulerMetrics,
+  webhookMetrics,
+  type Logger,
+} from "../telemetry/index.js";
+import { createWebhookApp, serveHttps } from "../webhook/index.js";
+import { NATS_FLAGS, NATS_USAGE, natsSettings } from "./nats-flags.js";
+import { UsageError } from "./usage.js";
+
+export const SCHEDULER_USAGE = `usage: hami scheduler [--port 8888] [--host 0.0.0.0] [--kubeconfig FILE] [--config FILE]
+                      [--tls-cert FILE --tls-key FILE] [--lease-namespace kube-system]
+                      [--require-agent-lease] [--register-stale-seconds 0] [--nats URL]
+  the kube-scheduler extender: POST /filter /prioritize /bind, GET /explain/NS/POD, /metrics
+  --tls-cert/--tls-key   serve HTTPS, and the webhook's /mutate on the same port
+  --require-agent-lease  nodes without a hami-agent-<node> Lease get no pods (expired ones never do)
+  ${NATS_USAGE}`;
+
+function options(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: "string", default: "8888" },
+      host: { type: "string", default: "0.0.0.0" },
+      kubeconfig: { type: "string" },
+      config: { type: "string" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
+      "lease-namespace": { type: "string", default: "kube-system" },
+      "require-agent-lease": { type: "boolean", default: false },
+      "register-stale-seconds": { type: "string", default: "0" },
+      ...NATS_FLAGS,
+    },
+    strict: true,
+  });
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port=${values.port}: not a TCP port`);
+  const stale = Number(values["register-stale-seconds"]);
+  if (!Number.isFinite(stale) || stale < 0)
+    throw new UsageError(
+      `--register-stale-seconds=${values["register-stale-seconds"]}: not a number of seconds >= 0`,
+    );
+  if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined))
+    throw new UsageError("--tls-cert and --tls-key go together");
+  return { ...values, port, stale };
+}
+
+function schedulerPolicy(config: Config): SchedulerPolicy {
+  return { request: mutatePolicy(config), placement: placementPolicy(config) };
+}
+
+function listenHttp(app: express.Express, host: string, port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer(app);
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      resolve(server);
+    });
+  });
+}
+
+async function startBus(
+  flags: ReturnType<typeof options>,
+  log: Logger,
+  onDrop: () => void,
+): Promise<EventBus | undefined> {
+  const nats = natsSettings(flags, readEnv().nats);
+  if (nats === undefined) {
+    log.warn("no NATS_URL or --nats: allocation events are not published");
+    return undefined;
+  }
+  return NatsBus.start({ nats, log, onDrop });
+}
+
+export async function runScheduler(argv: string[]): Promise<void> {
+  const opts = options(argv);
+  const log = createLogger({ level: readEnv().logLevel }).child({ component: "scheduler" });
+  let config =
+    opts.config === undefined ? defaultConfig() : (await loadConfigFile(opts.config)).config;
+  const stopWatch =
+    opts.config === undefined
+      ? () => undefined
+      : watchConfigFile({
+          path: opts.config,
+          onChange: (next) => {
+            config = next.config;
+            log.info("configuration reloaded");
+          },
+          onError: (error) => {
+            log.error({ err: error }, "configuration reload failed, keeping the running config");
+          },
+        });
+  const kc = loadKubeConfig(opts.kubeconfig);
+  const view = new ClusterView({
+    now: () => Date.now(),
+    registerStaleMs: opts.stale * 1000,
+    requireLease: opts["require-agent-lease"],
+    onInvalid: (what, error) => {
+      log.warn({ what, err: error }, "ignoring an invalid annotation");
+    },
+  });
+  const registry = createRegistry(true);
+  const metrics = schedulerMetrics(registry, () =>
+    deviceStats(view, placementPolicy(config).scaling),
+  );
+  const admission = webhookMetrics(registry);
+  const bus = await startBus(opts, log, () => {
+    admission.eventsDropped.inc({ bus: "nats" });
+  });
+  const feed = feedView(kc, view, { leaseNamespace: opts["lease-namespace"], log });
+  const deps = {
+    view,
+    policy: () => schedulerPolicy(config),
+    log,
+    metrics,
+    api: podApi(kc),
+    bus,
+    clock: () => new Date(),
+    registry,
+    ready: () => feed.isSynced(),
+  };
+  const app = express();
+  app.use(createSchedulerApp(deps));
+  const certFile = opts["tls-cert"];
+  const keyFile = opts["tls-key"];
+  let close: () => Promise<void>;
+  let port: number;
+  if (certFile !== undefined && keyFile !== undefined) {
+    app.use(
+      createWebhookApp({
+        policy: () => mutatePolicy(config),
+        log,
+        metrics: admission,
+        bus,
+        registry,
+        clock: () => new Date(),
+        ready: deps.ready,
+      }),
+    );
+    const running = await serveHttps({
+      handler: app,
+      host: opts.host,
+      port: opts.port,
+      certFile,
+      keyFile,
+      log,
+    });
+    port = running.port;
+    close = () => running.close();
+  } else {
+    const server = await listenHttp(app, opts.host, opts.port);
+    const address = server.address();
+    port = typeof address === "object" && address !== null ? address.port : opts.port;
+    close = () =>
+      new Promise((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      );
+  }
+  log.info(
+    { port, tls: certFile !== undefined, config: opts.config ?? "defaults" },
+    "scheduler extender listening",
+  );
+  await feed.synced;
+  log.info({ nodes: view.nodeNames().length }, "informers synced: nodes, leases and pods loaded");
+  const shutdown = (signal: string): void => {
+    log.info({ signal }, "shutting down");
+    stopWatch();
+    void Promise.allSettled([close(), feed.stop()])
+      .then(() => bus?.close())
+      .finally(() => process.exit(0));
+  };
+  process.once("SIGTERM", shutdown);
+  process.once("SIGINT", shutdown);
+}

@@ -1,0 +1,85 @@
+// The pod writes hami components make, as small typed calls: annotate with a resourceVersion
+// precondition (a merge patch carrying metadata.resourceVersion is a compare-and-swap; a 409 becomes
+// ConflictError), bind, and record a pod Event. No decisions here.
+
+import {
+  CoreV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type V1Pod,
+} from "@kubernetes/client-node";
+import { ConflictError, isStatus } from "./client.js";
+
+export interface PodEvent {
+  type: "Normal" | "Warning";
+  reason: string;
+  message: string;
+}
+
+export interface PodApi {
+  readPod(namespace: string, name: string): Promise<V1Pod>;
+  /** Sets (string) or removes (null) annotations if the pod is still at `resourceVersion`. */
+  annotatePod(
+    pod: { namespace: string; name: string; resourceVersion: string },
+    annotations: Record<string, string | null>,
+  ): Promise<V1Pod>;
+  bindPod(pod: { namespace: string; name: string; uid: string }, node: string): Promise<void>;
+  recordEvent(pod: V1Pod, event: PodEvent, component: string): Promise<void>;
+}
+
+const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+export function podApi(kc: KubeConfig): PodApi {
+  const core = kc.makeApiClient(CoreV1Api);
+  return {
+    readPod: (namespace, name) => core.readNamespacedPod({ namespace, name }),
+    annotatePod: async ({ namespace, name, resourceVersion }, annotations) => {
+      try {
+        return await core.patchNamespacedPod(
+          { namespace, name, body: { metadata: { resourceVersion, annotations } } },
+          mergePatch,
+        );
+      } catch (error) {
+        if (isStatus(error, 409))
+          throw new ConflictError(
+            `pod ${namespace}/${name} changed since resourceVersion ${resourceVersion}`,
+          );
+        throw error;
+      }
+    },
+    bindPod: async ({ namespace, name, uid }, node) => {
+      await core.createNamespacedPodBinding({
+        namespace,
+        name,
+        body: { metadata: { name, uid }, target: { kind: "Node", apiVersion: "v1", name: node } },
+      });
+    },
+    recordEvent: async (pod, event, component) => {
+      const now = new Date();
+      const namespace = pod.metadata?.namespace ?? "default";
+      await core.createNamespacedEvent({
+        namespace,
+        body: {
+          metadata: { generateName: `${pod.metadata?.name ?? "pod"}.` },
+          involvedObject: {
+            kind: "Pod",
+            apiVersion: "v1",
+            namespace,
+            name: pod.metadata?.name,
+            uid: pod.metadata?.uid,
+            resourceVersion: pod.metadata?.resourceVersion,
+          },
+          type: event.type,
+          reason: event.reason,
+          message: event.message,
+          source: { component },
+          reportingComponent: component,
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+        },
+      });
+    },
+  };
+}

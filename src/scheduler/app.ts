@@ -1,0 +1,91 @@
+// HTTP routes of the extender: thin handlers (decode -> call -> encode), plus explain, health and
+// metrics. Every failure answers JSON; a body kube-scheduler cannot have sent is a 400 naming the field.
+
+import express, { type NextFunction, type Request, type Response } from "express";
+import { isStatus } from "../k8s/index.js";
+import type { Registry } from "../telemetry/index.js";
+import { bind, type BinderDeps } from "./binder.js";
+import { explainPod, filter, prioritize } from "./extender.js";
+import { decodeBindingArgs, decodeExtenderArgs } from "./protocol.js";
+
+export const BODY_LIMIT = "16mb";
+
+export interface SchedulerAppDeps extends BinderDeps {
+  registry: Registry;
+  /** True once the informers have listed nodes, leases and pods. */
+  ready: () => boolean;
+}
+
+interface ErrorLike {
+  status?: number;
+  message?: string;
+}
+
+export function createSchedulerApp(deps: SchedulerAppDeps): express.Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  // Parsed per route: the webhook's routes may share this server and read their own bodies.
+  const json = express.json({ limit: BODY_LIMIT });
+  const timed =
+    (verb: string, handler: (body: unknown) => unknown) =>
+    async (req: Request, res: Response): Promise<void> => {
+      const end = deps.metrics.latency.startTimer({ verb });
+      const answer = await handler(req.body);
+      end();
+      res.json(answer);
+    };
+  app.post(
+    "/filter",
+    json,
+    timed("filter", (body) => filter(decodeExtenderArgs(body), deps)),
+  );
+  app.post(
+    "/prioritize",
+    json,
+    timed("prioritize", (body) => prioritize(decodeExtenderArgs(body), deps)),
+  );
+  app.post(
+    "/bind",
+    json,
+    timed("bind", (body) => bind(decodeBindingArgs(body), deps)),
+  );
+  app.get("/explain/:namespace/:name", async (req, res) => {
+    const { namespace, name } = req.params;
+    const pod = await deps.api.readPod(namespace, name).catch((error: unknown) => {
+      if (isStatus(error, 404)) return undefined;
+      throw error;
+    });
+    if (pod === undefined) {
+      res.status(404).json({ Error: `pod ${namespace}/${name} not found` });
+      return;
+    }
+    const { demand, verdicts } = explainPod(
+      pod as Parameters<typeof explainPod>[0],
+      deps.view.nodeNames(),
+      deps,
+    );
+    res.json({ pod: `${namespace}/${name}`, node: pod.spec?.nodeName, demand, verdicts });
+  });
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  app.get("/readyz", (_req, res) => {
+    const ready = deps.ready();
+    res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "informers not synced" });
+  });
+  app.get("/metrics", async (_req, res) => {
+    res.type(deps.registry.contentType).send(await deps.registry.metrics());
+  });
+  app.use((error: ErrorLike, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    const status =
+      error.status !== undefined && error.status >= 400 && error.status < 500 ? error.status : 500;
+    if (status === 500) deps.log.error({ err: error }, "extender request failed");
+    res.status(status).json({ Error: error.message ?? "internal error" });
+  });
+  return app;
+}

@@ -1,0 +1,190 @@
+// Bind: re-plan the pod on the chosen node against the live view, reserve in memory (no await
+// between plan and reserve, so concurrent binds see each other), write the allocation annotations
+// with a resourceVersion precondition, create the Binding, publish the allocation event and record a
+// pod Event. A lost race re-plans; a node that no longer fits fails the bind with the reason, and
+// kube-scheduler retries the pod. No lock is shared with any other component.
+
+import type { V1Pod } from "@kubernetes/client-node";
+import {
+  Annotation,
+  BindPhase,
+  encodePodDevices,
+  evaluateNode,
+  podUsage,
+  type Pod,
+  type PodDevices,
+  type PodRequest,
+} from "../core/index.js";
+import { eventId, type EventBus, type HamiEvent } from "../events/index.js";
+import { ConflictError, type PodApi } from "../k8s/index.js";
+import { podDemand, type ExtenderDeps } from "./extender.js";
+import type { BindingArgs, ExtenderBindingResult } from "./protocol.js";
+
+export const COMPONENT = "hami-scheduler";
+const MAX_ATTEMPTS = 5;
+
+export interface BinderDeps extends ExtenderDeps {
+  api: PodApi;
+  bus?: EventBus;
+  clock: () => Date;
+}
+
+type Outcome =
+  | { result: "bound"; devices: PodDevices; request: PodRequest; pod: V1Pod }
+  | { result: "unfit" | "error"; message: string; pod?: V1Pod }
+  | { result: "conflict" };
+
+function describeDevices(devices: PodDevices, request: PodRequest): string {
+  return devices
+    .map((list, i) =>
+      list.length === 0
+        ? ""
+        : `${request.slots[i]?.name ?? i}: ${list.map((d) => `${d.uuid} ${d.memoryMiB}MiB ${d.cores}%`).join(", ")}`,
+    )
+    .filter((text) => text !== "")
+    .join("; ");
+}
+
+interface Placed {
+  pod: V1Pod;
+  node: string;
+  devices: PodDevices;
+  request: PodRequest;
+}
+
+function allocationEvent(placed: Placed, now: Date): HamiEvent {
+  const { pod, node, devices, request } = placed;
+  const uid = pod.metadata?.uid ?? "";
+  return {
+    type: "allocation",
+    version: 1,
+    time: now.toISOString(),
+    id: eventId("allocation", uid, pod.metadata?.resourceVersion ?? ""),
+    pod: { uid, namespace: pod.metadata?.namespace ?? "", name: pod.metadata?.name ?? "" },
+    node,
+    containers: devices.map((list, i) => ({
+      name: request.slots[i]?.name ?? String(i),
+      devices: list,
+    })),
+    reason: "bind",
+  };
+}
+
+/** Re-plans the pod on the bind's node against the live view. */
+function plan(
+  pod: V1Pod,
+  args: BindingArgs,
+  deps: BinderDeps,
+): { request: PodRequest; devices: PodDevices } | Outcome {
+  const uid = pod.metadata?.uid ?? "";
+  if (args.PodUID !== "" && uid !== args.PodUID)
+    return {
+      result: "error",
+      message: `pod was replaced: uid ${uid}, bind asked for ${args.PodUID}`,
+    };
+  const boundTo = pod.spec?.nodeName ?? "";
+  if (boundTo !== "") return { result: "error", message: `pod is already bound to ${boundTo}` };
+  const policy = deps.policy();
+  const demand = podDemand(pod as Pod, policy);
+  if (demand.kind === "invalid") return { result: "unfit", message: demand.message, pod };
+  const request = demand.kind === "devices" ? demand.request : { slots: [], appContainers: 0 };
+  const preferences = demand.kind === "devices" ? demand.preferences : {};
+  const candidate = deps.view.candidate(args.Node, uid);
+  const verdict = evaluateNode(candidate, request, preferences, policy.placement);
+  if (!verdict.fits)
+    return {
+      result: "unfit",
+      message: `node ${args.Node} no longer fits: ${verdict.message}`,
+      pod,
+    };
+  return { request, devices: verdict.devices };
+}
+
+async function attempt(args: BindingArgs, deps: BinderDeps): Promise<Outcome> {
+  const pod = await deps.api.readPod(args.PodNamespace, args.PodName);
+  const planned = plan(pod, args, deps);
+  if ("result" in planned) return planned;
+  const { request, devices } = planned;
+  const { uid = "", namespace = "", name = "", resourceVersion = "" } = pod.metadata ?? {};
+  const usage = podUsage(devices, request.appContainers);
+  deps.view.reserve({ uid, namespace, name, node: args.Node, devices, usage });
+  const seconds = String(Math.floor(deps.clock().getTime() / 1000));
+  let annotated: V1Pod;
+  try {
+    annotated = await deps.api.annotatePod(
+      { namespace, name, resourceVersion },
+      {
+        [Annotation.vgpuNode]: args.Node,
+        [Annotation.vgpuTime]: seconds,
+        [Annotation.devicesToAllocate]: encodePodDevices(devices),
+        [Annotation.devicesAllocated]: null,
+        [Annotation.bindPhase]: BindPhase.allocating,
+        [Annotation.bindTime]: seconds,
+      },
+    );
+  } catch (error) {
+    deps.view.unreserve(uid);
+    if (error instanceof ConflictError) return { result: "conflict" };
+    throw error;
+  }
+  try {
+    await deps.api.bindPod({ namespace, name, uid }, args.Node);
+  } catch (error) {
+    deps.view.unreserve(uid);
+    const message = `binding to ${args.Node} failed: ${error instanceof Error ? error.message : String(error)}`;
+    return { result: "error", message, pod: annotated };
+  }
+  return { result: "bound", devices, request, pod: annotated };
+}
+
+async function markFailed(pod: V1Pod, deps: BinderDeps): Promise<void> {
+  const { namespace = "", name = "", resourceVersion = "" } = pod.metadata ?? {};
+  if (pod.metadata?.annotations?.[Annotation.devicesToAllocate] === undefined) return;
+  await deps.api
+    .annotatePod({ namespace, name, resourceVersion }, { [Annotation.bindPhase]: BindPhase.failed })
+    .catch(() => undefined);
+}
+
+export async function bind(args: BindingArgs, deps: BinderDeps): Promise<ExtenderBindingResult> {
+  const pod = `${args.PodNamespace}/${args.PodName}`;
+  let outcome: Outcome = { result: "conflict" };
+  try {
+    for (let i = 0; i < MAX_ATTEMPTS && outcome.result === "conflict"; i++)
+      outcome = await attempt(args, deps);
+  } catch (error) {
+    outcome = { result: "error", message: error instanceof Error ? error.message : String(error) };
+  }
+  deps.metrics.binds.inc({ result: outcome.result });
+  if (outcome.result === "bound") {
+    const devices = describeDevices(outcome.devices, outcome.request);
+    deps.log.info({ pod, node: args.Node, devices, reason: "bound" }, "bind");
+    deps.bus?.publish(allocationEvent({ ...outcome, node: args.Node }, deps.clock()));
+    void deps.api
+      .recordEvent(
+        outcome.pod,
+        {
+          type: "Normal",
+          reason: "DevicesAllocated",
+          message: `node ${args.Node}: ${devices || "no devices"}`,
+        },
+        COMPONENT,
+      )
+      .catch((error: unknown) => {
+        deps.log.warn({ pod, err: error }, "could not record the pod event");
+      });
+    return { Error: "" };
+  }
+  const message =
+    outcome.result === "conflict"
+      ? `pod kept changing: ${MAX_ATTEMPTS} conflicting writes`
+      : outcome.message;
+  deps.log.warn({ pod, node: args.Node, reason: message }, "bind failed");
+  if ("pod" in outcome && outcome.pod !== undefined) {
+    const failedPod = outcome.pod;
+    await markFailed(failedPod, deps);
+    void deps.api
+      .recordEvent(failedPod, { type: "Warning", reason: "FailedBinding", message }, COMPONENT)
+      .catch(() => undefined);
+  }
+  return { Error: message };
+}

@@ -1,0 +1,18 @@
+export { createSchedulerApp } from "./app.js";
+export type { SchedulerAppDeps } from "./app.js";
+export { bind, COMPONENT } from "./binder.js";
+export type { BinderDeps } from "./binder.js";
+export { explainPod, filter, podDemand, prioritize } from "./extender.js";
+export type { ExtenderDeps, PodDemand, SchedulerPolicy } from "./extender.js";
+export { decodeBindingArgs, decodeExtenderArgs, ProtocolError } from "./protocol.js";
+export type {
+  BindingArgs,
+  ExtenderArgs,
+  ExtenderBindingResult,
+  ExtenderFilterResult,
+  HostPriority,
+} from "./protocol.js";
+export { deviceStats, feedView } from "./service.js";
+export type { ViewFeed } from "./service.js";
+export { AGENT_LEASE_PREFIX, ClusterView } from "./view.js";
+export type { Holding, ViewOptions } from "./view.js";

@@ -1,0 +1,229 @@
+// The extender's live picture of the cluster, fed by informers (Nodes, agent Leases, Pods) and by
+// its own binds. Usage is derived from pods that carry allocation annotations and are not terminal;
+// nothing here survives a restart, it is rebuilt from the API. Decisions stay in core: this only
+// turns API objects into core's NodeCandidate.
+
+import type { V1Lease, V1Node, V1Pod } from "@kubernetes/client-node";
+import {
+  Annotation,
+  BindPhase,
+  decodeNodeDevices,
+  decodePodDevices,
+  encodePodDevices,
+  podUsage,
+  sumUsage,
+  type Device,
+  type DeviceUsage,
+  type NodeCandidate,
+  type PodDevices,
+} from "../core/index.js";
+
+/** A pod's devices on a node, from its annotations or from a bind in flight. */
+export interface Holding {
+  uid: string;
+  namespace: string;
+  name: string;
+  node: string;
+  devices: PodDevices;
+  usage: Map<string, DeviceUsage>;
+}
+
+interface NodeRecord {
+  devices: Device[];
+  /** Why the register annotation could not be used. */
+  error?: string;
+  registeredAt?: number;
+}
+
+export interface ViewOptions {
+  /** Milliseconds since the epoch; injected so tests control expiry. */
+  now: () => number;
+  /** A register annotation older than this makes the node unavailable (0 = never stale). */
+  registerStaleMs: number;
+  /** Nodes without any agent Lease are available when true (no agent liveness yet). */
+  requireLease: boolean;
+  onInvalid?: (what: string, error: unknown) => void;
+}
+
+export const AGENT_LEASE_PREFIX = "hami-agent-";
+
+function sameHolding(a: Holding, b: Holding): boolean {
+  return a.node === b.node && encodePodDevices(a.devices) === encodePodDevices(b.devices);
+}
+
+export function podIdentity(pod: V1Pod): { uid: string; namespace: string; name: string } {
+  const meta = pod.metadata ?? {};
+  return { uid: meta.uid ?? "", namespace: meta.namespace ?? "", name: meta.name ?? "" };
+}
+
+/** Terminal pods and failed binds hold nothing. */
+function holdsDevices(pod: V1Pod): boolean {
+  const phase = pod.status?.phase;
+  if (phase === "Succeeded" || phase === "Failed") return false;
+  return pod.metadata?.annotations?.[Annotation.bindPhase] !== BindPhase.failed;
+}
+
+export class ClusterView {
+  private readonly nodes = new Map<string, NodeRecord>();
+  private readonly leases = new Map<string, number>();
+  /** What pods' annotations say they hold. */
+  private readonly annotated = new Map<string, Holding>();
+  /** Binds in flight; they win over annotations until the matching annotations arrive. */
+  private readonly reservations = new Map<string, Holding>();
+  /** The effective holding of each pod, indexed by node. */
+  private readonly perNode = new Map<string, Map<string, Holding>>();
+  private readonly placedOn = new Map<string, string>();
+  private readonly usageCache = new Map<string, Map<string, DeviceUsage>>();
+  private readonly options: ViewOptions;
+
+  constructor(options: ViewOptions) {
+    this.options = options;
+  }
+
+  setNode(node: V1Node): void {
+    const name = node.metadata?.name;
+    if (name === undefined) return;
+    const annotations = node.metadata?.annotations ?? {};
+    const raw = annotations[Annotation.nodeRegister];
+    const time = annotations[Annotation.nodeRegisterTime];
+    const registeredAt = time === undefined ? undefined : Date.parse(time);
+    if (raw === undefined) {
+      this.nodes.set(name, { devices: [], error: `no ${Annotation.nodeRegister} annotation` });
+      return;
+    }
+    try {
+      this.nodes.set(name, { devices: decodeNodeDevices(raw), registeredAt });
+    } catch (error) {
+      this.options.onInvalid?.(`node ${name}`, error);
+      this.nodes.set(name, { devices: [], error: (error as Error).message });
+    }
+  }
+
+  removeNode(name: string): void {
+    this.nodes.delete(name);
+  }
+
+  setLease(lease: V1Lease): void {
+    const name = lease.metadata?.name ?? "";
+    if (!name.startsWith(AGENT_LEASE_PREFIX)) return;
+    const renewed = Date.parse(String(lease.spec?.renewTime ?? lease.spec?.acquireTime ?? ""));
+    const duration = (lease.spec?.leaseDurationSeconds ?? 40) * 1000;
+    this.leases.set(name.slice(AGENT_LEASE_PREFIX.length), renewed + duration);
+  }
+
+  removeLease(lease: V1Lease): void {
+    this.leases.delete((lease.metadata?.name ?? "").slice(AGENT_LEASE_PREFIX.length));
+  }
+
+  /** Records (or forgets) what a pod holds, from its allocation annotations. */
+  setPod(pod: V1Pod): void {
+    const uid = pod.metadata?.uid;
+    if (uid === undefined) return;
+    const holding = this.holdingOf(pod);
+    if (holding === undefined) this.annotated.delete(uid);
+    else this.annotated.set(uid, holding);
+    const reserved = this.reservations.get(uid);
+    if (reserved !== undefined && holding !== undefined && sameHolding(reserved, holding))
+      this.reservations.delete(uid);
+    this.place(uid);
+  }
+
+  removePod(pod: V1Pod): void {
+    const uid = pod.metadata?.uid ?? "";
+    this.annotated.delete(uid);
+    this.reservations.delete(uid);
+    this.place(uid);
+  }
+
+  /** A bind in flight holds its devices until the pod's annotations arrive or it is undone. */
+  reserve(holding: Holding): void {
+    this.reservations.set(holding.uid, holding);
+    this.place(holding.uid);
+  }
+
+  unreserve(uid: string): void {
+    if (this.reservations.delete(uid)) this.place(uid);
+  }
+
+  private place(uid: string): void {
+    const before = this.placedOn.get(uid);
+    if (before !== undefined) {
+      this.perNode.get(before)?.delete(uid);
+      this.usageCache.delete(before);
+      this.placedOn.delete(uid);
+    }
+    const effective = this.reservations.get(uid) ?? this.annotated.get(uid);
+    if (effective === undefined) return;
+    const onNode = this.perNode.get(effective.node) ?? new Map<string, Holding>();
+    onNode.set(uid, effective);
+    this.perNode.set(effective.node, onNode);
+    this.placedOn.set(uid, effective.node);
+    this.usageCache.delete(effective.node);
+  }
+
+  nodeNames(): string[] {
+    return [...this.nodes.keys()].sort();
+  }
+
+  /** Pods holding devices on a node (reservations included). */
+  holders(node: string): Holding[] {
+    return [...(this.perNode.get(node)?.values() ?? [])];
+  }
+
+  /** The node as core sees it; `exclude` leaves one pod's own holding out (re-planning it). */
+  candidate(name: string, exclude?: string): NodeCandidate {
+    const record = this.nodes.get(name);
+    if (record === undefined)
+      return { name, devices: [], usage: new Map(), unavailable: "node not known to the extender" };
+    const usage =
+      exclude !== undefined && this.placedOn.get(exclude) === name
+        ? sumUsage(
+            this.holders(name)
+              .filter((h) => h.uid !== exclude)
+              .map((h) => h.usage),
+          )
+        : this.usage(name);
+    const unavailable = this.unavailable(name, record);
+    return unavailable === undefined
+      ? { name, devices: record.devices, usage }
+      : { name, devices: record.devices, usage, unavailable };
+  }
+
+  private usage(node: string): Map<string, DeviceUsage> {
+    const cached = this.usageCache.get(node);
+    if (cached !== undefined) return cached;
+    const usage = sumUsage(this.holders(node).map((h) => h.usage));
+    this.usageCache.set(node, usage);
+    return usage;
+  }
+
+  private unavailable(name: string, record: NodeRecord): string | undefined {
+    if (record.error !== undefined) return record.error;
+    const now = this.options.now();
+    const expiry = this.leases.get(name);
+    if (expiry === undefined && this.options.requireLease)
+      return `no agent Lease ${AGENT_LEASE_PREFIX}${name}: the node agent is not running`;
+    if (expiry !== undefined && expiry < now)
+      return `agent Lease expired ${Math.round((now - expiry) / 1000)} s ago`;
+    const stale = this.options.registerStaleMs;
+    if (stale > 0 && record.registeredAt !== undefined && now - record.registeredAt > stale)
+      return `${Annotation.nodeRegister} is ${Math.round((now - record.registeredAt) / 1000)} s old`;
+    return undefined;
+  }
+
+  private holdingOf(pod: V1Pod): Holding | undefined {
+    const annotations = pod.metadata?.annotations ?? {};
+    const raw = annotations[Annotation.devicesToAllocate];
+    const node = annotations[Annotation.vgpuNode] ?? pod.spec?.nodeName;
+    if (raw === undefined || node === undefined || !holdsDevices(pod)) return undefined;
+    const who = podIdentity(pod);
+    try {
+      const devices = decodePodDevices(raw, Annotation.devicesToAllocate);
+      const usage = podUsage(devices, pod.spec?.containers.length ?? devices.length);
+      return { ...who, node, devices, usage };
+    } catch (error) {
+      this.options.onInvalid?.(`pod ${who.namespace}/${who.name}`, error);
+      return undefined;
+    }
+  }
+}
