@@ -1,0 +1,262 @@
+// The extender's HTTP app in process (supertest) over a view fed by real informers from the real
+// kube-apiserver: wire format, bad input, bind side effects (annotations, Binding, pod Event,
+// allocation event), metrics. Nodes are simulated (Node objects with the register annotation).
+
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import request from "supertest";
+import { placementPolicy, defaultConfig, mutatePolicy } from "../../src/config/index.js";
+import { Annotation } from "../../src/core/index.js";
+import { MemoryBus } from "../../src/events/index.js";
+import { podApi } from "../../src/k8s/index.js";
+import {
+  ClusterView,
+  createSchedulerApp,
+  deviceStats,
+  feedView,
+  type ViewFeed,
+} from "../../src/scheduler/index.js";
+import { createLogger, createRegistry, schedulerMetrics } from "../../src/telemetry/index.js";
+import {
+  controlPlaneMissing,
+  startControlPlane,
+  type ControlPlane,
+} from "../helpers/control-plane.js";
+import { createSimulatedGpuNode, simulatedGpus } from "../helpers/gpu-nodes.js";
+import { waitFor } from "../helpers/net.js";
+
+const missing = controlPlaneMissing();
+
+describe("scheduler app against a real kube-apiserver", { skip: missing }, () => {
+  let plane: ControlPlane;
+  let core: CoreV1Api;
+  let feed: ViewFeed;
+  let app: ReturnType<typeof createSchedulerApp>;
+  const bus = new MemoryBus();
+  const config = defaultConfig();
+
+  const gpuPod = (
+    name: string,
+    limits: Record<string, string>,
+    annotations: Record<string, string> = {},
+  ): V1Pod => ({
+    metadata: { name, namespace: "default", annotations },
+    spec: {
+      schedulerName: "hami-scheduler",
+      containers: [{ name: "main", image: "cuda", resources: { limits } }],
+    },
+  });
+
+  before(async () => {
+    plane = await startControlPlane();
+    const kc = new KubeConfig();
+    kc.loadFromFile(plane.kubeconfig);
+    core = kc.makeApiClient(CoreV1Api);
+    await createSimulatedGpuNode(core, "node-a", simulatedGpus("node-a", 2));
+    await createSimulatedGpuNode(
+      core,
+      "node-b",
+      simulatedGpus("node-b", 2, { type: "NVIDIA-A100" }),
+    );
+    const view = new ClusterView({
+      now: () => Date.now(),
+      registerStaleMs: 0,
+      requireLease: false,
+    });
+    const registry = createRegistry(false);
+    const scaling = placementPolicy(config).scaling;
+    const metrics = schedulerMetrics(registry, () => deviceStats(view, scaling));
+    const log = createLogger({ level: "silent" });
+    feed = feedView(kc, view, { leaseNamespace: "kube-system", log });
+    await feed.synced;
+    app = createSchedulerApp({
+      view,
+      policy: () => ({ request: mutatePolicy(config), placement: placementPolicy(config) }),
+      log,
+      metrics,
+      api: podApi(kc),
+      bus,
+      clock: () => new Date(),
+      registry,
+      ready: () => feed.isSynced(),
+    });
+  });
+
+  after(async () => {
+    await feed?.stop();
+    await plane?.stop();
+  });
+
+  it("filter answers Go field names: fitting nodes, and failed ones with HAMi's reasons", async () => {
+    const pod = gpuPod(
+      "typed",
+      { "nvidia.com/gpu": "1", "nvidia.com/gpumem": "1000" },
+      { "nvidia.com/use-gputype": "A100" },
+    );
+    const res = await request(app)
+      .post("/filter")
+      .send({ Pod: pod, NodeNames: ["node-a", "node-b"] });
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body.NodeNames, ["node-b"]);
+    assert.match(
+      res.body.FailedNodes["node-a"],
+      /NodeUnfitPod: container main needs 1 GPU\(s\), 0 of 2 fit \(2 CardTypeMismatch\)/,
+    );
+    assert.equal(res.body.Error, "");
+  });
+
+  it("a pod with no GPU request passes; an invalid one fails unresolvably with the field named", async () => {
+    const plain = await request(app)
+      .post("/filter")
+      .send({ Pod: gpuPod("plain", {}), NodeNames: ["node-a"] });
+    assert.deepEqual(plain.body.NodeNames, ["node-a"]);
+    const bad = await request(app)
+      .post("/filter")
+      .send({
+        Pod: gpuPod("bad", { "nvidia.com/gpu": "1", "nvidia.com/gpucores": "150" }),
+        NodeNames: ["node-a"],
+      });
+    assert.deepEqual(bad.body.NodeNames, []);
+    assert.match(
+      bad.body.FailedAndUnresolvableNodes["node-a"],
+      /spec.containers\[0\].resources.limits\[nvidia.com\/gpucores\]="150"/,
+    );
+  });
+
+  it("a body kube-scheduler cannot have sent is a 400 naming the field", async () => {
+    const res = await request(app)
+      .post("/filter")
+      .send({ Pod: { spec: {} }, NodeNames: "node-a" });
+    assert.equal(res.status, 400);
+    assert.match(res.body.Error, /Pod.spec.containers/);
+    assert.match(res.body.Error, /NodeNames/);
+    const bind = await request(app).post("/bind").send({ PodName: "x" });
+    assert.equal(bind.status, 400);
+    assert.match(bind.body.Error, /PodNamespace/);
+  });
+
+  it("prioritize gives 0..10 per node", async () => {
+    const pod = gpuPod("p", { "nvidia.com/gpu": "1", "nvidia.com/gpumem": "1000" });
+    const res = await request(app)
+      .post("/prioritize")
+      .send({ Pod: pod, NodeNames: ["node-a", "node-b", "node-x"] });
+    assert.equal(res.status, 200);
+    assert.deepEqual(
+      res.body.map((h: { Host: string }) => h.Host),
+      ["node-a", "node-b", "node-x"],
+    );
+    for (const h of res.body as { Score: number }[])
+      assert.ok(Number.isInteger(h.Score) && h.Score >= 0 && h.Score <= 10);
+  });
+
+  it("bind writes HAMi's annotations, binds, records a pod Event and publishes the allocation", async () => {
+    const created = await core.createNamespacedPod({
+      namespace: "default",
+      body: gpuPod("bound", {
+        "nvidia.com/gpu": "2",
+        "nvidia.com/gpumem": "3000",
+        "nvidia.com/gpucores": "20",
+      }),
+    });
+    const res = await request(app)
+      .post("/bind")
+      .send({
+        PodName: "bound",
+        PodNamespace: "default",
+        PodUID: created.metadata?.uid,
+        Node: "node-a",
+      });
+    assert.deepEqual(res.body, { Error: "" });
+    const pod = await core.readNamespacedPod({ namespace: "default", name: "bound" });
+    const annotations = pod.metadata?.annotations ?? {};
+    assert.equal(pod.spec?.nodeName, "node-a");
+    assert.equal(annotations[Annotation.vgpuNode], "node-a");
+    assert.equal(annotations[Annotation.bindPhase], "allocating");
+    assert.equal(
+      annotations[Annotation.devicesToAllocate],
+      "GPU-node-a-0,NVIDIA,3000,20:GPU-node-a-1,NVIDIA,3000,20:;",
+    );
+    const events = await waitFor("pod event", async () => {
+      const list = await core.listNamespacedEvent({
+        namespace: "default",
+        fieldSelector: "involvedObject.name=bound",
+      });
+      return list.items.length > 0 ? list.items : undefined;
+    });
+    assert.equal(events[0]?.reason, "DevicesAllocated");
+    assert.match(
+      events[0]?.message ?? "",
+      /node node-a: main: GPU-node-a-0 3000MiB 20%, GPU-node-a-1 3000MiB 20%/,
+    );
+    const published = bus
+      .history()
+      .filter((e) => e.type === "allocation" && e.pod.name === "bound");
+    assert.equal(published.length, 1);
+    assert.equal(published[0]?.node, "node-a");
+    assert.deepEqual(
+      published[0]?.containers?.[0]?.devices.map((d) => d.uuid),
+      ["GPU-node-a-0", "GPU-node-a-1"],
+    );
+  });
+
+  it("bind onto a node that no longer fits fails with the reason and marks nothing", async () => {
+    await core.createNamespacedPod({
+      namespace: "default",
+      body: gpuPod("huge", { "nvidia.com/gpu": "1", "nvidia.com/gpumem": "15000" }),
+    });
+    await waitFor("view saw the bound pod", async () => {
+      const res = await request(app)
+        .post("/filter")
+        .send({
+          Pod: gpuPod("probe", { "nvidia.com/gpu": "2", "nvidia.com/gpumem": "13001" }),
+          NodeNames: ["node-a"],
+        });
+      return res.body.NodeNames.length === 0 ? true : undefined;
+    });
+    const res = await request(app)
+      .post("/bind")
+      .send({ PodName: "huge", PodNamespace: "default", PodUID: "", Node: "node-a" });
+    assert.match(res.body.Error, /node node-a no longer fits: NodeUnfitPod/);
+    const pod = await core.readNamespacedPod({ namespace: "default", name: "huge" });
+    assert.equal(pod.spec?.nodeName, undefined);
+    assert.equal(pod.metadata?.annotations?.[Annotation.devicesToAllocate], undefined);
+  });
+
+  it("metrics show per-device allocation with HAMi's names, bind counts and latency", async () => {
+    const text = (await request(app).get("/metrics")).text;
+    assert.match(
+      text,
+      /hami_gpu_memory_allocated_bytes\{node="node-a",deviceuuid="GPU-node-a-0",devicetype="NVIDIA-Tesla-T4"\} 3145728000/,
+    );
+    assert.match(
+      text,
+      /hami_gpu_core_allocated_ratio\{node="node-a",deviceuuid="GPU-node-a-1",devicetype="NVIDIA-Tesla-T4"\} 0.2/,
+    );
+    assert.match(
+      text,
+      /hami_gpu_shared_count\{node="node-a",deviceuuid="GPU-node-a-0",devicetype="NVIDIA-Tesla-T4"\} 1/,
+    );
+    assert.match(
+      text,
+      /hami_vgpu_core_allocated_ratio\{podnamespace="default",podname="bound",node="node-a",deviceuuid="GPU-node-a-0"\} 0.2/,
+    );
+    assert.match(text, /hami_scheduler_binds_total\{result="bound"\} 1/);
+    assert.match(text, /hami_scheduler_binds_total\{result="unfit"\} 1/);
+    assert.match(text, /hami_scheduler_latency_seconds_count\{verb="filter"\} \d+/);
+  });
+
+  it("explain lists every node's verdict for a pod, and 404s an unknown pod", async () => {
+    const res = await request(app).get("/explain/default/huge");
+    assert.equal(res.status, 200);
+    assert.equal(res.body.demand.kind, "devices");
+    assert.deepEqual(
+      res.body.verdicts.map((v: { node: string; fits: boolean }) => [v.node, v.fits]),
+      [
+        ["node-b", true],
+        ["node-a", false],
+      ],
+    );
+    assert.equal((await request(app).get("/explain/default/nope")).status, 404);
+  });
+});

@@ -1,0 +1,206 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { V1Node, V1Pod } from "@kubernetes/client-node";
+import {
+  Annotation,
+  encodeNodeDevices,
+  encodePodDevices,
+  type PodDevices,
+} from "../../../src/core/index.js";
+import { ClusterView } from "../../../src/scheduler/index.js";
+import { simulatedGpus } from "../../helpers/gpu-nodes.js";
+
+const NOW = Date.parse("2026-11-29T00:00:00Z");
+
+function view(options: Partial<ConstructorParameters<typeof ClusterView>[0]> = {}) {
+  const invalid: string[] = [];
+  const v = new ClusterView({
+    now: () => NOW,
+    registerStaleMs: 0,
+    requireLease: false,
+    onInvalid: (what) => invalid.push(what),
+    ...options,
+  });
+  return { v, invalid };
+}
+
+function node(name: string, annotations: Record<string, string> = {}): V1Node {
+  return {
+    metadata: {
+      name,
+      annotations: {
+        [Annotation.nodeRegister]: encodeNodeDevices(simulatedGpus(name, 2)),
+        ...annotations,
+      },
+    },
+  };
+}
+
+function pod(
+  uid: string,
+  nodeName: string,
+  devices: PodDevices,
+  extra: Partial<V1Pod> = {},
+): V1Pod {
+  return {
+    metadata: {
+      uid,
+      name: uid,
+      namespace: "default",
+      annotations: {
+        [Annotation.vgpuNode]: nodeName,
+        [Annotation.devicesToAllocate]: encodePodDevices(devices),
+        [Annotation.bindPhase]: "allocating",
+      },
+    },
+    spec: { nodeName, containers: devices.map((_, i) => ({ name: `c${i}` })) },
+    status: { phase: "Pending" },
+    ...extra,
+  };
+}
+
+const slice = (uuid: string, memoryMiB: number, cores = 0) => ({
+  uuid,
+  type: "NVIDIA",
+  memoryMiB,
+  cores,
+});
+
+describe("ClusterView - usage from pod annotations", () => {
+  it("sums the pods on a node per device, and forgets deleted and terminal pods", () => {
+    const { v } = view();
+    v.setNode(node("n1"));
+    v.setPod(pod("a", "n1", [[slice("GPU-n1-0", 1000, 10)]]));
+    v.setPod(pod("b", "n1", [[slice("GPU-n1-0", 2000)], [slice("GPU-n1-1", 500)]]));
+    assert.deepEqual(v.candidate("n1").usage.get("GPU-n1-0"), {
+      slots: 2,
+      memoryMiB: 3000,
+      cores: 10,
+    });
+    v.setPod(pod("a", "n1", [[slice("GPU-n1-0", 1000, 10)]], { status: { phase: "Succeeded" } }));
+    assert.deepEqual(v.candidate("n1").usage.get("GPU-n1-0"), {
+      slots: 1,
+      memoryMiB: 2000,
+      cores: 0,
+    });
+    v.removePod(pod("b", "n1", []));
+    assert.equal(v.candidate("n1").usage.size, 0);
+  });
+
+  it("a failed bind phase holds nothing; a malformed allocation is reported, not counted", () => {
+    const { v, invalid } = view();
+    v.setNode(node("n1"));
+    const failed = pod("a", "n1", [[slice("GPU-n1-0", 1000)]]);
+    failed.metadata!.annotations![Annotation.bindPhase] = "failed";
+    v.setPod(failed);
+    const broken = pod("b", "n1", []);
+    broken.metadata!.annotations![Annotation.devicesToAllocate] = "GPU-n1-0,NVIDIA,lots,0:;";
+    v.setPod(broken);
+    assert.equal(v.candidate("n1").usage.size, 0);
+    assert.deepEqual(invalid, ["pod default/b"]);
+  });
+
+  it("excluding a pod re-plans it against the others only", () => {
+    const { v } = view();
+    v.setNode(node("n1"));
+    v.setPod(pod("a", "n1", [[slice("GPU-n1-0", 1000)]]));
+    v.setPod(pod("b", "n1", [[slice("GPU-n1-0", 2000)]]));
+    assert.equal(v.candidate("n1", "a").usage.get("GPU-n1-0")?.memoryMiB, 2000);
+    assert.equal(v.candidate("n1").usage.get("GPU-n1-0")?.memoryMiB, 3000);
+  });
+});
+
+describe("ClusterView - reservations", () => {
+  const reservation = (uid: string, nodeName: string, devices: PodDevices) => ({
+    uid,
+    namespace: "default",
+    name: uid,
+    node: nodeName,
+    devices,
+    usage: new Map([
+      [devices[0]![0]!.uuid, { slots: 1, memoryMiB: devices[0]![0]!.memoryMiB, cores: 0 }],
+    ]),
+  });
+
+  it("count at once, win over stale annotations, and end when the matching annotations arrive", () => {
+    const { v } = view();
+    v.setNode(node("n1"));
+    v.setNode(node("n2"));
+    v.setPod(pod("a", "n2", [[slice("GPU-n2-0", 700)]]));
+    const planned: PodDevices = [[slice("GPU-n1-1", 4000)]];
+    v.reserve(reservation("a", "n1", planned));
+    assert.equal(v.candidate("n1").usage.get("GPU-n1-1")?.memoryMiB, 4000);
+    assert.equal(v.candidate("n2").usage.size, 0, "the old annotation is superseded");
+    v.setPod(pod("a", "n2", [[slice("GPU-n2-0", 700)]]));
+    assert.equal(
+      v.candidate("n1").usage.get("GPU-n1-1")?.memoryMiB,
+      4000,
+      "a late event of the old pod",
+    );
+    v.setPod(pod("a", "n1", planned));
+    v.unreserve("a");
+    assert.equal(
+      v.candidate("n1").usage.get("GPU-n1-1")?.memoryMiB,
+      4000,
+      "now held by the annotation",
+    );
+    assert.deepEqual(
+      v.holders("n1").map((h) => h.uid),
+      ["a"],
+    );
+  });
+
+  it("an undone reservation frees its devices", () => {
+    const { v } = view();
+    v.setNode(node("n1"));
+    v.reserve(reservation("x", "n1", [[slice("GPU-n1-0", 4000)]]));
+    v.unreserve("x");
+    assert.equal(v.candidate("n1").usage.size, 0);
+  });
+});
+
+describe("ClusterView - node availability", () => {
+  const lease = (nodeName: string, renewed: number) => ({
+    metadata: { name: `hami-agent-${nodeName}` },
+    spec: {
+      renewTime: new Date(renewed).toISOString() as unknown as Date,
+      leaseDurationSeconds: 40,
+    },
+  });
+
+  it("an expired agent Lease makes the node unavailable, a fresh one available", () => {
+    const { v } = view();
+    v.setNode(node("n1"));
+    v.setLease(lease("n1", NOW - 100_000));
+    assert.match(v.candidate("n1").unavailable ?? "", /agent Lease expired 60 s ago/);
+    v.setLease(lease("n1", NOW - 1_000));
+    assert.equal(v.candidate("n1").unavailable, undefined);
+  });
+
+  it("requireLease refuses nodes without a Lease; other Leases are ignored", () => {
+    const { v } = view({ requireLease: true });
+    v.setNode(node("n1"));
+    v.setLease({
+      metadata: { name: "n1" },
+      spec: { renewTime: new Date(NOW).toISOString() as unknown as Date },
+    });
+    assert.match(v.candidate("n1").unavailable ?? "", /no agent Lease hami-agent-n1/);
+  });
+
+  it("a stale or malformed register annotation and an unknown node say why", () => {
+    const { v, invalid } = view({ registerStaleMs: 60_000 });
+    v.setNode(
+      node("old", { [Annotation.nodeRegisterTime]: new Date(NOW - 120_000).toISOString() }),
+    );
+    v.setNode(node("bad", { [Annotation.nodeRegister]: "GPU-x,ten,1,1,T4,0,true" }));
+    v.setNode({ metadata: { name: "bare" } });
+    assert.match(v.candidate("old").unavailable ?? "", /is 120 s old/);
+    assert.match(v.candidate("bad").unavailable ?? "", /splitCount "ten"/);
+    assert.match(
+      v.candidate("bare").unavailable ?? "",
+      /no hami.io\/node-nvidia-register annotation/,
+    );
+    assert.match(v.candidate("ghost").unavailable ?? "", /not known/);
+    assert.deepEqual(invalid, ["node bad"]);
+  });
+});
