@@ -56,55 +56,56 @@ export function coreCapacity(device: Device, scaling: Scaling): number {
   return Math.floor(device.cores * scaling.cores);
 }
 
-/** Adds one slice to a usage map (copy-on-write: returns a new map). */
-export function addUsage(
-  usage: ReadonlyMap<string, DeviceUsage>,
-  slices: readonly ContainerDevice[],
-): Map<string, DeviceUsage> {
-  const next = new Map(usage);
+/** Adds a container's slices to a usage map, in place. */
+function accumulate(usage: Map<string, DeviceUsage>, slices: readonly ContainerDevice[]): void {
   for (const slice of slices) {
-    const current = next.get(slice.uuid) ?? NO_USAGE;
-    next.set(slice.uuid, {
+    const current = usage.get(slice.uuid) ?? NO_USAGE;
+    usage.set(slice.uuid, {
       slots: current.slots + 1,
       memoryMiB: current.memoryMiB + slice.memoryMiB,
       cores: current.cores + slice.cores,
     });
   }
-  return next;
 }
 
 /** What a pod takes per device. Init containers run one at a time before the app containers, so a
  * pod holds, per device, the larger of its app containers' sum and its biggest init container:
  * Kubernetes' effective-request rule applied per device. */
 export function podUsage(devices: PodDevices, appContainers: number): Map<string, DeviceUsage> {
-  const apps = devices.slice(0, appContainers).reduce((usage, c) => addUsage(usage, c), new Map());
-  const result = new Map<string, DeviceUsage>(apps);
+  const result = new Map<string, DeviceUsage>();
+  for (const app of devices.slice(0, appContainers)) accumulate(result, app);
   for (const init of devices.slice(appContainers)) {
-    for (const [uuid, one] of addUsage(new Map(), init)) {
+    const one = new Map<string, DeviceUsage>();
+    accumulate(one, init);
+    for (const [uuid, u] of one) {
       const current = result.get(uuid) ?? NO_USAGE;
       result.set(uuid, {
-        slots: Math.max(current.slots, one.slots),
-        memoryMiB: Math.max(current.memoryMiB, one.memoryMiB),
-        cores: Math.max(current.cores, one.cores),
+        slots: Math.max(current.slots, u.slots),
+        memoryMiB: Math.max(current.memoryMiB, u.memoryMiB),
+        cores: Math.max(current.cores, u.cores),
       });
     }
   }
   return result;
 }
 
-/** Sums per-pod usages into one node usage map. */
-export function sumUsage(
+/** Sums per-pod usages (by uuid) onto a node's devices, aligned with `devices`. */
+export function usageOnDevices(
+  devices: readonly Device[],
   usages: Iterable<ReadonlyMap<string, DeviceUsage>>,
-): Map<string, DeviceUsage> {
-  const total = new Map<string, DeviceUsage>();
+): DeviceUsage[] {
+  const position = new Map(devices.map((d, i) => [d.uuid, i]));
+  const total: DeviceUsage[] = devices.map(() => NO_USAGE);
   for (const usage of usages) {
     for (const [uuid, u] of usage) {
-      const current = total.get(uuid) ?? NO_USAGE;
-      total.set(uuid, {
+      const i = position.get(uuid);
+      if (i === undefined) continue;
+      const current = total[i] ?? NO_USAGE;
+      total[i] = {
         slots: current.slots + u.slots,
         memoryMiB: current.memoryMiB + u.memoryMiB,
         cores: current.cores + u.cores,
-      });
+      };
     }
   }
   return total;

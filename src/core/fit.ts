@@ -3,13 +3,10 @@
 // for refusal go out. Reservation is the caller's business (at bind, against the live view).
 
 import {
-  addUsage,
   coreCapacity,
   memoryCapacity,
   NO_USAGE,
   NVIDIA,
-  podUsage,
-  sumUsage,
   type ContainerDevice,
   type Device,
   type DeviceUsage,
@@ -23,8 +20,8 @@ import { FitReason } from "./reasons.js";
 export interface NodeState {
   name: string;
   devices: readonly Device[];
-  /** Usage by the pods already on the node, by device uuid (this pod excluded). */
-  usage: ReadonlyMap<string, DeviceUsage>;
+  /** Usage by the pods already on the node (this pod excluded), aligned with `devices`. */
+  usage: readonly DeviceUsage[];
 }
 
 /** How devices are chosen on a node: binpack fills used devices first, spread prefers idle ones. */
@@ -37,7 +34,12 @@ export interface FitOptions {
 }
 
 export type FitResult =
-  | { fits: true; devices: PodDevices; usage: Map<string, DeviceUsage> }
+  | {
+      fits: true;
+      devices: PodDevices;
+      /** The node's usage once the pod is placed, aligned with the node's devices. */
+      after: DeviceUsage[];
+    }
   | {
       fits: false;
       reason: FitReason;
@@ -52,9 +54,20 @@ function memoryRequest(device: Device, request: DeviceRequest, scaling: Scaling)
     : Math.floor((memoryCapacity(device, scaling) * request.memory.percent) / 100);
 }
 
+// Device types are few and filters run for every device of every node: lowercase each string once.
+const lowered = new Map<string, string>();
+function lower(text: string): string {
+  let value = lowered.get(text);
+  if (value === undefined) {
+    value = text.toLowerCase();
+    if (lowered.size < 10_000) lowered.set(text, value);
+  }
+  return value;
+}
+
 function matchesAny(value: string, needles: readonly string[]): boolean {
-  const lower = value.toLowerCase();
-  return needles.some((needle) => lower.includes(needle.toLowerCase()));
+  const haystack = lower(value);
+  return needles.some((needle) => haystack.includes(lower(needle)));
 }
 
 function filterReason(device: Device, prefs: PodPreferences): FitReason | undefined {
@@ -99,75 +112,125 @@ export function deviceLoad(device: Device, used: DeviceUsage, scaling: Scaling):
   );
 }
 
-function orderCandidates(
-  candidates: Device[],
-  usage: ReadonlyMap<string, DeviceUsage>,
-  options: FitOptions,
-): Device[] {
-  const sign = options.gpuPolicy === "binpack" ? -1 : 1;
-  const load = (d: Device) => deviceLoad(d, usage.get(d.uuid) ?? NO_USAGE, options.scaling);
-  return [...candidates].sort((a, b) => sign * (load(a) - load(b)) || a.index - b.index);
+function plus(a: DeviceUsage, b: DeviceUsage | undefined): DeviceUsage {
+  if (b === undefined) return a;
+  return {
+    slots: a.slots + b.slots,
+    memoryMiB: a.memoryMiB + b.memoryMiB,
+    cores: a.cores + b.cores,
+  };
 }
 
-/** Picks `count` devices, all on one NUMA node when the pod asks for NUMA binding. */
-function pick(ordered: Device[], count: number, numaBind: boolean): Device[] | undefined {
-  if (!numaBind) return ordered.length >= count ? ordered.slice(0, count) : undefined;
-  const groups = new Map<number, Device[]>();
-  for (const device of ordered)
-    groups.set(device.numa, [...(groups.get(device.numa) ?? []), device]);
+function better(load: number, best: number, binpack: boolean): boolean {
+  return binpack ? load > best : load < best;
+}
+
+/** Candidate device positions with their loads, as gathered by fitContainer. */
+interface Candidates {
+  positions: number[];
+  loads: number[];
+}
+
+/** Positions in policy order: binpack most loaded first, spread least; ties to the lower position. */
+function ordered(candidates: Candidates, binpack: boolean): number[] {
+  const { positions, loads } = candidates;
+  const sign = binpack ? -1 : 1;
+  const order = positions.map((_, i) => i);
+  order.sort((a, b) => sign * ((loads[a] ?? 0) - (loads[b] ?? 0)) || a - b);
+  return order.map((i) => positions[i] ?? 0);
+}
+
+/** The first `count` positions in policy order on one NUMA node. */
+function onOneNuma(
+  devices: readonly Device[],
+  order: number[],
+  count: number,
+): number[] | undefined {
+  const groups = new Map<number, number[]>();
+  for (const position of order) {
+    const numa = devices[position]?.numa ?? 0;
+    groups.set(numa, [...(groups.get(numa) ?? []), position]);
+  }
   for (const group of groups.values()) if (group.length >= count) return group.slice(0, count);
   return undefined;
 }
 
+/** Picks `count` device positions in policy order, all on one NUMA node when the pod asks for
+ * NUMA binding. */
+function pick(
+  devices: readonly Device[],
+  candidates: Candidates,
+  count: number,
+  options: FitOptions,
+): number[] | undefined {
+  const { positions, loads } = candidates;
+  if (positions.length < count) return undefined;
+  const binpack = options.gpuPolicy === "binpack";
+  const numaBind = options.preferences.numaBind === true;
+  if (count === 1 && !numaBind) {
+    let best = 0;
+    for (let i = 1; i < positions.length; i++)
+      if (better(loads[i] ?? 0, loads[best] ?? 0, binpack)) best = i;
+    return [positions[best] ?? 0];
+  }
+  const order = ordered(candidates, binpack);
+  return numaBind ? onOneNuma(devices, order, count) : order.slice(0, count);
+}
+
 function describeCounts(counts: Partial<Record<FitReason, number>>): string {
   return Object.entries(counts)
-    .sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
+    .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1))
     .map(([reason, n]) => `${n} ${reason}`)
     .join(", ");
 }
 
 function fitContainer(
   node: NodeState,
-  usage: ReadonlyMap<string, DeviceUsage>,
+  extra: readonly (DeviceUsage | undefined)[],
   slot: { name: string; request: DeviceRequest },
   options: FitOptions,
-): ContainerDevice[] | Extract<FitResult, { fits: false }> {
+): number[] | Extract<FitResult, { fits: false }> {
   const { request } = slot;
-  const counts: Partial<Record<FitReason, number>> = {};
-  const candidates: Device[] = [];
-  for (const device of node.devices) {
-    const reason = deviceReason(device, usage.get(device.uuid) ?? NO_USAGE, request, options);
-    if (reason === undefined) candidates.push(device);
-    else counts[reason] = (counts[reason] ?? 0) + 1;
+  let counts: Partial<Record<FitReason, number>> | undefined;
+  const candidates: Candidates = { positions: [], loads: [] };
+  const { devices } = node;
+  for (let i = 0; i < devices.length; i++) {
+    const device = devices[i] as Device;
+    const used = plus(node.usage[i] ?? NO_USAGE, extra[i]);
+    const reason = deviceReason(device, used, request, options);
+    if (reason === undefined) {
+      candidates.positions.push(i);
+      candidates.loads.push(deviceLoad(device, used, options.scaling));
+    } else {
+      counts ??= {};
+      counts[reason] = (counts[reason] ?? 0) + 1;
+    }
   }
-  const numaBind = options.preferences.numaBind === true;
-  const chosen = pick(orderCandidates(candidates, usage, options), request.count, numaBind);
-  if (chosen !== undefined)
-    return chosen.map((device) => ({
-      uuid: device.uuid,
-      type: NVIDIA,
-      memoryMiB: memoryRequest(device, request, options.scaling),
-      cores: request.cores,
-    }));
+  const chosen = pick(devices, candidates, request.count, options);
+  if (chosen !== undefined) return chosen;
+  counts ??= {};
   const reason =
-    node.devices.length < request.count
+    devices.length < request.count
       ? FitReason.NodeInsufficientDevice
-      : candidates.length >= request.count
+      : candidates.positions.length >= request.count
         ? FitReason.NumaNotFit
         : FitReason.NodeUnfitPod;
-  if (reason === FitReason.NumaNotFit) counts.NumaNotFit = candidates.length;
+  if (reason === FitReason.NumaNotFit) counts.NumaNotFit = candidates.positions.length;
   const detail = describeCounts(counts);
   return {
     fits: false,
     reason,
     counts,
-    message: `${reason}: container ${slot.name} needs ${request.count} GPU(s), ${candidates.length} of ${node.devices.length} fit${detail === "" ? "" : ` (${detail})`}`,
+    message: `${reason}: container ${slot.name} needs ${request.count} GPU(s), ${candidates.positions.length} of ${devices.length} fit${detail === "" ? "" : ` (${detail})`}`,
   };
 }
 
+const NOTHING: readonly (DeviceUsage | undefined)[] = [];
+
 /** Plans every GPU container of a pod on one node. App containers are placed together (they run
  * together); each init container is placed against the node without this pod's app containers,
- * since init containers run alone and before them. */
+ * since init containers run alone and before them. A pod holds, per device, the larger of its app
+ * containers' sum and its biggest init container. */
 export function fitPod(node: NodeState, request: PodRequest, options: FitOptions): FitResult {
   if (node.devices.length === 0 && request.slots.some((s) => (s.request?.count ?? 0) > 0))
     return {
@@ -176,7 +239,8 @@ export function fitPod(node: NodeState, request: PodRequest, options: FitOptions
       counts: {},
       message: `${FitReason.NodeNoDevices}: node ${node.name} registered no GPUs`,
     };
-  let usage: ReadonlyMap<string, DeviceUsage> = node.usage;
+  const apps: (DeviceUsage | undefined)[] = [];
+  const inits: (DeviceUsage | undefined)[] = [];
   const devices: PodDevices = [];
   for (const slot of request.slots) {
     const wanted = slot.request;
@@ -184,15 +248,41 @@ export function fitPod(node: NodeState, request: PodRequest, options: FitOptions
       devices.push([]);
       continue;
     }
-    const base = slot.init ? node.usage : usage;
-    const result = fitContainer(node, base, { name: slot.name, request: wanted }, options);
+    const result = fitContainer(
+      node,
+      slot.init ? NOTHING : apps,
+      { name: slot.name, request: wanted },
+      options,
+    );
     if (!Array.isArray(result)) return result;
-    devices.push(result);
-    if (!slot.init) usage = addUsage(usage, result);
+    const slices: ContainerDevice[] = [];
+    for (const position of result) {
+      const device = node.devices[position] as Device;
+      const slice = {
+        uuid: device.uuid,
+        type: NVIDIA,
+        memoryMiB: memoryRequest(device, wanted, options.scaling),
+        cores: wanted.cores,
+      };
+      slices.push(slice);
+      const one = { slots: 1, memoryMiB: slice.memoryMiB, cores: slice.cores };
+      if (slot.init) inits[position] = maxOf(inits[position], one);
+      else apps[position] = plus(one, apps[position]);
+    }
+    devices.push(slices);
   }
+  const after = node.devices.map((_, i) =>
+    plus(node.usage[i] ?? NO_USAGE, maxOf(apps[i], inits[i])),
+  );
+  return { fits: true, devices, after };
+}
+
+function maxOf(a: DeviceUsage | undefined, b: DeviceUsage | undefined): DeviceUsage | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
   return {
-    fits: true,
-    devices,
-    usage: sumUsage([node.usage, podUsage(devices, request.appContainers)]),
+    slots: Math.max(a.slots, b.slots),
+    memoryMiB: Math.max(a.memoryMiB, b.memoryMiB),
+    cores: Math.max(a.cores, b.cores),
   };
 }

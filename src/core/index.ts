@@ -42,20 +42,19 @@ export {
   encodePodDevices,
 } from "./codec.js";
 export {
-  addUsage,
   coreCapacity,
   memoryCapacity,
   NO_USAGE,
   NVIDIA,
   podUsage,
-  sumUsage,
+  usageOnDevices,
 } from "./device.js";
 export type { ContainerDevice, Device, DeviceUsage, PodDevices, Scaling } from "./device.js";
 export { deviceLoad, deviceReason, fitPod } from "./fit.js";
 export type { FitOptions, FitResult, GPUPolicy, NodeState } from "./fit.js";
-export { evaluateNode, evaluateNodes, scorerFor } from "./placement.js";
+export { compareVerdicts, evaluateNode, evaluateNodes, scorerFor } from "./placement.js";
 export type { NodeCandidate, NodeVerdict, PlacementPolicy } from "./placement.js";
 export { asksForDevices, podRequest } from "./pod-request.js";
 export type { ContainerSlot, DeviceRequest, PodRequest, RequestDefaults } from "./pod-request.js";
-export { extenderPriority, nodeFree, nodeLoad, nodeScorers } from "./score.js";
+export { extenderPriority, nodeLoad, nodeScorers } from "./score.js";
 export type { NodeScore, NodeScorer, ScoreInput } from "./score.js";

@@ -66,7 +66,7 @@ export function evaluateNode(
   )({
     devices: node.devices,
     before: node.usage,
-    after: result.usage,
+    after: result.after,
     scaling: policy.scaling,
   });
   return {
@@ -78,17 +78,21 @@ export function evaluateNode(
   };
 }
 
-/** Every node's verdict: fitting nodes first, best score first, then by name. */
+/** Fitting nodes first, best score first, then by name. */
+export function compareVerdicts(a: NodeVerdict, b: NodeVerdict): number {
+  if (a.fits !== b.fits) return a.fits ? -1 : 1;
+  const byScore = a.fits && b.fits ? b.score - a.score : 0;
+  return byScore || (a.node < b.node ? -1 : a.node > b.node ? 1 : 0);
+}
+
+/** Every node's verdict, in compareVerdicts order. */
 export function evaluateNodes(
   nodes: readonly NodeCandidate[],
   request: PodRequest,
   preferences: PodPreferences,
   policy: PlacementPolicy,
 ): NodeVerdict[] {
-  const verdicts = nodes.map((node) => evaluateNode(node, request, preferences, policy));
-  return verdicts.sort((a, b) => {
-    if (a.fits !== b.fits) return a.fits ? -1 : 1;
-    const byScore = a.fits && b.fits ? b.score - a.score : 0;
-    return byScore || a.node.localeCompare(b.node);
-  });
+  return nodes
+    .map((node) => evaluateNode(node, request, preferences, policy))
+    .sort(compareVerdicts);
 }

@@ -2,22 +2,15 @@
 // after placing the pod to 0..1 (higher is better); binpack and spread are HAMi's, and further
 // policies plug in through NodeScorer (the placement benchmark adds a fragmentation-aware one).
 
-import {
-  coreCapacity,
-  memoryCapacity,
-  NO_USAGE,
-  type Device,
-  type DeviceUsage,
-  type Scaling,
-} from "./device.js";
+import { NO_USAGE, type Device, type DeviceUsage, type Scaling } from "./device.js";
 import { deviceLoad } from "./fit.js";
 
 export interface ScoreInput {
   devices: readonly Device[];
-  /** Usage before placing the pod. */
-  before: ReadonlyMap<string, DeviceUsage>;
-  /** Usage after placing the pod. */
-  after: ReadonlyMap<string, DeviceUsage>;
+  /** Usage before placing the pod, aligned with `devices`. */
+  before: readonly DeviceUsage[];
+  /** Usage after placing the pod, aligned with `devices`. */
+  after: readonly DeviceUsage[];
   scaling: Scaling;
 }
 
@@ -32,31 +25,14 @@ export type NodeScorer = (input: ScoreInput) => NodeScore;
 /** Mean load of a node's devices (0 idle .. 1 full). */
 export function nodeLoad(
   devices: readonly Device[],
-  usage: ReadonlyMap<string, DeviceUsage>,
+  usage: readonly DeviceUsage[],
   scaling: Scaling,
 ): number {
   if (devices.length === 0) return 0;
-  const total = devices.reduce(
-    (sum, d) => sum + deviceLoad(d, usage.get(d.uuid) ?? NO_USAGE, scaling),
-    0,
-  );
+  let total = 0;
+  for (let i = 0; i < devices.length; i++)
+    total += deviceLoad(devices[i] as Device, usage[i] ?? NO_USAGE, scaling);
   return total / devices.length;
-}
-
-/** Free memory and cores left on a node, for explanations. */
-export function nodeFree(
-  devices: readonly Device[],
-  usage: ReadonlyMap<string, DeviceUsage>,
-  scaling: Scaling,
-): { memoryMiB: number; cores: number } {
-  let memoryMiB = 0;
-  let cores = 0;
-  for (const d of devices) {
-    const used = usage.get(d.uuid) ?? NO_USAGE;
-    memoryMiB += Math.max(0, memoryCapacity(d, scaling) - used.memoryMiB);
-    cores += Math.max(0, coreCapacity(d, scaling) - used.cores);
-  }
-  return { memoryMiB, cores };
 }
 
 const round2 = (n: number): string => n.toFixed(2);

@@ -3,7 +3,8 @@
 
 import {
   asksForDevices,
-  evaluateNodes,
+  compareVerdicts,
+  evaluateNode,
   extenderPriority,
   HamiError,
   podRequest,
@@ -53,7 +54,28 @@ export function podName(pod: Pod): string {
   return `${pod.metadata?.namespace ?? "default"}/${pod.metadata?.name ?? ""}`;
 }
 
-/** Every candidate node's verdict for a pod that asks for devices. */
+/** Per node, the last few verdicts by request shape. A verdict depends only on the node (devices,
+ * usage, liveness: its version in the view) and on the pod's request, preferences and the policy
+ * (its shape), so consecutive pods of one shape (replicas of a Job or Deployment) and the prioritize
+ * call that follows each filter recompute only the nodes that changed. */
+const SHAPES_PER_NODE = 4;
+interface Memo {
+  version: number;
+  shape: string;
+  verdict: NodeVerdict;
+}
+const memos = new WeakMap<ClusterView, Map<string, Memo[]>>();
+
+function memoFor(view: ClusterView): Map<string, Memo[]> {
+  let memo = memos.get(view);
+  if (memo === undefined) {
+    memo = new Map();
+    memos.set(view, memo);
+  }
+  return memo;
+}
+
+/** Every candidate node's verdict for a pod that asks for devices, best first. */
 export function explainPod(
   pod: Pod,
   nodeNames: readonly string[],
@@ -62,10 +84,26 @@ export function explainPod(
   const policy = deps.policy();
   const demand = podDemand(pod, policy);
   if (demand.kind !== "devices") return { demand, verdicts: [] };
-  const exclude = pod.metadata?.uid;
-  const candidates = nodeNames.map((name) => deps.view.candidate(name, exclude));
-  const verdicts = evaluateNodes(candidates, demand.request, demand.preferences, policy.placement);
-  return { demand, verdicts };
+  const { view } = deps;
+  const uid = pod.metadata?.uid ?? "";
+  const shape = JSON.stringify([demand.request, demand.preferences, policy.placement]);
+  const memo = memoFor(view);
+  const verdicts = nodeNames.map((name) => {
+    const candidate = view.candidate(name, uid);
+    // Liveness is judged on every call (a Lease expires without any event); its own holdings make
+    // a pod's node special.
+    if (candidate.unavailable !== undefined || view.holds(uid, name))
+      return evaluateNode(candidate, demand.request, demand.preferences, policy.placement);
+    const version = view.nodeVersion(name);
+    const known = memo.get(name) ?? [];
+    const hit = known.find((m) => m.version === version && m.shape === shape);
+    if (hit !== undefined) return hit.verdict;
+    const verdict = evaluateNode(candidate, demand.request, demand.preferences, policy.placement);
+    const fresh = known.filter((m) => m.version === version).slice(-(SHAPES_PER_NODE - 1));
+    memo.set(name, [...fresh, { version, shape, verdict }]);
+    return verdict;
+  });
+  return { demand, verdicts: verdicts.sort(compareVerdicts) };
 }
 
 export function filter(args: ExtenderArgs, deps: ExtenderDeps): ExtenderFilterResult {

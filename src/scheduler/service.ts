@@ -96,8 +96,8 @@ export function deviceStats(view: ClusterView, scaling: Scaling): DeviceStat[] {
   for (const node of view.nodeNames()) {
     const candidate = view.candidate(node);
     const holders = view.holders(node);
-    for (const device of candidate.devices) {
-      const used = candidate.usage.get(device.uuid) ?? NO_USAGE;
+    for (const [i, device] of candidate.devices.entries()) {
+      const used = candidate.usage[i] ?? NO_USAGE;
       const slices = holders.flatMap((h) =>
         h.devices
           .flat()

@@ -11,7 +11,7 @@ import {
   decodePodDevices,
   encodePodDevices,
   podUsage,
-  sumUsage,
+  usageOnDevices,
   type Device,
   type DeviceUsage,
   type NodeCandidate,
@@ -73,16 +73,41 @@ export class ClusterView {
   /** The effective holding of each pod, indexed by node. */
   private readonly perNode = new Map<string, Map<string, Holding>>();
   private readonly placedOn = new Map<string, string>();
-  private readonly usageCache = new Map<string, Map<string, DeviceUsage>>();
+  private readonly usageCache = new Map<string, DeviceUsage[]>();
   private readonly options: ViewOptions;
+  private changes = 0;
+  /** Per node, the generation of its last change (devices, lease or the pods on it). */
+  private readonly nodeChanges = new Map<string, number>();
 
   constructor(options: ViewOptions) {
     this.options = options;
   }
 
+  /** Grows on every change, so a decision computed at one generation can be reused at the same. */
+  get generation(): number {
+    return this.changes;
+  }
+
+  /** Changes whenever anything about one node changes, so a per-node decision can be reused. */
+  nodeVersion(name: string): number {
+    return this.nodeChanges.get(name) ?? 0;
+  }
+
+  /** Whether a pod already holds (or reserved) devices on a node. */
+  holds(uid: string, node: string): boolean {
+    return this.placedOn.get(uid) === node;
+  }
+
+  private touch(node: string): void {
+    this.changes++;
+    this.nodeChanges.set(node, this.changes);
+    this.usageCache.delete(node);
+  }
+
   setNode(node: V1Node): void {
     const name = node.metadata?.name;
     if (name === undefined) return;
+    this.touch(name);
     const annotations = node.metadata?.annotations ?? {};
     const raw = annotations[Annotation.nodeRegister];
     const time = annotations[Annotation.nodeRegisterTime];
@@ -100,18 +125,21 @@ export class ClusterView {
   }
 
   removeNode(name: string): void {
+    this.touch(name);
     this.nodes.delete(name);
   }
 
   setLease(lease: V1Lease): void {
     const name = lease.metadata?.name ?? "";
     if (!name.startsWith(AGENT_LEASE_PREFIX)) return;
+    this.touch(name.slice(AGENT_LEASE_PREFIX.length));
     const renewed = Date.parse(String(lease.spec?.renewTime ?? lease.spec?.acquireTime ?? ""));
     const duration = (lease.spec?.leaseDurationSeconds ?? 40) * 1000;
     this.leases.set(name.slice(AGENT_LEASE_PREFIX.length), renewed + duration);
   }
 
   removeLease(lease: V1Lease): void {
+    this.touch((lease.metadata?.name ?? "").slice(AGENT_LEASE_PREFIX.length));
     this.leases.delete((lease.metadata?.name ?? "").slice(AGENT_LEASE_PREFIX.length));
   }
 
@@ -146,10 +174,11 @@ export class ClusterView {
   }
 
   private place(uid: string): void {
+    this.changes++;
     const before = this.placedOn.get(uid);
     if (before !== undefined) {
       this.perNode.get(before)?.delete(uid);
-      this.usageCache.delete(before);
+      this.touch(before);
       this.placedOn.delete(uid);
     }
     const effective = this.reservations.get(uid) ?? this.annotated.get(uid);
@@ -158,7 +187,7 @@ export class ClusterView {
     onNode.set(uid, effective);
     this.perNode.set(effective.node, onNode);
     this.placedOn.set(uid, effective.node);
-    this.usageCache.delete(effective.node);
+    this.touch(effective.node);
   }
 
   nodeNames(): string[] {
@@ -174,25 +203,29 @@ export class ClusterView {
   candidate(name: string, exclude?: string): NodeCandidate {
     const record = this.nodes.get(name);
     if (record === undefined)
-      return { name, devices: [], usage: new Map(), unavailable: "node not known to the extender" };
+      return { name, devices: [], usage: [], unavailable: "node not known to the extender" };
     const usage =
-      exclude !== undefined && this.placedOn.get(exclude) === name
-        ? sumUsage(
+      exclude !== undefined && this.holds(exclude, name)
+        ? usageOnDevices(
+            record.devices,
             this.holders(name)
               .filter((h) => h.uid !== exclude)
               .map((h) => h.usage),
           )
-        : this.usage(name);
+        : this.usage(name, record.devices);
     const unavailable = this.unavailable(name, record);
     return unavailable === undefined
       ? { name, devices: record.devices, usage }
       : { name, devices: record.devices, usage, unavailable };
   }
 
-  private usage(node: string): Map<string, DeviceUsage> {
+  private usage(node: string, devices: readonly Device[]): DeviceUsage[] {
     const cached = this.usageCache.get(node);
     if (cached !== undefined) return cached;
-    const usage = sumUsage(this.holders(node).map((h) => h.usage));
+    const usage = usageOnDevices(
+      devices,
+      this.holders(node).map((h) => h.usage),
+    );
     this.usageCache.set(node, usage);
     return usage;
   }

@@ -2,10 +2,10 @@
 // KubeSchedulerConfiguration holding the `hami-scheduler` profile and an HTTP extender, configured
 // as the Helm chart will configure it.
 
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { request } from "node:https";
-import { join } from "node:path";
-import { stringify } from "yaml";
+import { join, resolve } from "node:path";
+import { parse, stringify } from "yaml";
 import { launch, stopProcess, type ControlPlane } from "./control-plane.js";
 import { freePort, waitFor } from "./net.js";
 
@@ -17,31 +17,26 @@ export interface RunningScheduler {
   stop(): Promise<void>;
 }
 
-/** The scheduler configuration: our profile and the extender with HAMi's managed resources. */
-export function schedulerConfig(kubeconfig: string, extenderURL: string): Record<string, unknown> {
-  const ignored = ["nvidia.com/gpumem", "nvidia.com/gpumem-percentage", "nvidia.com/gpucores"];
-  return {
-    apiVersion: "kubescheduler.config.k8s.io/v1",
-    kind: "KubeSchedulerConfiguration",
-    clientConnection: { kubeconfig },
-    leaderElection: { leaderElect: false },
-    profiles: [{ schedulerName: SCHEDULER_NAME }],
-    extenders: [
-      {
-        urlPrefix: extenderURL,
-        filterVerb: "filter",
-        prioritizeVerb: "prioritize",
-        bindVerb: "bind",
-        weight: 1,
-        nodeCacheCapable: true,
-        httpTimeout: "30s",
-        managedResources: [
-          { name: "nvidia.com/gpu", ignoredByScheduler: false },
-          ...ignored.map((name) => ({ name, ignoredByScheduler: true })),
-        ],
-      },
-    ],
-  };
+const SHIPPED_CONFIG = resolve(
+  import.meta.dirname,
+  "../../deploy/scheduler/kube-scheduler-config.yaml",
+);
+
+interface SchedulerConfiguration {
+  clientConnection: { kubeconfig: string };
+  profiles: { schedulerName: string }[];
+  extenders: { urlPrefix: string }[];
+}
+
+/** The shipped configuration (deploy/scheduler), pointed at this cluster and extender. */
+export async function schedulerConfig(
+  kubeconfig: string,
+  extenderURL: string,
+): Promise<SchedulerConfiguration> {
+  const config = parse(await readFile(SHIPPED_CONFIG, "utf8")) as SchedulerConfiguration;
+  config.clientConnection.kubeconfig = kubeconfig;
+  for (const extender of config.extenders) extender.urlPrefix = extenderURL;
+  return config;
 }
 
 /** The scheduler serves a self-signed certificate of its own; only its health is read here. */
@@ -67,7 +62,7 @@ export async function startScheduler(
 ): Promise<RunningScheduler> {
   const port = await freePort();
   const configFile = join(plane.dir, "scheduler.yaml");
-  await writeFile(configFile, stringify(schedulerConfig(plane.kubeconfig, extenderURL)));
+  await writeFile(configFile, stringify(await schedulerConfig(plane.kubeconfig, extenderURL)));
   const output = { text: "" };
   const child = launch(
     "kube-scheduler",

@@ -159,14 +159,12 @@ describe("scheduler app against a real kube-apiserver", { skip: missing }, () =>
         "nvidia.com/gpucores": "20",
       }),
     });
-    const res = await request(app)
-      .post("/bind")
-      .send({
-        PodName: "bound",
-        PodNamespace: "default",
-        PodUID: created.metadata?.uid,
-        Node: "node-a",
-      });
+    const res = await request(app).post("/bind").send({
+      PodName: "bound",
+      PodNamespace: "default",
+      PodUID: created.metadata?.uid,
+      Node: "node-a",
+    });
     assert.deepEqual(res.body, { Error: "" });
     const pod = await core.readNamespacedPod({ namespace: "default", name: "bound" });
     const annotations = pod.metadata?.annotations ?? {};

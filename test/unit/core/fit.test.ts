@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
   fitPod,
+  NO_USAGE,
   podRequest,
   type Device,
   type DeviceUsage,
@@ -233,7 +234,11 @@ describe("fit - device fit per container", () => {
         preferences: c.prefs ?? {},
       };
       const result = fitPod(
-        { name: "node-1", devices: c.devices, usage: new Map(Object.entries(c.usage ?? {})) },
+        {
+          name: "node-1",
+          devices: c.devices,
+          usage: c.devices.map((d) => c.usage?.[d.uuid] ?? NO_USAGE),
+        },
         request,
         options,
       );
@@ -261,12 +266,12 @@ describe("fit - device fit per container", () => {
       }),
       policy(),
     );
-    const result = fitPod({ name: "n", devices: [gpu(0)], usage: new Map() }, request, {
+    const result = fitPod({ name: "n", devices: [gpu(0)], usage: [] }, request, {
       scaling: { memory: 1, cores: 1 },
       gpuPolicy: "spread",
       preferences: {},
     });
     assert.ok(result.fits);
-    assert.deepEqual(result.usage.get("GPU-0"), { slots: 1, memoryMiB: 40_000, cores: 100 });
+    assert.deepEqual(result.after[0], { slots: 1, memoryMiB: 40_000, cores: 100 });
   });
 });

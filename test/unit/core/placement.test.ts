@@ -22,9 +22,7 @@ function node(name: string, usedMiB: number, extra: Partial<NodeCandidate> = {})
     numa: 0,
     healthy: true,
   };
-  const usage = new Map([
-    [device.uuid, { slots: usedMiB > 0 ? 1 : 0, memoryMiB: usedMiB, cores: 0 }],
-  ]);
+  const usage = [{ slots: usedMiB > 0 ? 1 : 0, memoryMiB: usedMiB, cores: 0 }];
   return { name, devices: [device], usage, ...extra };
 }
 

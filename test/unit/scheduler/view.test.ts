@@ -59,6 +59,17 @@ function pod(
   };
 }
 
+/** A device's usage as the view would hand it to core; `exclude` leaves one pod out. */
+function used(v: ClusterView, nodeName: string, uuid: string, exclude?: string) {
+  const c = v.candidate(nodeName, exclude);
+  return c.usage[c.devices.findIndex((d) => d.uuid === uuid)];
+}
+
+/** How many devices of the node have anything on them. */
+function busy(v: ClusterView, nodeName: string): number {
+  return v.candidate(nodeName).usage.filter((u) => u.slots > 0).length;
+}
+
 const slice = (uuid: string, memoryMiB: number, cores = 0) => ({
   uuid,
   type: "NVIDIA",
@@ -72,19 +83,19 @@ describe("ClusterView - usage from pod annotations", () => {
     v.setNode(node("n1"));
     v.setPod(pod("a", "n1", [[slice("GPU-n1-0", 1000, 10)]]));
     v.setPod(pod("b", "n1", [[slice("GPU-n1-0", 2000)], [slice("GPU-n1-1", 500)]]));
-    assert.deepEqual(v.candidate("n1").usage.get("GPU-n1-0"), {
+    assert.deepEqual(used(v, "n1", "GPU-n1-0"), {
       slots: 2,
       memoryMiB: 3000,
       cores: 10,
     });
     v.setPod(pod("a", "n1", [[slice("GPU-n1-0", 1000, 10)]], { status: { phase: "Succeeded" } }));
-    assert.deepEqual(v.candidate("n1").usage.get("GPU-n1-0"), {
+    assert.deepEqual(used(v, "n1", "GPU-n1-0"), {
       slots: 1,
       memoryMiB: 2000,
       cores: 0,
     });
     v.removePod(pod("b", "n1", []));
-    assert.equal(v.candidate("n1").usage.size, 0);
+    assert.equal(busy(v, "n1"), 0);
   });
 
   it("a failed bind phase holds nothing; a malformed allocation is reported, not counted", () => {
@@ -96,7 +107,7 @@ describe("ClusterView - usage from pod annotations", () => {
     const broken = pod("b", "n1", []);
     broken.metadata!.annotations![Annotation.devicesToAllocate] = "GPU-n1-0,NVIDIA,lots,0:;";
     v.setPod(broken);
-    assert.equal(v.candidate("n1").usage.size, 0);
+    assert.equal(busy(v, "n1"), 0);
     assert.deepEqual(invalid, ["pod default/b"]);
   });
 
@@ -105,8 +116,8 @@ describe("ClusterView - usage from pod annotations", () => {
     v.setNode(node("n1"));
     v.setPod(pod("a", "n1", [[slice("GPU-n1-0", 1000)]]));
     v.setPod(pod("b", "n1", [[slice("GPU-n1-0", 2000)]]));
-    assert.equal(v.candidate("n1", "a").usage.get("GPU-n1-0")?.memoryMiB, 2000);
-    assert.equal(v.candidate("n1").usage.get("GPU-n1-0")?.memoryMiB, 3000);
+    assert.equal(used(v, "n1", "GPU-n1-0", "a")?.memoryMiB, 2000);
+    assert.equal(used(v, "n1", "GPU-n1-0")?.memoryMiB, 3000);
   });
 });
 
@@ -129,21 +140,13 @@ describe("ClusterView - reservations", () => {
     v.setPod(pod("a", "n2", [[slice("GPU-n2-0", 700)]]));
     const planned: PodDevices = [[slice("GPU-n1-1", 4000)]];
     v.reserve(reservation("a", "n1", planned));
-    assert.equal(v.candidate("n1").usage.get("GPU-n1-1")?.memoryMiB, 4000);
-    assert.equal(v.candidate("n2").usage.size, 0, "the old annotation is superseded");
+    assert.equal(used(v, "n1", "GPU-n1-1")?.memoryMiB, 4000);
+    assert.equal(busy(v, "n2"), 0, "the old annotation is superseded");
     v.setPod(pod("a", "n2", [[slice("GPU-n2-0", 700)]]));
-    assert.equal(
-      v.candidate("n1").usage.get("GPU-n1-1")?.memoryMiB,
-      4000,
-      "a late event of the old pod",
-    );
+    assert.equal(used(v, "n1", "GPU-n1-1")?.memoryMiB, 4000, "a late event of the old pod");
     v.setPod(pod("a", "n1", planned));
     v.unreserve("a");
-    assert.equal(
-      v.candidate("n1").usage.get("GPU-n1-1")?.memoryMiB,
-      4000,
-      "now held by the annotation",
-    );
+    assert.equal(used(v, "n1", "GPU-n1-1")?.memoryMiB, 4000, "now held by the annotation");
     assert.deepEqual(
       v.holders("n1").map((h) => h.uid),
       ["a"],
@@ -155,7 +158,7 @@ describe("ClusterView - reservations", () => {
     v.setNode(node("n1"));
     v.reserve(reservation("x", "n1", [[slice("GPU-n1-0", 4000)]]));
     v.unreserve("x");
-    assert.equal(v.candidate("n1").usage.size, 0);
+    assert.equal(busy(v, "n1"), 0);
   });
 });
 

@@ -1,0 +1,352 @@
+// Scheduler benchmark. (1) filter + prioritize for one pod over 100, 1,000 and 5,000 nodes with 8
+// GPUs each, half full, both as direct calls of the extender functions and through the HTTP service
+// (JSON in and out over loopback keep-alive, as kube-scheduler calls it). (2) binds per second
+// through the HTTP service against the real kube-apiserver of the test harness (skipped with a note
+// when it is not built). Prints one JSON document.
+
+import { createServer, Agent, request } from "node:http";
+import type { AddressInfo } from "node:net";
+import { cpus } from "node:os";
+import { CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import { defaultConfig, mutatePolicy, placementPolicy } from "../../src/config/index.js";
+import {
+  Annotation,
+  encodeNodeDevices,
+  encodePodDevices,
+  type ContainerDevice,
+  type Device,
+} from "../../src/core/index.js";
+import { MemoryBus } from "../../src/events/index.js";
+import { podApi, type PodApi } from "../../src/k8s/index.js";
+import {
+  ClusterView,
+  createSchedulerApp,
+  deviceStats,
+  feedView,
+  filter,
+  prioritize,
+  type ExtenderArgs,
+} from "../../src/scheduler/index.js";
+import { createLogger, createRegistry, schedulerMetrics } from "../../src/telemetry/index.js";
+import { controlPlaneMissing, startControlPlane } from "../../test/helpers/control-plane.js";
+import { createSimulatedGpuNode, simulatedGpus } from "../../test/helpers/gpu-nodes.js";
+
+const GPUS = 8;
+const SIZES = [100, 1_000, 5_000];
+const config = defaultConfig();
+const log = createLogger({ level: "silent" });
+
+function gpus(node: string): Device[] {
+  return Array.from({ length: GPUS }, (_, index) => ({
+    uuid: `GPU-${node}-${index}`,
+    index,
+    type: index % 2 === 0 ? "NVIDIA-A100-SXM4-40GB" : "NVIDIA-Tesla-T4",
+    memoryMiB: 40_000,
+    cores: 100,
+    splitCount: 10,
+    numa: index < GPUS / 2 ? 0 : 1,
+    healthy: true,
+  }));
+}
+
+/** A view of `count` nodes whose GPUs are half full: 5 of 10 slices, half the memory and cores. */
+function halfFullView(count: number): { view: ClusterView; names: string[] } {
+  const view = new ClusterView({ now: () => Date.now(), registerStaleMs: 0, requireLease: false });
+  const names: string[] = [];
+  for (let n = 0; n < count; n++) {
+    const name = `node-${String(n).padStart(5, "0")}`;
+    names.push(name);
+    const devices = gpus(name);
+    view.setNode({
+      metadata: { name, annotations: { [Annotation.nodeRegister]: encodeNodeDevices(devices) } },
+    });
+    for (let p = 0; p < 5; p++) {
+      const slices: ContainerDevice[] = devices.map((d) => ({
+        uuid: d.uuid,
+        type: "NVIDIA",
+        memoryMiB: 4_000,
+        cores: 10,
+      }));
+      view.setPod({
+        metadata: {
+          uid: `${name}-pod-${p}`,
+          name: `${name}-pod-${p}`,
+          namespace: "bench",
+          annotations: {
+            [Annotation.vgpuNode]: name,
+            [Annotation.devicesToAllocate]: encodePodDevices([slices]),
+          },
+        },
+        spec: { nodeName: name, containers: [{ name: "c" }] },
+        status: { phase: "Running" },
+      });
+    }
+  }
+  return { view, names };
+}
+
+/** Replicas: every pod asks the same; distinct: every pod asks a different amount of memory. */
+type Stream = "replicas" | "distinct";
+
+/** A fresh pod each time (its own uid), as kube-scheduler sends one pod after another. */
+function benchPod(i: number, stream: Stream): ExtenderArgs["pod"] {
+  const memory = stream === "replicas" ? 6000 : 5000 + (i % 2000);
+  const limits = {
+    "nvidia.com/gpu": "2",
+    "nvidia.com/gpumem": String(memory),
+    "nvidia.com/gpucores": "20",
+  };
+  return {
+    metadata: {
+      name: `probe-${i}`,
+      namespace: "bench",
+      uid: `probe-uid-${i}`,
+      annotations: { "nvidia.com/use-gputype": "A100" },
+    },
+    spec: { containers: [{ name: "c", resources: { limits } }] },
+  };
+}
+
+function percentile(samples: number[], p: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+const round = (ms: number): number => Math.round(ms * 1000) / 1000;
+
+function summary(samples: number[]): { p50_ms: number; p99_ms: number; mean_ms: number } {
+  const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
+  return {
+    p50_ms: round(percentile(samples, 50)),
+    p99_ms: round(percentile(samples, 99)),
+    mean_ms: round(mean),
+  };
+}
+
+function deps(view: ClusterView, api: PodApi) {
+  const registry = createRegistry(false);
+  return {
+    view,
+    policy: () => ({ request: mutatePolicy(config), placement: placementPolicy(config) }),
+    log,
+    metrics: schedulerMetrics(registry, () => deviceStats(view, placementPolicy(config).scaling)),
+    api,
+    bus: new MemoryBus(),
+    clock: () => new Date(),
+    registry,
+    ready: () => true,
+  };
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+
+function post(port: number, path: string, body: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        path,
+        method: "POST",
+        agent,
+        headers: { "content-type": "application/json" },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (text += chunk));
+        res.on("end", () => {
+          if (res.statusCode === 200) resolve(text);
+          else reject(new Error(`${path}: ${res.statusCode} ${text}`));
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+async function serve(
+  app: ReturnType<typeof createSchedulerApp>,
+): Promise<{ port: number; close: () => void }> {
+  const server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { port: (server.address() as AddressInfo).port, close: () => server.close() };
+}
+
+/** Filter and prioritize never touch the API; this one says so if they ever do. */
+const noApi: PodApi = {
+  readPod: () => Promise.reject(new Error("filter must not call the API")),
+  annotatePod: () => Promise.reject(new Error("filter must not call the API")),
+  bindPod: () => Promise.reject(new Error("filter must not call the API")),
+  recordEvent: () => Promise.reject(new Error("filter must not call the API")),
+};
+
+/** Between two pods one node changes, as the previous pod's bind would change it. */
+function bindSomewhere(view: ClusterView, names: string[], i: number): void {
+  const node = names[(i * 7919) % names.length] ?? "";
+  const slice = { uuid: `GPU-${node}-0`, type: "NVIDIA", memoryMiB: 10, cores: 0 };
+  view.reserve({
+    uid: `bound-${i}`,
+    namespace: "bench",
+    name: `bound-${i}`,
+    node,
+    devices: [[slice]],
+    usage: new Map([[slice.uuid, { slots: 1, memoryMiB: 10, cores: 0 }]]),
+  });
+  view.unreserve(`bound-${i}`);
+}
+
+async function filterLatency(count: number, stream: Stream) {
+  const { view, names } = halfFullView(count);
+  const d = deps(view, noApi);
+  const iterations = count >= 5_000 ? 100 : count >= 1_000 ? 200 : 500;
+  const args = (i: number): ExtenderArgs => ({ pod: benchPod(i, stream), nodeNames: names });
+  for (let i = 0; i < 10; i++) {
+    filter(args(-i - 1), d);
+    prioritize(args(-i - 1), d);
+  }
+  const direct: number[] = [];
+  let fits = 0;
+  for (let i = 0; i < iterations; i++) {
+    bindSomewhere(view, names, i);
+    const start = performance.now();
+    fits = filter(args(i), d).NodeNames.length;
+    prioritize(args(i), d);
+    direct.push(performance.now() - start);
+  }
+  const server = await serve(createSchedulerApp(d));
+  const body = (i: number) =>
+    JSON.stringify({ Pod: benchPod(i, stream), Nodes: null, NodeNames: names });
+  for (let i = 0; i < 5; i++) await post(server.port, "/filter", body(100_000 + i));
+  const http: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    bindSomewhere(view, names, 200_000 + i);
+    const text = body(200_000 + i);
+    const start = performance.now();
+    await post(server.port, "/filter", text);
+    await post(server.port, "/prioritize", text);
+    http.push(performance.now() - start);
+  }
+  server.close();
+  return {
+    nodes: count,
+    gpus: count * GPUS,
+    stream,
+    fitting_nodes: fits,
+    iterations,
+    direct: summary(direct),
+    http: summary(http),
+  };
+}
+
+async function bindThroughput(): Promise<Record<string, unknown>> {
+  const missing = controlPlaneMissing();
+  if (missing !== undefined) return { skipped: missing };
+  const plane = await startControlPlane();
+  try {
+    const kc = new KubeConfig();
+    kc.loadFromFile(plane.kubeconfig);
+    const core = kc.makeApiClient(CoreV1Api);
+    const nodes = Array.from({ length: 20 }, (_, i) => `bind-node-${i}`);
+    for (const node of nodes)
+      await createSimulatedGpuNode(
+        core,
+        node,
+        simulatedGpus(node, 8, { splitCount: 10, memoryMiB: 80_000 }),
+      );
+    const view = new ClusterView({
+      now: () => Date.now(),
+      registerStaleMs: 0,
+      requireLease: false,
+    });
+    const feed = feedView(kc, view, { leaseNamespace: "kube-system", log });
+    await feed.synced;
+    const server = await serve(createSchedulerApp(deps(view, podApi(kc))));
+    const total = 400;
+    const pods: V1Pod[] = await Promise.all(
+      Array.from({ length: total }, (_, i) =>
+        core.createNamespacedPod({
+          namespace: "default",
+          body: {
+            metadata: { name: `bind-${i}` },
+            spec: {
+              containers: [
+                {
+                  name: "c",
+                  image: "cuda",
+                  resources: { limits: { "nvidia.com/gpu": "1", "nvidia.com/gpumem": "1000" } },
+                },
+              ],
+            },
+          },
+        }),
+      ),
+    );
+    const concurrency = 8;
+    let next = 0;
+    let failed = 0;
+    const start = performance.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < total) {
+          const pod = pods[next]!;
+          const node = nodes[next % nodes.length]!;
+          next++;
+          const answer = JSON.parse(
+            await post(
+              server.port,
+              "/bind",
+              JSON.stringify({
+                PodName: pod.metadata?.name,
+                PodNamespace: "default",
+                PodUID: pod.metadata?.uid,
+                Node: node,
+              }),
+            ),
+          ) as { Error: string };
+          if (answer.Error !== "") failed++;
+        }
+      }),
+    );
+    const seconds = (performance.now() - start) / 1000;
+    server.close();
+    await feed.stop();
+    return {
+      pods: total,
+      concurrency,
+      failed,
+      seconds: Math.round(seconds * 100) / 100,
+      binds_per_s: Math.round(total / seconds),
+    };
+  } finally {
+    await plane.stop();
+  }
+}
+
+const filterResults = [];
+for (const stream of ["distinct", "replicas"] as const)
+  for (const size of SIZES) filterResults.push(await filterLatency(size, stream));
+const distinct = filterResults.filter((r) => r.stream === "distinct");
+const ratio = (distinct.at(-1)?.direct.mean_ms ?? 0) / (distinct[0]?.direct.mean_ms ?? 1);
+const binds = await bindThroughput();
+agent.destroy();
+process.stdout.write(
+  `${JSON.stringify(
+    {
+      benchmark: "scheduler",
+      machine: { cpus: cpus().length, node: process.version },
+      pod: "2 GPUs x 20% cores, use-gputype A100 (half of each node's GPUs); distinct: 5000..6999 MiB, a new shape every pod; replicas: 6000 MiB every pod; one node changes between pods",
+      nodes_half_full: "each GPU: 5 of 10 slices, 20000 of 40000 MiB, 50% cores",
+      filter_prioritize: filterResults,
+      cost_growth: {
+        nodes_ratio: SIZES.at(-1)! / SIZES[0]!,
+        time_ratio_direct: Math.round(ratio * 10) / 10,
+      },
+      bind_http: binds,
+    },
+    null,
+    2,
+  )}\n`,
+);
+process.exit(0);

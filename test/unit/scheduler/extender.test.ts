@@ -1,0 +1,92 @@
+// filter/prioritize over a ClusterView: verdicts reused between pods of one shape must never go
+// stale when a node changes or its agent Lease runs out.
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { defaultConfig, mutatePolicy, placementPolicy } from "../../../src/config/index.js";
+import { Annotation, encodeNodeDevices, type Pod } from "../../../src/core/index.js";
+import { ClusterView, filter, prioritize } from "../../../src/scheduler/index.js";
+import { createLogger, createRegistry, schedulerMetrics } from "../../../src/telemetry/index.js";
+import { simulatedGpus } from "../../helpers/gpu-nodes.js";
+
+function setup() {
+  let now = Date.parse("2026-11-29T00:00:00Z");
+  const view = new ClusterView({ now: () => now, registerStaleMs: 0, requireLease: false });
+  for (const name of ["n1", "n2"])
+    view.setNode({
+      metadata: {
+        name,
+        annotations: { [Annotation.nodeRegister]: encodeNodeDevices(simulatedGpus(name, 1)) },
+      },
+    });
+  const config = defaultConfig();
+  const deps = {
+    view,
+    policy: () => ({ request: mutatePolicy(config), placement: placementPolicy(config) }),
+    log: createLogger({ level: "silent" }),
+    metrics: schedulerMetrics(createRegistry(false), () => []),
+  };
+  return { view, deps, advance: (ms: number) => (now += ms), at: () => now };
+}
+
+const pod = (uid: string, memory: number): Pod => ({
+  metadata: { name: uid, namespace: "default", uid },
+  spec: {
+    containers: [
+      {
+        name: "c",
+        resources: { limits: { "nvidia.com/gpu": "1", "nvidia.com/gpumem": String(memory) } },
+      },
+    ],
+  },
+});
+
+describe("extender - verdicts reused across pods of one shape", () => {
+  it("a node that filled up since the last pod of the same shape is refused", () => {
+    const { view, deps } = setup();
+    const args = (uid: string) => ({ pod: pod(uid, 10_000), nodeNames: ["n1", "n2"] });
+    assert.deepEqual(filter(args("a"), deps).NodeNames, ["n1", "n2"]);
+    const slice = { uuid: "GPU-n1-0", type: "NVIDIA", memoryMiB: 10_000, cores: 0 };
+    view.reserve({
+      uid: "a",
+      namespace: "default",
+      name: "a",
+      node: "n1",
+      devices: [[slice]],
+      usage: new Map([["GPU-n1-0", { slots: 1, memoryMiB: 10_000, cores: 0 }]]),
+    });
+    const second = filter(args("b"), deps);
+    assert.deepEqual(second.NodeNames, ["n2"]);
+    assert.match(second.FailedNodes.n1 ?? "", /CardInsufficientMemory/);
+    view.unreserve("a");
+    assert.deepEqual(filter(args("c"), deps).NodeNames, ["n1", "n2"]);
+  });
+
+  it("a Lease that runs out makes the node unavailable with no event in between", () => {
+    const { view, deps, advance, at } = setup();
+    view.setLease({
+      metadata: { name: "hami-agent-n1" },
+      spec: {
+        renewTime: new Date(at()).toISOString() as unknown as Date,
+        leaseDurationSeconds: 40,
+      },
+    });
+    const args = (uid: string) => ({ pod: pod(uid, 100), nodeNames: ["n1", "n2"] });
+    assert.deepEqual(filter(args("a"), deps).NodeNames, ["n1", "n2"]);
+    advance(60_000);
+    const later = filter(args("b"), deps);
+    assert.deepEqual(later.NodeNames, ["n2"]);
+    assert.match(later.FailedNodes.n1 ?? "", /agent Lease expired 20 s ago/);
+    assert.deepEqual(
+      prioritize(args("b"), deps).map((h) => h.Host),
+      ["n1", "n2"],
+    );
+    assert.equal(prioritize(args("b"), deps)[0]?.Score, 0, "an unavailable node scores 0");
+  });
+
+  it("a different shape is computed afresh", () => {
+    const { deps } = setup();
+    assert.deepEqual(filter({ pod: pod("a", 100), nodeNames: ["n1"] }, deps).NodeNames, ["n1"]);
+    assert.deepEqual(filter({ pod: pod("b", 20_000), nodeNames: ["n1"] }, deps).NodeNames, []);
+  });
+});
