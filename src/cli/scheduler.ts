@@ -21,6 +21,7 @@ import {
   createSchedulerApp,
   deviceStats,
   feedView,
+  requeueOnRelease,
   type SchedulerPolicy,
 } from "../scheduler/index.js";
 import {
@@ -118,12 +119,16 @@ export async function runScheduler(argv: string[]): Promise<void> {
           },
         });
   const kc = loadKubeConfig(opts.kubeconfig);
+  const requeue = requeueOnRelease(kc, log);
   const view = new ClusterView({
     now: () => Date.now(),
     registerStaleMs: opts.stale * 1000,
     requireLease: opts["require-agent-lease"],
     onInvalid: (what, error) => {
       log.warn({ what, err: error }, "ignoring an invalid annotation");
+    },
+    onRelease: (node) => {
+      requeue.released(node);
     },
   });
   const registry = createRegistry(true);
@@ -140,6 +145,7 @@ export async function runScheduler(argv: string[]): Promise<void> {
     policy: () => schedulerPolicy(config),
     log,
     metrics,
+    requeue,
     api: podApi(kc),
     bus,
     clock: () => new Date(),
@@ -194,6 +200,7 @@ export async function runScheduler(argv: string[]): Promise<void> {
   const shutdown = (signal: string): void => {
     log.info({ signal }, "shutting down");
     stopWatch();
+    requeue.stop();
     void Promise.allSettled([close(), feed.stop()])
       .then(() => bus?.close())
       .finally(() => process.exit(0));

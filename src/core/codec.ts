@@ -21,6 +21,9 @@ export const Annotation = {
   bindTime: "hami.io/bind-time",
 } as const;
 
+/** The node agent's liveness Lease is named this plus the node name. */
+export const AGENT_LEASE_PREFIX = "hami-agent-";
+
 export const BindPhase = {
   allocating: "allocating",
   success: "success",

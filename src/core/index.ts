@@ -34,6 +34,7 @@ export type {
   ResourceNames,
 } from "./types.js";
 export {
+  AGENT_LEASE_PREFIX,
   Annotation,
   BindPhase,
   decodeNodeDevices,
@@ -58,3 +59,12 @@ export { asksForDevices, podRequest } from "./pod-request.js";
 export type { ContainerSlot, DeviceRequest, PodRequest, RequestDefaults } from "./pod-request.js";
 export { extenderPriority, nodeLoad, nodeScorers } from "./score.js";
 export type { NodeScore, NodeScorer, ScoreInput } from "./score.js";
+export { containerCacheDir, containerResponse, matchAllocate, nextContainer } from "./allocate.js";
+export type {
+  AllocateMatch,
+  AllocatePolicy,
+  ContainerIdentity,
+  ContainerResponse,
+  Mount,
+  PendingPod,
+} from "./allocate.js";

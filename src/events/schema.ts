@@ -21,7 +21,16 @@ export const hamiEventSchema = z.object({
   id: z.string().min(1),
   pod: z.object({ uid: z.string(), namespace: z.string(), name: z.string() }),
   node: z.string().min(1).optional(),
-  containers: z.array(z.object({ name: z.string(), devices: z.array(device) })).optional(),
+  containers: z
+    .array(
+      z.object({
+        name: z.string(),
+        devices: z.array(device),
+        /** The container sets CUDA_DISABLE_CONTROL=true: HAMi-core is not preloaded. */
+        controlDisabled: z.boolean().optional(),
+      }),
+    )
+    .optional(),
   reason: z.string().optional(),
   /** What the webhook changed or why it denied (admission events). */
   changes: z.array(z.string()).optional(),

@@ -30,6 +30,12 @@ export function createSchedulerApp(deps: SchedulerAppDeps): express.Express {
   const timed =
     (verb: string, handler: (body: unknown) => unknown) =>
     async (req: Request, res: Response): Promise<void> => {
+      // Before the first lists arrive every node looks empty or unknown: answer an error, which
+      // kube-scheduler retries with backoff, rather than refusals it would park for minutes.
+      if (!deps.ready()) {
+        res.status(503).json({ Error: "the extender is still loading nodes, leases and pods" });
+        return;
+      }
       const end = deps.metrics.latency.startTimer({ verb });
       const answer = await handler(req.body);
       end();

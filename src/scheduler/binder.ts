@@ -45,6 +45,13 @@ function describeDevices(devices: PodDevices, request: PodRequest): string {
     .join("; ");
 }
 
+/** Whether the container opts out of HAMi-core (env CUDA_DISABLE_CONTROL=true). */
+function controlDisabled(pod: V1Pod, container: string | undefined): boolean {
+  const all = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])];
+  const env = all.find((c) => c.name === container)?.env ?? [];
+  return env.some((e) => e.name === "CUDA_DISABLE_CONTROL" && e.value === "true");
+}
+
 interface Placed {
   pod: V1Pod;
   node: string;
@@ -65,6 +72,7 @@ function allocationEvent(placed: Placed, now: Date): HamiEvent {
     containers: devices.map((list, i) => ({
       name: request.slots[i]?.name ?? String(i),
       devices: list,
+      controlDisabled: controlDisabled(pod, request.slots[i]?.name),
     })),
     reason: "bind",
   };

@@ -31,6 +31,8 @@ export interface ExtenderDeps {
   policy: () => SchedulerPolicy;
   log: Logger;
   metrics: SchedulerMetrics;
+  /** Told when filter refuses nodes, so a later release can requeue the pod. */
+  requeue?: { refused(): void };
 }
 
 export type PodDemand =
@@ -124,6 +126,7 @@ export function filter(args: ExtenderArgs, deps: ExtenderDeps): ExtenderFilterRe
   const fits = verdicts.filter((v) => v.fits).map((v) => v.node);
   const failed: Record<string, string> = {};
   for (const v of verdicts) if (!v.fits) failed[v.node] = v.message;
+  if (fits.length < verdicts.length) deps.requeue?.refused();
   const best = verdicts[0];
   deps.log.info(
     {

@@ -12,7 +12,9 @@ export type {
   ExtenderFilterResult,
   HostPriority,
 } from "./protocol.js";
+export { RELEASED_ANNOTATION, requeueOnRelease } from "./requeue.js";
+export type { Requeue } from "./requeue.js";
 export { deviceStats, feedView } from "./service.js";
 export type { ViewFeed } from "./service.js";
-export { AGENT_LEASE_PREFIX, ClusterView } from "./view.js";
+export { ClusterView } from "./view.js";
 export type { Holding, ViewOptions } from "./view.js";

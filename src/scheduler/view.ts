@@ -5,6 +5,7 @@
 
 import type { V1Lease, V1Node, V1Pod } from "@kubernetes/client-node";
 import {
+  AGENT_LEASE_PREFIX,
   Annotation,
   BindPhase,
   decodeNodeDevices,
@@ -43,9 +44,9 @@ export interface ViewOptions {
   /** Nodes without any agent Lease are available when true (no agent liveness yet). */
   requireLease: boolean;
   onInvalid?: (what: string, error: unknown) => void;
+  /** Called when a pod stops holding devices on a node (deleted, finished, moved). */
+  onRelease?: (node: string) => void;
 }
-
-export const AGENT_LEASE_PREFIX = "hami-agent-";
 
 function sameHolding(a: Holding, b: Holding): boolean {
   return a.node === b.node && encodePodDevices(a.devices) === encodePodDevices(b.devices);
@@ -182,6 +183,7 @@ export class ClusterView {
       this.placedOn.delete(uid);
     }
     const effective = this.reservations.get(uid) ?? this.annotated.get(uid);
+    if (before !== undefined && effective?.node !== before) this.options.onRelease?.(before);
     if (effective === undefined) return;
     const onNode = this.perNode.get(effective.node) ?? new Map<string, Holding>();
     onNode.set(uid, effective);

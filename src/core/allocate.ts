@@ -1,0 +1,137 @@
+// What Allocate answers for one container (DESIGN.md section 4, the HAMi-core contract), and which
+// pending container a kubelet Allocate call is for (section 3). Pure: ids, paths and the cache file
+// name come in as data.
+
+import type { ContainerDevice, PodDevices } from "./device.js";
+
+export interface AllocatePolicy {
+  /** HAMi-core's install path on host and in the container (config hookPath). */
+  hookPath: string;
+  memoryScaling: number;
+  disableCoreLimit: boolean;
+  libCudaLogLevel?: number;
+}
+
+export interface Mount {
+  containerPath: string;
+  hostPath: string;
+  readOnly: boolean;
+}
+
+export interface ContainerResponse {
+  envs: Record<string, string>;
+  mounts: Mount[];
+}
+
+export interface ContainerIdentity {
+  podUID: string;
+  container: string;
+  /** Env the container sets itself (CUDA_DISABLE_CONTROL=true skips the preload). */
+  env: Record<string, string>;
+}
+
+/** The host directory of one container's shared cache; removed when the pod goes away. */
+export function containerCacheDir(hookPath: string, podUID: string, container: string): string {
+  return `${hookPath}/vgpu/containers/${podUID}_${container}`;
+}
+
+export function containerResponse(
+  devices: readonly ContainerDevice[],
+  who: ContainerIdentity,
+  policy: AllocatePolicy,
+  cacheFileId: string,
+): ContainerResponse {
+  const vgpu = `${policy.hookPath}/vgpu`;
+  const envs: Record<string, string> = {
+    NVIDIA_VISIBLE_DEVICES: devices.map((d) => d.uuid).join(","),
+    CUDA_DEVICE_SM_LIMIT: String(Math.max(0, ...devices.map((d) => d.cores))),
+    CUDA_DEVICE_MEMORY_SHARED_CACHE: `${vgpu}/${cacheFileId}.cache`,
+  };
+  devices.forEach((d, i) => {
+    envs[`CUDA_DEVICE_MEMORY_LIMIT_${i}`] = `${d.memoryMiB}m`;
+  });
+  if (policy.memoryScaling > 1) envs.CUDA_OVERSUBSCRIBE = "true";
+  if (policy.disableCoreLimit) envs.GPU_CORE_UTILIZATION_POLICY = "disable";
+  if (policy.libCudaLogLevel !== undefined) envs.LIBCUDA_LOG_LEVEL = String(policy.libCudaLogLevel);
+  const mounts: Mount[] = [
+    { containerPath: `${vgpu}/libvgpu.so`, hostPath: `${vgpu}/libvgpu.so`, readOnly: true },
+    {
+      containerPath: vgpu,
+      hostPath: containerCacheDir(policy.hookPath, who.podUID, who.container),
+      readOnly: false,
+    },
+    { containerPath: "/tmp/vgpulock", hostPath: "/tmp/vgpulock", readOnly: false },
+  ];
+  if (who.env.CUDA_DISABLE_CONTROL !== "true")
+    mounts.push({
+      containerPath: "/etc/ld.so.preload",
+      hostPath: `${vgpu}/ld.so.preload`,
+      readOnly: true,
+    });
+  return { envs, mounts };
+}
+
+/** A pod bound to this node whose devices the kubelet has not (all) asked for yet. */
+export interface PendingPod {
+  uid: string;
+  namespace: string;
+  name: string;
+  /** Kubelet admits pods in creation order (epoch ms). */
+  created: number;
+  /** Containers in PodDevices order: app containers, then init containers. */
+  containers: string[];
+  appContainers: number;
+  devices: PodDevices;
+  /** Per container (PodDevices order): already given its devices by Allocate. */
+  served: boolean[];
+}
+
+export interface AllocateMatch {
+  pod: PendingPod;
+  /** Index in PodDevices order. */
+  container: number;
+}
+
+/** The order the kubelet asks for containers' devices: init containers first, then app ones. */
+function kubeletOrder(pod: PendingPod): number[] {
+  const total = pod.devices.length;
+  const inits = Array.from({ length: total - pod.appContainers }, (_, i) => pod.appContainers + i);
+  const apps = Array.from({ length: pod.appContainers }, (_, i) => i);
+  return [...inits, ...apps];
+}
+
+/** The next container of the pod the kubelet will ask devices for, or undefined when none is left. */
+export function nextContainer(pod: PendingPod): number | undefined {
+  return kubeletOrder(pod).find(
+    (i) => !(pod.served[i] ?? false) && (pod.devices[i]?.length ?? 0) > 0,
+  );
+}
+
+/**
+ * Which pending container an Allocate call for `count` devices is for: in pod creation order, the
+ * first pod whose next container wants that many devices. A pod whose next container wants a
+ * different count is skipped (the kubelet asks for that pod later), so the answer also explains a
+ * mismatch.
+ */
+export function matchAllocate(
+  pending: readonly PendingPod[],
+  count: number,
+): AllocateMatch | { error: string } {
+  const ordered = [...pending].sort((a, b) => a.created - b.created || (a.uid < b.uid ? -1 : 1));
+  const seen: string[] = [];
+  for (const pod of ordered) {
+    const container = nextContainer(pod);
+    if (container === undefined) continue;
+    const wanted = pod.devices[container]?.length ?? 0;
+    if (wanted === count) return { pod, container };
+    seen.push(
+      `${pod.namespace}/${pod.name} container ${pod.containers[container] ?? container} expects ${wanted}`,
+    );
+  }
+  return {
+    error:
+      seen.length === 0
+        ? `no pod bound to this node is waiting for devices (asked for ${count})`
+        : `no pending container asks for ${count} device(s): ${seen.join("; ")}`,
+  };
+}

@@ -1,0 +1,124 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  containerResponse,
+  matchAllocate,
+  nextContainer,
+  type AllocatePolicy,
+  type PendingPod,
+} from "../../../src/core/index.js";
+
+const policy: AllocatePolicy = {
+  hookPath: "/usr/local",
+  memoryScaling: 1,
+  disableCoreLimit: false,
+};
+const gpu = (uuid: string, memoryMiB: number, cores: number) => ({
+  uuid,
+  type: "NVIDIA",
+  memoryMiB,
+  cores,
+});
+const who = { podUID: "uid-1", container: "main", env: {} };
+
+describe("allocate - the HAMi-core environment contract", () => {
+  it("one GPU: visible device, memory limit in MiB with 'm', SM limit, shared cache, four mounts", () => {
+    const r = containerResponse([gpu("GPU-a", 3000, 30)], who, policy, "cache-1");
+    assert.deepEqual(r.envs, {
+      NVIDIA_VISIBLE_DEVICES: "GPU-a",
+      CUDA_DEVICE_MEMORY_LIMIT_0: "3000m",
+      CUDA_DEVICE_SM_LIMIT: "30",
+      CUDA_DEVICE_MEMORY_SHARED_CACHE: "/usr/local/vgpu/cache-1.cache",
+    });
+    assert.deepEqual(r.mounts, [
+      {
+        containerPath: "/usr/local/vgpu/libvgpu.so",
+        hostPath: "/usr/local/vgpu/libvgpu.so",
+        readOnly: true,
+      },
+      {
+        containerPath: "/usr/local/vgpu",
+        hostPath: "/usr/local/vgpu/containers/uid-1_main",
+        readOnly: false,
+      },
+      { containerPath: "/tmp/vgpulock", hostPath: "/tmp/vgpulock", readOnly: false },
+      {
+        containerPath: "/etc/ld.so.preload",
+        hostPath: "/usr/local/vgpu/ld.so.preload",
+        readOnly: true,
+      },
+    ]);
+  });
+
+  it("several GPUs: comma list and one memory limit per device index", () => {
+    const r = containerResponse([gpu("GPU-a", 1000, 0), gpu("GPU-b", 2000, 0)], who, policy, "c");
+    assert.equal(r.envs.NVIDIA_VISIBLE_DEVICES, "GPU-a,GPU-b");
+    assert.equal(r.envs.CUDA_DEVICE_MEMORY_LIMIT_0, "1000m");
+    assert.equal(r.envs.CUDA_DEVICE_MEMORY_LIMIT_1, "2000m");
+    assert.equal(r.envs.CUDA_DEVICE_SM_LIMIT, "0");
+  });
+
+  it("oversubscription, disablecorelimit, log level and CUDA_DISABLE_CONTROL", () => {
+    const r = containerResponse(
+      [gpu("GPU-a", 1000, 0)],
+      { ...who, env: { CUDA_DISABLE_CONTROL: "true" } },
+      { hookPath: "/opt/hami", memoryScaling: 1.5, disableCoreLimit: true, libCudaLogLevel: 3 },
+      "c",
+    );
+    assert.equal(r.envs.CUDA_OVERSUBSCRIBE, "true");
+    assert.equal(r.envs.GPU_CORE_UTILIZATION_POLICY, "disable");
+    assert.equal(r.envs.LIBCUDA_LOG_LEVEL, "3");
+    assert.equal(r.envs.CUDA_DEVICE_MEMORY_SHARED_CACHE, "/opt/hami/vgpu/c.cache");
+    assert.ok(!r.mounts.some((m) => m.containerPath === "/etc/ld.so.preload"), "no preload");
+  });
+});
+
+describe("allocate - which container a kubelet call is for", () => {
+  const pod = (
+    uid: string,
+    created: number,
+    devices: number[],
+    apps = devices.length,
+  ): PendingPod => ({
+    uid,
+    namespace: "default",
+    name: uid,
+    created,
+    containers: devices.map((_, i) => `c${i}`),
+    appContainers: apps,
+    devices: devices.map((n) => Array.from({ length: n }, (_, i) => gpu(`GPU-${i}`, 100, 0))),
+    served: [],
+  });
+
+  it("pods in creation order, then their next container with that many devices", () => {
+    const older = pod("older", 1, [1]);
+    const newer = pod("newer", 2, [2]);
+    const one = matchAllocate([newer, older], 1);
+    assert.ok("pod" in one);
+    assert.equal(one.pod.uid, "older");
+    const two = matchAllocate([newer, older], 2);
+    assert.ok("pod" in two);
+    assert.equal(two.pod.uid, "newer");
+  });
+
+  it("init containers first, containers without devices skipped, served ones skipped", () => {
+    const p = pod("p", 1, [1, 0, 2], 2);
+    assert.equal(nextContainer(p), 2, "the init container (index 2) comes first");
+    p.served[2] = true;
+    assert.equal(nextContainer(p), 0);
+    p.served[0] = true;
+    assert.equal(nextContainer(p), undefined);
+  });
+
+  it("explains a mismatch and an empty node", () => {
+    const miss = matchAllocate([pod("p", 1, [2])], 3);
+    assert.ok("error" in miss);
+    assert.equal(
+      miss.error,
+      "no pending container asks for 3 device(s): default/p container c0 expects 2",
+    );
+    const none = matchAllocate([], 1);
+    assert.ok("error" in none);
+    assert.match(none.error, /no pod bound to this node is waiting/);
+  });
+});
