@@ -13,15 +13,17 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   events: async (argv) => (await import("./events.js")).runEvents(argv),
   scheduler: async (argv) => (await import("./scheduler.js")).runScheduler(argv),
   explain: async (argv) => (await import("./explain.js")).runExplain(argv),
+  node: async (argv) => (await import("./node.js")).runNode(argv),
 };
 
 async function usage(): Promise<string> {
-  const [webhook, events, certgen, scheduler, explain] = await Promise.all([
+  const [webhook, events, certgen, scheduler, explain, node] = await Promise.all([
     import("./webhook.js"),
     import("./events.js"),
     import("./certgen.js"),
     import("./scheduler.js"),
     import("./explain.js"),
+    import("./node.js"),
   ]);
   return `usage: hami <command> [options]
 commands:
@@ -30,9 +32,11 @@ commands:
   events    audit history and live tail of the event stream (NATS)
   scheduler the kube-scheduler extender (and, with TLS, the webhook in the same process)
   explain   why a pod fits or does not fit each node
+  node      the per-node agent: GPU discovery, registration, device plugin, allocator
 ${webhook.WEBHOOK_USAGE}
 ${scheduler.SCHEDULER_USAGE}
 ${explain.EXPLAIN_USAGE}
+${node.NODE_USAGE}
 ${events.EVENTS_USAGE}
 ${certgen.CERTGEN_USAGE}`;
 }

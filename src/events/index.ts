@@ -11,7 +11,13 @@ export type { NatsSettings } from "./nats-options.js";
 export { DEFAULT_RETENTION_MS, DUPLICATE_WINDOW_MS, STREAM_NAME } from "./nats-stream.js";
 export { eventId, EventTypes, hamiEventSchema } from "./schema.js";
 export type { EventType, HamiEvent } from "./schema.js";
-export { filterSubject, subjectFor, subjectMatches, SUBJECT_PREFIX } from "./subjects.js";
+export {
+  filterSubject,
+  subjectFor,
+  subjectMatches,
+  subjectToken,
+  SUBJECT_PREFIX,
+} from "./subjects.js";
 export {
   formatHeader,
   formatRow,

@@ -19,9 +19,10 @@ export interface PodEvent {
 
 export interface PodApi {
   readPod(namespace: string, name: string): Promise<V1Pod>;
-  /** Sets (string) or removes (null) annotations if the pod is still at `resourceVersion`. */
+  /** Sets (string) or removes (null) annotations; only if the pod is still at `resourceVersion`
+   * when one is given. */
   annotatePod(
-    pod: { namespace: string; name: string; resourceVersion: string },
+    pod: { namespace: string; name: string; resourceVersion?: string },
     annotations: Record<string, string | null>,
   ): Promise<V1Pod>;
   bindPod(pod: { namespace: string; name: string; uid: string }, node: string): Promise<void>;
@@ -37,7 +38,14 @@ export function podApi(kc: KubeConfig): PodApi {
     annotatePod: async ({ namespace, name, resourceVersion }, annotations) => {
       try {
         return await core.patchNamespacedPod(
-          { namespace, name, body: { metadata: { resourceVersion, annotations } } },
+          {
+            namespace,
+            name,
+            body: {
+              metadata:
+                resourceVersion === undefined ? { annotations } : { resourceVersion, annotations },
+            },
+          },
           mergePatch,
         );
       } catch (error) {

@@ -1,1 +1,20 @@
+export { NodeAgent, PLUGIN_SOCKET, toDevices } from "./agent.js";
+export type { AgentOptions, AgentSettings } from "./agent.js";
+export { Allocator } from "./allocator.js";
+export type { AllocatorDeps } from "./allocator.js";
 export * from "./device-plugin-api.js";
+export {
+  DeviceFileError,
+  deviceType,
+  fileSource,
+  mockDeviceFileSchema,
+  NVIDIA_SMI_FIELDS,
+  nvidiaSmiSource,
+  parseNvidiaSmi,
+  sysfsBusId,
+} from "./discovery.js";
+export type { DeviceSource, DiscoveredGpu, ParsedSmi } from "./discovery.js";
+export { AllocateError, DevicePluginServer, virtualDevices } from "./plugin.js";
+export type { PluginOptions } from "./plugin.js";
+export { registrar } from "./registration.js";
+export type { Registrar } from "./registration.js";

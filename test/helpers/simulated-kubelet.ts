@@ -48,7 +48,18 @@ export class SimulatedKubelet {
   private heartbeat: NodeJS.Timeout | undefined;
   private work: Promise<void> = Promise.resolve();
   private stopped = false;
+  private held = false;
   readonly errors: string[] = [];
+
+  /** Pods bound meanwhile wait (as behind a slow kubelet) until resumeAdmission(). */
+  holdAdmission(): void {
+    this.held = true;
+  }
+
+  resumeAdmission(): void {
+    this.held = false;
+    this.enqueue(() => this.sync());
+  }
 
   private readonly options: SimulatedKubeletOptions;
   private readonly kc: KubeConfig;
@@ -207,6 +218,7 @@ export class SimulatedKubelet {
 
   /** Admits waiting pods in creation-time order; frees the devices of terminal pods. */
   private async sync(): Promise<void> {
+    if (this.held) return;
     const pods = this.pods?.list() ?? [];
     for (const pod of pods) {
       const phase = pod.status?.phase;

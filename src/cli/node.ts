@@ -1,0 +1,109 @@
+// `hami node`: the per-node agent (DaemonSet): GPU discovery, registration, the kubelet device
+// plugin and the allocator.
+
+import { hostname } from "node:os";
+import { parseArgs } from "node:util";
+import {
+  defaultConfig,
+  loadConfigFile,
+  readEnv,
+  watchConfigFile,
+  type Config,
+} from "../config/index.js";
+import { NatsBus } from "../events/index.js";
+import { loadKubeConfig } from "../k8s/index.js";
+import {
+  fileSource,
+  NodeAgent,
+  nvidiaSmiSource,
+  type AgentSettings,
+  type DeviceSource,
+} from "../node/index.js";
+import { createLogger } from "../telemetry/index.js";
+import { NATS_FLAGS, NATS_USAGE, natsSettings } from "./nats-flags.js";
+import { UsageError } from "./usage.js";
+
+export const NODE_USAGE = `usage: hami node [--node-name NAME] [--devices nvml|file:PATH] [--device-plugin-dir /var/lib/kubelet/device-plugins]
+                 [--kubeconfig FILE] [--config FILE] [--lease-namespace kube-system] [--nats URL]
+  --node-name   defaults to $NODE_NAME, then the host name
+  --devices     nvml: nvidia-smi on this host; file:PATH: GPUs described in a YAML/JSON file (mock)
+  ${NATS_USAGE}`;
+
+function source(spec: string, node: string): DeviceSource {
+  if (spec === "nvml") return nvidiaSmiSource();
+  if (spec.startsWith("file:") && spec.length > 5) return fileSource(spec.slice(5), node);
+  throw new UsageError(`--devices=${spec}: expected nvml or file:PATH`);
+}
+
+export function agentSettings(config: Config): AgentSettings {
+  const { nvidia } = config;
+  return {
+    splitCount: nvidia.deviceSplitCount,
+    resourceName: nvidia.resourceCountName,
+    allocate: {
+      hookPath: nvidia.hookPath,
+      memoryScaling: nvidia.deviceMemoryScaling,
+      disableCoreLimit: nvidia.disablecorelimit,
+      ...(nvidia.libCudaLogLevel === undefined ? {} : { libCudaLogLevel: nvidia.libCudaLogLevel }),
+    },
+  };
+}
+
+export async function runNode(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      "node-name": { type: "string" },
+      devices: { type: "string", default: "nvml" },
+      "device-plugin-dir": { type: "string", default: "/var/lib/kubelet/device-plugins" },
+      kubeconfig: { type: "string" },
+      config: { type: "string" },
+      "lease-namespace": { type: "string", default: "kube-system" },
+      ...NATS_FLAGS,
+    },
+    strict: true,
+  });
+  const env = readEnv();
+  const node = values["node-name"] ?? process.env.NODE_NAME ?? hostname();
+  const log = createLogger({ level: env.logLevel }).child({ component: "node", node });
+  let config =
+    values.config === undefined ? defaultConfig() : (await loadConfigFile(values.config)).config;
+  const stopWatch =
+    values.config === undefined
+      ? () => undefined
+      : watchConfigFile({
+          path: values.config,
+          onChange: (next) => {
+            config = next.config;
+            log.info("configuration reloaded");
+          },
+          onError: (error) => {
+            log.error({ err: error }, "configuration reload failed, keeping the running config");
+          },
+        });
+  const nats = natsSettings(values, env.nats);
+  const bus = nats === undefined ? undefined : await NatsBus.start({ nats, log });
+  if (bus === undefined)
+    log.warn("no NATS_URL or --nats: allocations are read from the API server only");
+  const agent = new NodeAgent({
+    kc: loadKubeConfig(values.kubeconfig),
+    node,
+    source: source(values.devices, node),
+    pluginDir: values["device-plugin-dir"],
+    settings: () => agentSettings(config),
+    leaseNamespace: values["lease-namespace"],
+    bus,
+    log,
+  });
+  await agent.start();
+  const shutdown = (signal: string): void => {
+    log.info({ signal }, "shutting down");
+    stopWatch();
+    void agent
+      .stop()
+      .then(() => bus?.close())
+      .finally(() => process.exit(0));
+  };
+  process.once("SIGTERM", shutdown);
+  process.once("SIGINT", shutdown);
+}

@@ -1,0 +1,178 @@
+// The per-node agent: discovery -> registration (annotation + Lease) -> device plugin, with the
+// allocator fed by the allocation events for this node and by a pod informer on this node. Owns the
+// timers; stop() leaves nothing running.
+
+import { randomUUID } from "node:crypto";
+import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import type { AllocatePolicy, Device } from "../core/index.js";
+import { subjectToken, type EventBus, type Subscription } from "../events/index.js";
+import { podApi, startInformer, type RunningInformer } from "../k8s/index.js";
+import type { Logger } from "../telemetry/index.js";
+import { Allocator } from "./allocator.js";
+import type { DeviceSource, DiscoveredGpu } from "./discovery.js";
+import { DevicePluginServer } from "./plugin.js";
+import { registrar, type Registrar } from "./registration.js";
+
+export const PLUGIN_SOCKET = "hami-nvidia.sock";
+
+export interface AgentSettings {
+  splitCount: number;
+  resourceName: string;
+  allocate: AllocatePolicy;
+}
+
+export interface AgentOptions {
+  kc: KubeConfig;
+  node: string;
+  source: DeviceSource;
+  pluginDir: string;
+  settings: () => AgentSettings;
+  leaseNamespace: string;
+  bus?: EventBus;
+  log: Logger;
+  /** Device re-read period (default 10 s), Lease renewal (10 s), register refresh (60 s). */
+  pollMs?: number;
+  leaseMs?: number;
+  registerMs?: number;
+}
+
+/** Discovered GPUs as registered devices; a GPU seen before and now missing stays, unhealthy. */
+export function toDevices(
+  found: DiscoveredGpu[],
+  known: readonly Device[],
+  splitCount: number,
+): Device[] {
+  const devices: Device[] = found.map((g) => ({
+    uuid: g.uuid,
+    index: g.index,
+    type: g.type,
+    memoryMiB: g.memoryMiB,
+    cores: 100,
+    splitCount,
+    numa: g.numa,
+    healthy: g.healthy,
+  }));
+  const present = new Set(devices.map((d) => d.uuid));
+  for (const gone of known) if (!present.has(gone.uuid)) devices.push({ ...gone, healthy: false });
+  return devices;
+}
+
+export class NodeAgent {
+  readonly allocator: Allocator;
+  readonly plugin: DevicePluginServer;
+  devices: Device[] = [];
+  private readonly options: AgentOptions;
+  private readonly registrar: Registrar;
+  private pods: RunningInformer<V1Pod> | undefined;
+  private subscription: Subscription | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+
+  constructor(options: AgentOptions) {
+    this.options = options;
+    const { kc, node, log } = options;
+    const core = kc.makeApiClient(CoreV1Api);
+    const fieldSelector = `spec.nodeName=${node}`;
+    this.registrar = registrar(kc, {
+      node,
+      leaseNamespace: options.leaseNamespace,
+      leaseSeconds: Math.max(10, Math.ceil((4 * (options.leaseMs ?? 10_000)) / 1000)),
+      clock: () => new Date(),
+    });
+    this.plugin = new DevicePluginServer({
+      dir: options.pluginDir,
+      socketName: PLUGIN_SOCKET,
+      resourceName: options.settings().resourceName,
+      log,
+      allocate: (request) => this.allocator.allocate(request),
+    });
+    this.allocator = new Allocator({
+      node,
+      api: podApi(kc),
+      listPods: async () => (await core.listPodForAllNamespaces({ fieldSelector })).items,
+      bus: options.bus,
+      log,
+      policy: () => options.settings().allocate,
+      isKnownDevice: (id) => this.plugin.isHealthy(id),
+      newId: () => randomUUID(),
+      clock: () => new Date(),
+    });
+  }
+
+  async start(): Promise<void> {
+    const { kc, node, log } = this.options;
+    await this.discover();
+    await this.registrar.renewLease();
+    const core = kc.makeApiClient(CoreV1Api);
+    const fieldSelector = `spec.nodeName=${node}`;
+    this.pods = startInformer<V1Pod>(
+      kc,
+      {
+        path: "/api/v1/pods",
+        list: () => core.listPodForAllNamespaces({ fieldSelector }),
+        fieldSelector,
+        onError: (error, retryInMs) => {
+          log.warn({ err: error, retryInMs }, "pod informer failed, restarting");
+        },
+      },
+      {
+        add: (pod) => {
+          this.allocator.fromPod(pod);
+        },
+        update: (pod) => {
+          this.allocator.fromPod(pod);
+        },
+        delete: (pod) => void this.allocator.release(pod),
+      },
+    );
+    await this.pods.synced;
+    this.subscription = this.options.bus?.consume({
+      filter: `allocation.${subjectToken(node)}`,
+      durable: `hami-node-${subjectToken(node).replaceAll("_", "-")}`,
+      start: { kind: "new" },
+      handler: (event) => {
+        this.allocator.fromEvent(event);
+      },
+      onInvalid: (problem) => {
+        log.warn({ problem }, "ignoring an invalid allocation event");
+      },
+    });
+    await this.plugin.start();
+    this.every(this.options.pollMs ?? 10_000, () => this.discover());
+    this.every(this.options.leaseMs ?? 10_000, () => this.registrar.renewLease());
+    this.every(this.options.registerMs ?? 60_000, () => this.registrar.register(this.devices));
+    log.info(
+      { node, devices: this.devices.length, source: this.options.source.describe },
+      "node agent started",
+    );
+  }
+
+  async stop(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    await this.plugin.stop();
+    await this.subscription?.stop();
+    await this.pods?.stop();
+  }
+
+  /** Re-reads the GPUs; on any change re-registers and re-sends ListAndWatch. */
+  private async discover(): Promise<void> {
+    const found = await this.options.source.read();
+    const next = toDevices(found, this.devices, this.options.settings().splitCount);
+    for (const gpu of found)
+      if (gpu.problem !== undefined)
+        this.options.log.warn({ gpu: gpu.uuid, reason: gpu.problem }, "GPU unhealthy");
+    if (JSON.stringify(next) === JSON.stringify(this.devices)) return;
+    this.devices = next;
+    this.plugin.setDevices(next);
+    await this.registrar.register(next);
+  }
+
+  private every(ms: number, task: () => Promise<void>): void {
+    const timer = setInterval(() => {
+      task().catch((error: unknown) => {
+        this.options.log.warn({ err: error }, "periodic node agent task failed");
+      });
+    }, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+}

@@ -1,0 +1,326 @@
+// The node's allocator: one store of pods bound here that wait for devices, fed by allocation
+// events (fast path) and by the pod informer / a direct API read (source of truth, backstop when
+// NATS is down or late). Allocate matches the kubelet's call to the pending container (core),
+// answers the HAMi-core contract (core), records what was served on the pod, and publishes it.
+
+import { mkdir, rm } from "node:fs/promises";
+import { status } from "@grpc/grpc-js";
+import type { V1Pod } from "@kubernetes/client-node";
+import {
+  Annotation,
+  BindPhase,
+  containerCacheDir,
+  containerResponse,
+  decodePodDevices,
+  encodePodDevices,
+  matchAllocate,
+  type AllocatePolicy,
+  type PendingPod,
+  type PodDevices,
+} from "../core/index.js";
+import { eventId, type EventBus, type HamiEvent } from "../events/index.js";
+import type { PodApi } from "../k8s/index.js";
+import type { Logger } from "../telemetry/index.js";
+import type {
+  AllocateRequest,
+  AllocateResponse,
+  ContainerAllocateResponse,
+} from "./device-plugin-api.js";
+import { AllocateError } from "./plugin.js";
+
+interface Entry extends PendingPod {
+  controlDisabled: boolean[];
+  /** Where the store learnt of the pod first. */
+  source: "event" | "api";
+}
+
+export interface AllocatorDeps {
+  node: string;
+  api: PodApi;
+  /** Pods bound to this node, read from the API server (the backstop path). */
+  listPods: () => Promise<V1Pod[]>;
+  bus?: EventBus;
+  log: Logger;
+  policy: () => AllocatePolicy;
+  /** Whether a virtual device ID is one of ours and healthy. */
+  isKnownDevice: (id: string) => boolean;
+  newId: () => string;
+  clock: () => Date;
+}
+
+const terminal = (pod: V1Pod): boolean =>
+  pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed";
+
+function names(pod: V1Pod): string[] {
+  return [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].map((c) => c.name);
+}
+
+function disabled(pod: V1Pod): boolean[] {
+  return [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].map((c) =>
+    (c.env ?? []).some((e) => e.name === "CUDA_DISABLE_CONTROL" && e.value === "true"),
+  );
+}
+
+function identity(pod: V1Pod): { uid: string; namespace: string; name: string; created: number } {
+  const meta = pod.metadata ?? {};
+  // client-node may hand the timestamp over as a Date or as the wire string.
+  const created =
+    meta.creationTimestamp === undefined ? 0 : new Date(meta.creationTimestamp).getTime();
+  return { uid: meta.uid ?? "", namespace: meta.namespace ?? "", name: meta.name ?? "", created };
+}
+
+/** The scheduler's plan and what was served so far, from a pod's annotations. */
+function decodePlan(
+  annotations: Record<string, string>,
+): { devices: PodDevices; allocated: PodDevices; done: boolean } | { error: unknown } | undefined {
+  const raw = annotations[Annotation.devicesToAllocate];
+  if (raw === undefined) return undefined;
+  try {
+    return {
+      devices: decodePodDevices(raw, Annotation.devicesToAllocate),
+      allocated: decodePodDevices(
+        annotations[Annotation.devicesAllocated] ?? "",
+        Annotation.devicesAllocated,
+      ),
+      done: annotations[Annotation.bindPhase] === BindPhase.success,
+    };
+  } catch (error) {
+    return { error };
+  }
+}
+
+function toProto(r: ReturnType<typeof containerResponse>): ContainerAllocateResponse {
+  return {
+    envs: r.envs,
+    mounts: r.mounts.map((m) => ({
+      container_path: m.containerPath,
+      host_path: m.hostPath,
+      read_only: m.readOnly,
+    })),
+    devices: [],
+    annotations: {},
+    cdi_devices: [],
+  };
+}
+
+export class Allocator {
+  private readonly deps: AllocatorDeps;
+  private readonly store = new Map<string, Entry>();
+  private readonly released = new Set<string>();
+  /** Allocate calls answered from the event path and from the API path (for the benchmark and logs). */
+  readonly served = { event: 0, api: 0 };
+
+  constructor(deps: AllocatorDeps) {
+    this.deps = deps;
+  }
+
+  pending(): PendingPod[] {
+    return [...this.store.values()];
+  }
+
+  /** An allocation event for this node: the pod joins the store unless the API already told us. */
+  fromEvent(event: HamiEvent): void {
+    if (event.type !== "allocation" || event.node !== this.deps.node) return;
+    if (this.store.has(event.pod.uid) || this.released.has(event.pod.uid)) return;
+    const containers = event.containers ?? [];
+    const devices: PodDevices = containers.map((c) => c.devices);
+    this.store.set(event.pod.uid, {
+      ...event.pod,
+      created: Date.parse(event.time),
+      containers: containers.map((c) => c.name),
+      appContainers: containers.length,
+      devices,
+      served: devices.map(() => false),
+      controlDisabled: containers.map((c) => c.controlDisabled === true),
+      source: "event",
+    });
+  }
+
+  /** A pod bound here, from the informer or an API read: the source of truth. */
+  fromPod(pod: V1Pod): void {
+    if (terminal(pod)) {
+      void this.release(pod);
+      return;
+    }
+    const annotations = pod.metadata?.annotations ?? {};
+    if (annotations[Annotation.vgpuNode] !== this.deps.node) return;
+    const plan = decodePlan(annotations);
+    if (plan === undefined) return;
+    const who = identity(pod);
+    if ("error" in plan) {
+      this.deps.log.warn(
+        { pod: `${who.namespace}/${who.name}`, err: plan.error },
+        "ignoring a malformed allocation",
+      );
+      return;
+    }
+    const previous = this.store.get(who.uid);
+    const { devices, allocated, done } = plan;
+    const wasServed = (i: number): boolean => previous?.served[i] === true;
+    this.store.set(who.uid, {
+      ...who,
+      containers: names(pod),
+      appContainers: pod.spec?.containers.length ?? devices.length,
+      devices,
+      served: devices.map((_, i) => done || (allocated[i]?.length ?? 0) > 0 || wasServed(i)),
+      controlDisabled: disabled(pod),
+      source: previous === undefined ? "api" : previous.source,
+    });
+  }
+
+  /** Frees what a deleted or finished pod held: its cache dirs, its store entry; says so once. */
+  async release(pod: V1Pod): Promise<void> {
+    const uid = pod.metadata?.uid ?? "";
+    const entry = this.store.get(uid);
+    this.store.delete(uid);
+    const ours = pod.metadata?.annotations?.[Annotation.vgpuNode] === this.deps.node;
+    if ((entry === undefined && !ours) || this.released.has(uid)) return;
+    this.released.add(uid);
+    const { hookPath } = this.deps.policy();
+    await Promise.all(
+      names(pod).map((c) =>
+        rm(containerCacheDir(hookPath, uid, c), { recursive: true, force: true }),
+      ),
+    );
+    if (entry === undefined) return;
+    this.publish("released", entry, "pod deleted or finished");
+    this.deps.log.info(
+      { pod: `${entry.namespace}/${entry.name}`, node: this.deps.node, reason: "released" },
+      "release",
+    );
+  }
+
+  /** Re-reads the pods bound here from the API (NATS down or late, or the informer behind). */
+  async refresh(): Promise<void> {
+    for (const pod of await this.deps.listPods()) this.fromPod(pod);
+  }
+
+  async allocate(request: AllocateRequest): Promise<AllocateResponse> {
+    const responses: ContainerAllocateResponse[] = [];
+    for (const container of request.container_requests)
+      responses.push(await this.allocateOne(container.devices_ids));
+    return { container_responses: responses };
+  }
+
+  private async allocateOne(ids: string[]): Promise<ContainerAllocateResponse> {
+    const unknown = ids.filter((id) => !this.deps.isKnownDevice(id));
+    if (ids.length === 0 || unknown.length > 0)
+      throw new AllocateError(
+        status.INVALID_ARGUMENT,
+        ids.length === 0
+          ? "Allocate asked for no devices"
+          : `unknown or unhealthy device IDs: ${unknown.join(", ")}`,
+      );
+    let match = matchAllocate(this.pending(), ids.length);
+    let path: "event" | "api" = "event";
+    if ("error" in match) {
+      await this.refresh();
+      match = matchAllocate(this.pending(), ids.length);
+      path = "api";
+    }
+    if ("error" in match) {
+      await this.failLonePending(match.error);
+      throw new AllocateError(status.FAILED_PRECONDITION, match.error);
+    }
+    const entry = match.pod as Entry;
+    if (entry.source === "api") path = "api";
+    const index = match.container;
+    entry.served[index] = true;
+    try {
+      return await this.serve(entry, index, path);
+    } catch (error) {
+      entry.served[index] = false;
+      throw error;
+    }
+  }
+
+  private async serve(
+    entry: Entry,
+    index: number,
+    path: "event" | "api",
+  ): Promise<ContainerAllocateResponse> {
+    const policy = this.deps.policy();
+    const container = entry.containers[index] ?? String(index);
+    const devices = entry.devices[index] ?? [];
+    const env: Record<string, string> =
+      entry.controlDisabled[index] === true ? { CUDA_DISABLE_CONTROL: "true" } : {};
+    const response = containerResponse(
+      devices,
+      { podUID: entry.uid, container, env },
+      policy,
+      this.deps.newId(),
+    );
+    await mkdir(containerCacheDir(policy.hookPath, entry.uid, container), {
+      recursive: true,
+      mode: 0o777,
+    });
+    const complete = entry.devices.every((d, i) => d.length === 0 || entry.served[i] === true);
+    const allocated = entry.devices.map((d, i) => (entry.served[i] === true ? d : []));
+    await this.deps.api.annotatePod(
+      { namespace: entry.namespace, name: entry.name },
+      {
+        [Annotation.devicesAllocated]: encodePodDevices(allocated),
+        ...(complete ? { [Annotation.bindPhase]: BindPhase.success } : {}),
+      },
+    );
+    this.served[path]++;
+    const pod = `${entry.namespace}/${entry.name}`;
+    this.deps.log.info(
+      {
+        pod,
+        node: this.deps.node,
+        container,
+        devices: devices.map((d) => `${d.uuid} ${d.memoryMiB}MiB ${d.cores}%`),
+        path,
+        reason: "allocated",
+      },
+      "allocate",
+    );
+    if (complete) {
+      this.publish("allocated", entry, `served through the ${path} path`);
+      this.store.set(entry.uid, entry);
+    }
+    return toProto(response);
+  }
+
+  /** With exactly one pod waiting here, a call that cannot be matched is that pod's failure. */
+  private async failLonePending(message: string): Promise<void> {
+    const waiting = this.pending().filter((p) =>
+      p.devices.some((d, i) => d.length > 0 && p.served[i] !== true),
+    );
+    const [only] = waiting;
+    if (waiting.length !== 1 || only === undefined) return;
+    await this.deps.api
+      .annotatePod(
+        { namespace: only.namespace, name: only.name },
+        { [Annotation.bindPhase]: BindPhase.failed },
+      )
+      .catch(() => undefined);
+    const pod = await this.deps.api.readPod(only.namespace, only.name).catch(() => undefined);
+    if (pod !== undefined)
+      await this.deps.api
+        .recordEvent(pod, { type: "Warning", reason: "AllocateFailed", message }, "hami-node")
+        .catch(() => undefined);
+    this.deps.log.warn(
+      { pod: `${only.namespace}/${only.name}`, node: this.deps.node, reason: message },
+      "allocate failed",
+    );
+  }
+
+  private publish(type: "allocated" | "released", entry: Entry, reason: string): void {
+    const event: HamiEvent = {
+      type,
+      version: 1,
+      time: this.deps.clock().toISOString(),
+      id: eventId(type, entry.uid, 0),
+      pod: { uid: entry.uid, namespace: entry.namespace, name: entry.name },
+      node: this.deps.node,
+      containers: entry.devices.map((devices, i) => ({
+        name: entry.containers[i] ?? String(i),
+        devices,
+      })),
+      reason,
+    };
+    this.deps.bus?.publish(event);
+  }
+}

@@ -1,0 +1,203 @@
+// GPU discovery: from nvidia-smi (NVML through its CLI) or from a mock file describing GPUs (kind
+// clusters without GPUs, tests, the local demo). Parsing is defensive: units, "[N/A]", error
+// markers and odd names never crash it; a GPU that reports errors is unhealthy.
+
+import { execFile } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { parse } from "yaml";
+import { z } from "zod";
+
+export interface DiscoveredGpu {
+  index: number;
+  uuid: string;
+  /** Model as registered, e.g. NVIDIA-A100-SXM4-80GB (no , : ;). */
+  type: string;
+  memoryMiB: number;
+  numa: number;
+  healthy: boolean;
+  /** Why the GPU is unhealthy. */
+  problem?: string;
+}
+
+export interface DeviceSource {
+  describe: string;
+  read(): Promise<DiscoveredGpu[]>;
+}
+
+export const NVIDIA_SMI_FIELDS = [
+  "index",
+  "uuid",
+  "name",
+  "memory.total",
+  "pci.bus_id",
+  "mig.mode.current",
+];
+
+/** A model name made safe for the register annotation: spaces to '-', separators dropped. */
+export function deviceType(name: string): string {
+  const clean = (unreadable(name.trim()) ? "" : name)
+    .trim()
+    .replace(/[,:;]/g, "")
+    .replace(/\s+/g, "-");
+  if (clean === "") return "NVIDIA-unknown";
+  return /^nvidia/i.test(clean) ? clean : `NVIDIA-${clean}`;
+}
+
+/** nvidia-smi marks values it cannot read with brackets: [N/A], [Unknown Error], [GPU requires reset]. */
+function unreadable(value: string): boolean {
+  return value === "" || value.startsWith("[");
+}
+
+function memoryOf(raw: string): number | undefined {
+  if (unreadable(raw)) return undefined;
+  const match = /^(\d+(?:\.\d+)?)\s*(MiB|GiB)?$/i.exec(raw.trim());
+  if (match === null) return undefined;
+  const value = Number(match[1]);
+  return Math.floor(match[2]?.toLowerCase() === "gib" ? value * 1024 : value);
+}
+
+/** PCI bus id as nvidia-smi prints it (00000000:3B:00.0) to the sysfs name (0000:3b:00.0). */
+export function sysfsBusId(busId: string): string {
+  const match = /^([0-9a-f]+):([0-9a-f]{2}:[0-9a-f]{2}\.[0-9a-f])$/i.exec(busId.trim());
+  if (match === null) return busId.trim().toLowerCase();
+  return `${(match[1] ?? "").slice(-4).padStart(4, "0")}:${match[2] ?? ""}`.toLowerCase();
+}
+
+export interface ParsedSmi {
+  gpus: (DiscoveredGpu & { busId: string; mig: boolean })[];
+  /** Lines that could not be read at all. */
+  skipped: string[];
+}
+
+type SmiGpu = ParsedSmi["gpus"][number];
+
+function parseSmiLine(line: string): SmiGpu | undefined {
+  const fields = line.split(",").map((f) => f.trim());
+  if (fields.length < 6) return undefined;
+  const [indexText = "", uuid = ""] = fields;
+  const [memoryText = "", busId = "", migText = ""] = fields.slice(-3);
+  // A name containing commas: everything between the uuid and the last three fields.
+  const name = fields.slice(2, -3).join(" ");
+  const index = Number(indexText);
+  if (!Number.isInteger(index) || !uuid.startsWith("GPU-")) return undefined;
+  const memory = memoryOf(memoryText);
+  const gpu: SmiGpu = {
+    index,
+    uuid,
+    type: deviceType(name),
+    memoryMiB: memory ?? 1,
+    numa: 0,
+    healthy: memory !== undefined,
+    busId: unreadable(busId) ? "" : busId,
+    mig: migText.toLowerCase() === "enabled",
+  };
+  if (memory === undefined) gpu.problem = `memory.total reads ${JSON.stringify(memoryText)}`;
+  return gpu;
+}
+
+/** Parses `nvidia-smi --query-gpu=<NVIDIA_SMI_FIELDS> --format=csv,noheader,nounits`. */
+export function parseNvidiaSmi(csv: string): ParsedSmi {
+  const gpus: SmiGpu[] = [];
+  const skipped: string[] = [];
+  for (const line of csv.split(/\r?\n/)) {
+    if (line.trim() === "") continue;
+    const gpu = parseSmiLine(line);
+    if (gpu === undefined) skipped.push(line);
+    else gpus.push(gpu);
+  }
+  return { gpus, skipped };
+}
+
+/** NVML through nvidia-smi; NUMA node from sysfs (-1 there means 0). */
+export function nvidiaSmiSource(
+  run: (args: string[]) => Promise<string> = runNvidiaSmi,
+  readNuma: (busId: string) => Promise<number> = numaFromSysfs,
+): DeviceSource {
+  return {
+    describe: "nvml (nvidia-smi)",
+    read: async () => {
+      const { gpus } = parseNvidiaSmi(
+        await run([`--query-gpu=${NVIDIA_SMI_FIELDS.join(",")}`, "--format=csv,noheader,nounits"]),
+      );
+      return Promise.all(
+        gpus.map(async ({ busId, mig, ...gpu }) => {
+          const numa = busId === "" ? 0 : await readNuma(busId).catch(() => 0);
+          return mig
+            ? { ...gpu, numa, healthy: false, problem: "MIG mode is enabled (migstrategy none)" }
+            : { ...gpu, numa };
+        }),
+      );
+    },
+  };
+}
+
+function runNvidiaSmi(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile("nvidia-smi", args, { timeout: 20_000 }, (error, stdout, stderr) => {
+      if (error === null) resolve(stdout);
+      else reject(new Error(`nvidia-smi failed: ${error.message} ${stderr}`.trim()));
+    });
+  });
+}
+
+async function numaFromSysfs(busId: string): Promise<number> {
+  const text = await readFile(`/sys/bus/pci/devices/${sysfsBusId(busId)}/numa_node`, "utf8");
+  const numa = Number(text.trim());
+  return Number.isInteger(numa) && numa >= 0 ? numa : 0;
+}
+
+const mockGpu = z.strictObject({
+  uuid: z
+    .string()
+    .regex(/^[A-Za-z0-9-]+$/, "letters, digits and '-' only")
+    .optional(),
+  type: z.string().min(1),
+  memoryMiB: z.number().int().positive(),
+  numa: z.number().int().min(0).default(0),
+  healthy: z.boolean().default(true),
+  /** This many identical GPUs (uuids generated unless one is given for a single GPU). */
+  count: z.number().int().positive().default(1),
+});
+
+export const mockDeviceFileSchema = z.strictObject({ devices: z.array(mockGpu) });
+
+export class DeviceFileError extends Error {
+  override readonly name = "DeviceFileError";
+}
+
+/** GPUs described in a YAML/JSON file, re-read on every call (edit it to change health). */
+export function fileSource(path: string, node: string): DeviceSource {
+  return {
+    describe: `file ${path}`,
+    read: async () => {
+      const text = await readFile(path, "utf8").catch((error: unknown) => {
+        throw new DeviceFileError(`device file ${path}: ${(error as Error).message}`);
+      });
+      const parsed = mockDeviceFileSchema.safeParse(parse(text));
+      if (!parsed.success) {
+        const issues = parsed.error.issues
+          .map((i) => `${i.path.join(".")}: ${i.message}`)
+          .join("; ");
+        throw new DeviceFileError(`device file ${path}: ${issues}`);
+      }
+      const gpus: DiscoveredGpu[] = [];
+      for (const entry of parsed.data.devices)
+        for (let n = 0; n < entry.count; n++) {
+          const index = gpus.length;
+          const uuid =
+            entry.uuid !== undefined && entry.count === 1
+              ? entry.uuid
+              : `GPU-mock-${node}-${index}`;
+          gpus.push({
+            index,
+            uuid,
+            type: deviceType(entry.type),
+            memoryMiB: entry.memoryMiB,
+            numa: entry.numa,
+            healthy: entry.healthy,
+          });
+        }
+      return gpus;
+    },
+  };
+}

@@ -1,0 +1,54 @@
+// The node agent's writes about its node: the register annotation (HAMi encoding) plus the time it
+// was written, and the agent Lease `hami-agent-<node>` that tells the scheduler the agent is alive.
+// The agent is the only writer of both.
+
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  V1MicroTime,
+  type KubeConfig,
+} from "@kubernetes/client-node";
+import { AGENT_LEASE_PREFIX, Annotation, encodeNodeDevices, type Device } from "../core/index.js";
+import { isStatus } from "../k8s/index.js";
+
+const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+export interface Registrar {
+  /** Writes the register annotation (always: its time is the agent's registration heartbeat). */
+  register(devices: readonly Device[]): Promise<void>;
+  renewLease(): Promise<void>;
+}
+
+export function registrar(
+  kc: KubeConfig,
+  options: { node: string; leaseNamespace: string; leaseSeconds: number; clock: () => Date },
+): Registrar {
+  const core = kc.makeApiClient(CoreV1Api);
+  const leases = kc.makeApiClient(CoordinationV1Api);
+  const name = `${AGENT_LEASE_PREFIX}${options.node}`;
+  const namespace = options.leaseNamespace;
+  return {
+    register: async (devices) => {
+      const annotations = {
+        [Annotation.nodeRegister]: encodeNodeDevices(devices),
+        [Annotation.nodeRegisterTime]: options.clock().toISOString(),
+      };
+      await core.patchNode({ name: options.node, body: { metadata: { annotations } } }, mergePatch);
+    },
+    renewLease: async () => {
+      const spec = {
+        holderIdentity: options.node,
+        leaseDurationSeconds: options.leaseSeconds,
+        renewTime: new V1MicroTime(options.clock().getTime()),
+      };
+      try {
+        await leases.patchNamespacedLease({ name, namespace, body: { spec } }, mergePatch);
+      } catch (error) {
+        if (!isStatus(error, 404)) throw error;
+        await leases.createNamespacedLease({ namespace, body: { metadata: { name }, spec } });
+      }
+    },
+  };
+}

@@ -1,0 +1,135 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import {
+  deviceType,
+  fileSource,
+  nvidiaSmiSource,
+  parseNvidiaSmi,
+  sysfsBusId,
+  toDevices,
+  virtualDevices,
+} from "../../../src/node/index.js";
+
+describe("discovery - nvidia-smi output", () => {
+  it("reads healthy GPUs, odd names, units, N/A, error markers and MIG mode", () => {
+    const csv = [
+      "0, GPU-11111111-aaaa, NVIDIA A100-SXM4-80GB, 81920, 00000000:3B:00.0, Disabled",
+      "1, GPU-22222222-bbbb, Tesla T4, 15360 MiB, 00000000:AF:00.0, [N/A]",
+      "2, GPU-33333333-cccc, NVIDIA H100 80GB HBM3, [GPU requires reset], 00000000:18:00.0, Disabled",
+      "3, GPU-44444444-dddd, NVIDIA A30, 24576, [N/A], Enabled",
+      "4, GPU-55555555-eeee, Weird, Name, With, Commas, 1024, 00000000:01:00.0, Disabled",
+      "",
+      "garbage line",
+      "x, GPU-6, T4, 1, 0, Disabled",
+    ].join("\n");
+    const { gpus, skipped } = parseNvidiaSmi(csv);
+    assert.deepEqual(
+      gpus.map((g) => [g.index, g.uuid, g.type, g.memoryMiB, g.healthy, g.busId, g.mig]),
+      [
+        [0, "GPU-11111111-aaaa", "NVIDIA-A100-SXM4-80GB", 81920, true, "00000000:3B:00.0", false],
+        [1, "GPU-22222222-bbbb", "NVIDIA-Tesla-T4", 15360, true, "00000000:AF:00.0", false],
+        [2, "GPU-33333333-cccc", "NVIDIA-H100-80GB-HBM3", 1, false, "00000000:18:00.0", false],
+        [3, "GPU-44444444-dddd", "NVIDIA-A30", 24576, true, "", true],
+        [
+          4,
+          "GPU-55555555-eeee",
+          "NVIDIA-Weird-Name-With-Commas",
+          1024,
+          true,
+          "00000000:01:00.0",
+          false,
+        ],
+      ],
+    );
+    assert.match(gpus[2]?.problem ?? "", /memory.total reads "\[GPU requires reset\]"/);
+    assert.deepEqual(skipped, ["garbage line", "x, GPU-6, T4, 1, 0, Disabled"]);
+  });
+
+  it("maps bus ids to sysfs names and NUMA nodes; MIG-enabled GPUs are unhealthy for migstrategy none", async () => {
+    assert.equal(sysfsBusId("00000000:3B:00.0"), "0000:3b:00.0");
+    const source = nvidiaSmiSource(
+      () =>
+        Promise.resolve(
+          "0, GPU-a, A100, 40960, 00000000:3B:00.0, Disabled\n1, GPU-b, A30, 24576, 00000000:AF:00.0, Enabled\n",
+        ),
+      (busId) => Promise.resolve(busId === "00000000:AF:00.0" ? 1 : 0),
+    );
+    const gpus = await source.read();
+    assert.deepEqual(
+      gpus.map((g) => [g.uuid, g.numa, g.healthy]),
+      [
+        ["GPU-a", 0, true],
+        ["GPU-b", 1, false],
+      ],
+    );
+    assert.match(gpus[1]?.problem ?? "", /MIG/);
+  });
+
+  it("device types are safe for the register annotation", () => {
+    assert.equal(deviceType("Tesla V100-SXM2-32GB"), "NVIDIA-Tesla-V100-SXM2-32GB");
+    assert.equal(deviceType("NVIDIA A10: rev;1"), "NVIDIA-A10-rev1");
+    assert.equal(deviceType("[N/A]"), "NVIDIA-unknown");
+  });
+});
+
+describe("discovery - mock device file", () => {
+  it("expands counts, keeps given uuids, and names the field of a bad file", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "hami-mock-"));
+    try {
+      const path = join(dir, "gpus.yaml");
+      await writeFile(
+        path,
+        "devices:\n  - {type: Tesla T4, memoryMiB: 15360, count: 2}\n  - {uuid: GPU-fixed, type: A100, memoryMiB: 40960, numa: 1}\n",
+      );
+      const gpus = await fileSource(path, "n1").read();
+      assert.deepEqual(
+        gpus.map((g) => [g.index, g.uuid, g.type, g.numa]),
+        [
+          [0, "GPU-mock-n1-0", "NVIDIA-Tesla-T4", 0],
+          [1, "GPU-mock-n1-1", "NVIDIA-Tesla-T4", 0],
+          [2, "GPU-fixed", "NVIDIA-A100", 1],
+        ],
+      );
+      await writeFile(path, "devices:\n  - {type: T4, memoryMiB: -5}\n");
+      await assert.rejects(fileSource(path, "n1").read(), /devices.0.memoryMiB/);
+      await assert.rejects(
+        fileSource(join(dir, "missing.yaml"), "n1").read(),
+        /device file .*missing.yaml/,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("discovery - devices the plugin advertises", () => {
+  const gpu = { index: 0, uuid: "GPU-a", type: "T4", memoryMiB: 100, numa: 1, healthy: true };
+
+  it("a GPU that disappears stays registered, unhealthy", () => {
+    const first = toDevices([gpu, { ...gpu, index: 1, uuid: "GPU-b" }], [], 3);
+    const next = toDevices([gpu], first, 3);
+    assert.deepEqual(
+      next.map((d) => [d.uuid, d.healthy, d.splitCount]),
+      [
+        ["GPU-a", true, 3],
+        ["GPU-b", false, 3],
+      ],
+    );
+  });
+
+  it("splitCount virtual devices per GPU, <uuid>-<n>, unhealthy with their GPU", () => {
+    const devices = toDevices([gpu, { ...gpu, index: 1, uuid: "GPU-b", healthy: false }], [], 2);
+    assert.deepEqual(
+      virtualDevices(devices).map((d) => [d.ID, d.health]),
+      [
+        ["GPU-a-0", "Healthy"],
+        ["GPU-a-1", "Healthy"],
+        ["GPU-b-0", "Unhealthy"],
+        ["GPU-b-1", "Unhealthy"],
+      ],
+    );
+  });
+});
