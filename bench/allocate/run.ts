@@ -1,0 +1,174 @@
+// Allocate benchmark: latency of the kubelet's Allocate call over the device plugin's unix socket
+// (real gRPC, real kube-apiserver from the test harness), when the pod's allocation came by event
+// (already in the allocator's store) and when it must be read from the API server (store empty:
+// a list of the node's pods first). Both then record what was served on the pod (one API patch).
+// The kubelet is the simulated one of the tests, holding its own admission so only this bench
+// calls Allocate. Prints one JSON document.
+
+import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import { Annotation, encodePodDevices, type PodDevices } from "../../src/core/index.js";
+import { podApi } from "../../src/k8s/index.js";
+import {
+  Allocator,
+  DevicePluginServer,
+  devicePluginClient,
+  PLUGIN_SOCKET,
+  toDevices,
+} from "../../src/node/index.js";
+import { createLogger } from "../../src/telemetry/index.js";
+import { controlPlaneMissing, startControlPlane } from "../../test/helpers/control-plane.js";
+import { SimulatedKubelet } from "../../test/helpers/simulated-kubelet.js";
+
+const NODE = "bench-node";
+const PODS = Number(process.env.BENCH_PODS ?? 60);
+const log = createLogger({ level: "silent" });
+
+function percentile(samples: number[], p: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+const round = (ms: number): number => Math.round(ms * 100) / 100;
+const summary = (samples: number[]) => ({
+  p50_ms: round(percentile(samples, 50)),
+  p99_ms: round(percentile(samples, 99)),
+  mean_ms: round(samples.reduce((a, b) => a + b, 0) / samples.length),
+});
+
+const missing = controlPlaneMissing();
+if (missing !== undefined) {
+  process.stdout.write(`${JSON.stringify({ benchmark: "allocate", skipped: missing })}\n`);
+  process.exit(0);
+}
+
+const plane = await startControlPlane();
+const hook = await mkdtemp(join(tmpdir(), "hami-bench-hook-"));
+const kc = new KubeConfig();
+kc.loadFromFile(plane.kubeconfig);
+const core = kc.makeApiClient(CoreV1Api);
+const kubelet = await SimulatedKubelet.start({ kubeconfig: plane.kubeconfig, nodeName: NODE });
+kubelet.holdAdmission();
+const devices = toDevices(
+  [
+    {
+      index: 0,
+      uuid: "GPU-bench-0",
+      type: "NVIDIA-A100",
+      memoryMiB: 40_000,
+      numa: 0,
+      healthy: true,
+    },
+  ],
+  [],
+  10,
+);
+let plugin: DevicePluginServer | undefined;
+const allocator = new Allocator({
+  node: NODE,
+  api: podApi(kc),
+  listPods: async () =>
+    (await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${NODE}` })).items,
+  log,
+  policy: () => ({ hookPath: hook, memoryScaling: 1, disableCoreLimit: false }),
+  isKnownDevice: (id) => plugin?.isHealthy(id) ?? false,
+  newId: () => randomUUID(),
+  clock: () => new Date(),
+});
+plugin = new DevicePluginServer({
+  dir: kubelet.pluginDir,
+  socketName: PLUGIN_SOCKET,
+  resourceName: "nvidia.com/gpu",
+  log,
+  allocate: (request) => allocator.allocate(request),
+});
+plugin.setDevices(devices);
+await plugin.start();
+const client = devicePluginClient(join(kubelet.pluginDir, PLUGIN_SOCKET));
+
+async function boundPod(i: number, mode: string): Promise<{ pod: V1Pod; plan: PodDevices }> {
+  const plan: PodDevices = [
+    [{ uuid: "GPU-bench-0", type: "NVIDIA", memoryMiB: 100 + i, cores: 0 }],
+  ];
+  const pod = await core.createNamespacedPod({
+    namespace: "default",
+    body: {
+      metadata: {
+        name: `${mode}-${i}`,
+        annotations: {
+          [Annotation.vgpuNode]: NODE,
+          [Annotation.devicesToAllocate]: encodePodDevices(plan),
+          [Annotation.bindPhase]: "allocating",
+        },
+      },
+      spec: {
+        nodeName: NODE,
+        containers: [
+          { name: "c", image: "cuda", resources: { limits: { "nvidia.com/gpu": "1" } } },
+        ],
+      },
+    },
+  });
+  return { pod, plan };
+}
+
+async function run(mode: "event" | "api"): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < PODS; i++) {
+    const { pod, plan } = await boundPod(i, mode);
+    if (mode === "event")
+      allocator.fromEvent({
+        type: "allocation",
+        version: 1,
+        time: new Date().toISOString(),
+        id: `bench-${mode}-${i}`,
+        pod: { uid: pod.metadata?.uid ?? "", namespace: "default", name: pod.metadata?.name ?? "" },
+        node: NODE,
+        containers: [{ name: "c", devices: plan[0] ?? [] }],
+      });
+    const start = performance.now();
+    const answer = await client.allocate({
+      container_requests: [{ devices_ids: [`GPU-bench-0-${i % 10}`] }],
+    });
+    samples.push(performance.now() - start);
+    if (answer.container_responses[0]?.envs.CUDA_DEVICE_MEMORY_LIMIT_0 !== `${100 + i}m`)
+      throw new Error(`${mode}-${i}: served the wrong pod`);
+    await core.deleteNamespacedPod({
+      namespace: "default",
+      name: pod.metadata?.name ?? "",
+      gracePeriodSeconds: 0,
+    });
+    await allocator.release(pod);
+  }
+  return samples;
+}
+
+await run("event");
+await run("api");
+const event = await run("event");
+const api = await run("api");
+client.close();
+await plugin.stop();
+await kubelet.stop();
+await plane.stop();
+await rm(hook, { recursive: true, force: true });
+const ratio = summary(api).p50_ms / Math.max(0.001, summary(event).p50_ms);
+process.stdout.write(
+  `${JSON.stringify(
+    {
+      benchmark: "allocate",
+      machine: { cpus: cpus().length, node: process.version },
+      pods_per_mode: PODS,
+      note: "both paths end with one API patch recording what was served; the API path first lists the node's pods",
+      allocation_by_event: summary(event),
+      allocation_from_api: summary(api),
+      api_over_event_p50: Math.round(ratio * 100) / 100,
+      served: allocator.served,
+    },
+    null,
+    2,
+  )}\n`,
+);
+process.exit(0);
