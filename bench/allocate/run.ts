@@ -65,19 +65,18 @@ const devices = toDevices(
   [],
   10,
 );
-let plugin: DevicePluginServer | undefined;
-const allocator = new Allocator({
+const allocator: Allocator = new Allocator({
   node: NODE,
   api: podApi(kc),
   listPods: async () =>
     (await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${NODE}` })).items,
   log,
   policy: () => ({ hookPath: hook, memoryScaling: 1, disableCoreLimit: false }),
-  isKnownDevice: (id) => plugin?.isHealthy(id) ?? false,
+  isKnownDevice: (id): boolean => plugin.isHealthy(id),
   newId: () => randomUUID(),
   clock: () => new Date(),
 });
-plugin = new DevicePluginServer({
+const plugin: DevicePluginServer = new DevicePluginServer({
   dir: kubelet.pluginDir,
   socketName: PLUGIN_SOCKET,
   resourceName: "nvidia.com/gpu",

@@ -14,16 +14,18 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   scheduler: async (argv) => (await import("./scheduler.js")).runScheduler(argv),
   explain: async (argv) => (await import("./explain.js")).runExplain(argv),
   node: async (argv) => (await import("./node.js")).runNode(argv),
+  bench: async (argv) => (await import("./bench.js")).runBench(argv),
 };
 
 async function usage(): Promise<string> {
-  const [webhook, events, certgen, scheduler, explain, node] = await Promise.all([
+  const [webhook, events, certgen, scheduler, explain, node, bench] = await Promise.all([
     import("./webhook.js"),
     import("./events.js"),
     import("./certgen.js"),
     import("./scheduler.js"),
     import("./explain.js"),
     import("./node.js"),
+    import("./bench.js"),
   ]);
   return `usage: hami <command> [options]
 commands:
@@ -33,10 +35,12 @@ commands:
   scheduler the kube-scheduler extender (and, with TLS, the webhook in the same process)
   explain   why a pod fits or does not fit each node
   node      the per-node agent: GPU discovery, registration, device plugin, allocator
+  bench     placement benchmark: replay a GPU cluster trace through our placement
 ${webhook.WEBHOOK_USAGE}
 ${scheduler.SCHEDULER_USAGE}
 ${explain.EXPLAIN_USAGE}
 ${node.NODE_USAGE}
+${bench.BENCH_USAGE}
 ${events.EVENTS_USAGE}
 ${certgen.CERTGEN_USAGE}`;
 }

@@ -14,6 +14,7 @@ import {
   watchConfigFile,
   type Config,
 } from "../config/index.js";
+import { fgdScorer } from "../core/index.js";
 import { NatsBus, type EventBus } from "../events/index.js";
 import { loadKubeConfig, podApi } from "../k8s/index.js";
 import {
@@ -73,8 +74,12 @@ function options(argv: string[]) {
   return { ...values, port, stale };
 }
 
-function schedulerPolicy(config: Config): SchedulerPolicy {
-  return { request: mutatePolicy(config), placement: placementPolicy(config) };
+function schedulerPolicy(config: Config, view: ClusterView): SchedulerPolicy {
+  const placement = placementPolicy(config);
+  return {
+    request: mutatePolicy(config),
+    placement: { ...placement, scorers: { fgd: fgdScorer(view.workload()) } },
+  };
 }
 
 function listenHttp(app: express.Express, host: string, port: number): Promise<Server> {
@@ -142,7 +147,7 @@ export async function runScheduler(argv: string[]): Promise<void> {
   const feed = feedView(kc, view, { leaseNamespace: opts["lease-namespace"], log });
   const deps = {
     view,
-    policy: () => schedulerPolicy(config),
+    policy: () => schedulerPolicy(config, view),
     log,
     metrics,
     requeue,

@@ -3,7 +3,7 @@
 // and nowhere else.
 
 import { z } from "zod";
-import { GPUCorePolicies, SchedulerPolicies } from "../core/index.js";
+import { GPUCorePolicies, NodeSchedulerPolicies, SchedulerPolicies } from "../core/index.js";
 
 const resourceName = z
   .string()
@@ -51,7 +51,7 @@ export const schedulerSchema = z.strictObject({
   schedulerName: z.string().min(1).default("hami-scheduler"),
   defaultSchedulerPolicy: z
     .strictObject({
-      nodeSchedulerPolicy: z.enum(SchedulerPolicies).default("binpack"),
+      nodeSchedulerPolicy: z.enum(NodeSchedulerPolicies).default("binpack"),
       gpuSchedulerPolicy: z.enum(SchedulerPolicies).default("spread"),
     })
     .prefault({}),

@@ -36,6 +36,12 @@ export interface DeviceUsage {
   cores: number;
 }
 
+/** CPU and host memory still free on a node. */
+export interface HostFree {
+  cpuMilli: number;
+  memoryMiB: number;
+}
+
 /** Oversubscription factors from config (deviceMemoryScaling, deviceCoreScaling). */
 export interface Scaling {
   memory: number;

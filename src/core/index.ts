@@ -19,8 +19,13 @@ export {
   mutatePod,
 } from "./mutate.js";
 export type { GPUCorePolicy, MutateDecision, MutatePolicy } from "./mutate.js";
-export { readPodPreferences, SchedulerPolicies, UserAnnotation } from "./pod-annotations.js";
-export type { PodPreferences, SchedulerPolicy } from "./pod-annotations.js";
+export {
+  NodeSchedulerPolicies,
+  readPodPreferences,
+  SchedulerPolicies,
+  UserAnnotation,
+} from "./pod-annotations.js";
+export type { NodeSchedulerPolicy, PodPreferences, SchedulerPolicy } from "./pod-annotations.js";
 export { parseQuantity } from "./quantity.js";
 export { FitReason, Reason, SkipReason } from "./reasons.js";
 export type {
@@ -50,7 +55,14 @@ export {
   podUsage,
   usageOnDevices,
 } from "./device.js";
-export type { ContainerDevice, Device, DeviceUsage, PodDevices, Scaling } from "./device.js";
+export type {
+  ContainerDevice,
+  Device,
+  DeviceUsage,
+  HostFree,
+  PodDevices,
+  Scaling,
+} from "./device.js";
 export { deviceLoad, deviceReason, fitPod } from "./fit.js";
 export type { FitOptions, FitResult, GPUPolicy, NodeState } from "./fit.js";
 export { compareVerdicts, evaluateNode, evaluateNodes, scorerFor } from "./placement.js";
@@ -68,3 +80,5 @@ export type {
   Mount,
   PendingPod,
 } from "./allocate.js";
+export { fgdScorer, freeShare, nodeFragmentation } from "./fragmentation.js";
+export type { TaskClass } from "./fragmentation.js";

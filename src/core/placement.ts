@@ -2,17 +2,18 @@
 // Pure and deterministic (ties go to the node name), shared by the extender's filter, prioritize,
 // bind and explain, and by the placement benchmark.
 
-import type { Scaling } from "./device.js";
+import type { HostFree, PodDevices, Scaling } from "./device.js";
 import { fitPod, type GPUPolicy, type NodeState } from "./fit.js";
 import type { PodPreferences } from "./pod-annotations.js";
 import type { PodRequest } from "./pod-request.js";
 import { FitReason } from "./reasons.js";
 import { nodeScorers, type NodeScorer } from "./score.js";
-import type { PodDevices } from "./device.js";
 
 export interface NodeCandidate extends NodeState {
   /** Set when the node must not get pods (agent gone, stale registration); says why. */
   unavailable?: string;
+  /** CPU and memory free before and after placing the pod, for scorers that weigh them. */
+  host?: { before: HostFree; after: HostFree };
 }
 
 export interface PlacementPolicy {
@@ -68,6 +69,7 @@ export function evaluateNode(
     before: node.usage,
     after: result.after,
     scaling: policy.scaling,
+    ...(node.host === undefined ? {} : { host: node.host }),
   });
   return {
     node: node.name,

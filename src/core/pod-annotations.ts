@@ -14,8 +14,13 @@ export const UserAnnotation = {
   numaBind: "nvidia.com/numa-bind",
 } as const;
 
+/** How devices are chosen within a node. */
 export const SchedulerPolicies = ["binpack", "spread"] as const;
 export type SchedulerPolicy = (typeof SchedulerPolicies)[number];
+
+/** How nodes are chosen: HAMi's two, and fgd (fragmentation gradient, see fragmentation.ts). */
+export const NodeSchedulerPolicies = ["binpack", "spread", "fgd"] as const;
+export type NodeSchedulerPolicy = (typeof NodeSchedulerPolicies)[number];
 
 /** Placement preferences read from a pod's annotations; absent fields mean "not set". */
 export interface PodPreferences {
@@ -23,7 +28,7 @@ export interface PodPreferences {
   nouseGPUType?: string[];
   useGPUUUID?: string[];
   nouseGPUUUID?: string[];
-  nodeSchedulerPolicy?: SchedulerPolicy;
+  nodeSchedulerPolicy?: NodeSchedulerPolicy;
   gpuSchedulerPolicy?: SchedulerPolicy;
   numaBind?: boolean;
 }
@@ -46,14 +51,14 @@ function parseList(key: string, raw: string, token: RegExp): string[] {
   return items;
 }
 
-function parsePolicy(key: string, raw: string): SchedulerPolicy {
-  const found = SchedulerPolicies.find((policy) => policy === raw.trim());
+function parsePolicy<P extends string>(key: string, raw: string, allowed: readonly P[]): P {
+  const found = allowed.find((policy) => policy === raw.trim());
   if (!found) {
     throw new HamiError(
       Reason.InvalidAnnotation,
       field(key),
       raw,
-      `must be one of ${SchedulerPolicies.join(", ")}`,
+      `must be one of ${allowed.join(", ")}`,
     );
   }
   return found;
@@ -75,9 +80,9 @@ export function readPodPreferences(
     const raw = get(key);
     return raw === undefined ? undefined : parseList(key, raw, token);
   };
-  const policy = (key: string) => {
+  const policy = <P extends string>(key: string, allowed: readonly P[]) => {
     const raw = get(key);
-    return raw === undefined ? undefined : parsePolicy(key, raw);
+    return raw === undefined ? undefined : parsePolicy(key, raw, allowed);
   };
   const numa = get(UserAnnotation.numaBind);
   return {
@@ -85,8 +90,8 @@ export function readPodPreferences(
     nouseGPUType: list(UserAnnotation.nouseGPUType, TYPE_TOKEN),
     useGPUUUID: list(UserAnnotation.useGPUUUID, UUID_TOKEN),
     nouseGPUUUID: list(UserAnnotation.nouseGPUUUID, UUID_TOKEN),
-    nodeSchedulerPolicy: policy(UserAnnotation.nodeSchedulerPolicy),
-    gpuSchedulerPolicy: policy(UserAnnotation.gpuSchedulerPolicy),
+    nodeSchedulerPolicy: policy(UserAnnotation.nodeSchedulerPolicy, NodeSchedulerPolicies),
+    gpuSchedulerPolicy: policy(UserAnnotation.gpuSchedulerPolicy, SchedulerPolicies),
     numaBind: numa === undefined ? undefined : parseBool(UserAnnotation.numaBind, numa),
   };
 }

@@ -2,7 +2,7 @@
 // after placing the pod to 0..1 (higher is better); binpack and spread are HAMi's, and further
 // policies plug in through NodeScorer (the placement benchmark adds a fragmentation-aware one).
 
-import { NO_USAGE, type Device, type DeviceUsage, type Scaling } from "./device.js";
+import { NO_USAGE, type Device, type DeviceUsage, type HostFree, type Scaling } from "./device.js";
 import { deviceLoad } from "./fit.js";
 
 export interface ScoreInput {
@@ -12,6 +12,8 @@ export interface ScoreInput {
   /** Usage after placing the pod, aligned with `devices`. */
   after: readonly DeviceUsage[];
   scaling: Scaling;
+  /** CPU and memory free on the node before and after, when the caller knows them. */
+  host?: { before: HostFree; after: HostFree };
 }
 
 export interface NodeScore {

@@ -17,6 +17,7 @@ import {
   type DeviceUsage,
   type NodeCandidate,
   type PodDevices,
+  type TaskClass,
 } from "../core/index.js";
 
 /** A pod's devices on a node, from its annotations or from a bind in flight. */
@@ -57,6 +58,24 @@ export function podIdentity(pod: V1Pod): { uid: string; namespace: string; name:
   return { uid: meta.uid ?? "", namespace: meta.namespace ?? "", name: meta.name ?? "" };
 }
 
+/** Adds each container's request (device count and share of a device) to the class counts. */
+function countClasses(
+  devices: PodDevices,
+  memory: ReadonlyMap<string, number>,
+  counts: Map<string, TaskClass>,
+): void {
+  for (const container of devices) {
+    const first = container[0];
+    if (first === undefined) continue;
+    const byMemory = first.memoryMiB / Math.max(1, memory.get(first.uuid) ?? first.memoryMiB);
+    const share = Math.min(1, Math.round(Math.max(first.cores / 100, byMemory) * 100) / 100);
+    const key = `${container.length}/${share}`;
+    const known = counts.get(key);
+    if (known === undefined) counts.set(key, { gpus: container.length, share, weight: 1 });
+    else known.weight++;
+  }
+}
+
 /** Terminal pods and failed binds hold nothing. */
 function holdsDevices(pod: V1Pod): boolean {
   const phase = pod.status?.phase;
@@ -77,6 +96,7 @@ export class ClusterView {
   private readonly usageCache = new Map<string, DeviceUsage[]>();
   private readonly options: ViewOptions;
   private changes = 0;
+  private workloadCache: { generation: number; classes: TaskClass[] } | undefined;
   /** Per node, the generation of its last change (devices, lease or the pods on it). */
   private readonly nodeChanges = new Map<string, number>();
 
@@ -190,6 +210,22 @@ export class ClusterView {
     this.perNode.set(effective.node, onNode);
     this.placedOn.set(uid, effective.node);
     this.touch(effective.node);
+  }
+
+  /** The GPU requests of the pods placed now, as task classes: the workload the fgd policy
+   * measures fragmentation against. A whole GPU when nothing is placed yet. */
+  workload(): TaskClass[] {
+    if (this.workloadCache?.generation === this.changes) return this.workloadCache.classes;
+    const counts = new Map<string, TaskClass>();
+    for (const [node, holders] of this.perNode) {
+      const memory = new Map(
+        (this.nodes.get(node)?.devices ?? []).map((d) => [d.uuid, d.memoryMiB]),
+      );
+      for (const holding of holders.values()) countClasses(holding.devices, memory, counts);
+    }
+    const classes = counts.size === 0 ? [{ gpus: 1, share: 1, weight: 1 }] : [...counts.values()];
+    this.workloadCache = { generation: this.changes, classes };
+    return classes;
   }
 
   nodeNames(): string[] {

@@ -17,6 +17,7 @@ const LAYERS: Record<string, number> = {
   webhook: 4,
   scheduler: 4,
   node: 4,
+  sim: 4,
   cli: 5,
 };
 
