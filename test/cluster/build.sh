@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the pinned control plane (etcd, kube-apiserver, kube-scheduler, kubectl) from the Go modules in this
-# folder into .cluster-bin/, reusing the previous build while go.mod/go.sum are unchanged.
+# folder, and helm for the chart checks, into .cluster-bin/, reusing the previous build while the pins
+# (go.mod/go.sum, helm_version) are unchanged.
 # The first build downloads the Kubernetes modules and compiles for a few minutes.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -9,9 +10,10 @@ if ! command -v go >/dev/null 2>&1; then
   echo "cluster:build needs Go >= 1.26 (https://go.dev/dl/); the Kubernetes control plane is built from source" >&2
   exit 1
 fi
-stamp="$(cat "$here/go.mod" "$here/go.sum" "$here/etcd/main.go" | sha256sum | cut -d' ' -f1)"
+helm_version=v3.22.0
+stamp="$( (cat "$here/go.mod" "$here/go.sum" "$here/etcd/main.go"; echo "$helm_version") | sha256sum | cut -d' ' -f1)"
 if [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$stamp" ] &&
-  [ -x "$out/etcd" ] && [ -x "$out/kube-apiserver" ] && [ -x "$out/kube-scheduler" ] && [ -x "$out/kubectl" ]; then
+  [ -x "$out/etcd" ] && [ -x "$out/kube-apiserver" ] && [ -x "$out/kube-scheduler" ] && [ -x "$out/kubectl" ] && [ -x "$out/helm" ]; then
   echo "cluster:build: binaries in .cluster-bin are current ($(go version | cut -d' ' -f3))"
   exit 0
 fi
@@ -30,5 +32,9 @@ for target in k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-sc
   go build -buildvcs=false -ldflags "$ldflags" -o "$out/" "$target"
   echo "cluster:build: ${target##*/} done in $((SECONDS - start)) s"
 done
+echo "cluster:build: building helm $helm_version (chart checks) ..."
+start=$SECONDS
+GOBIN="$out" GOFLAGS=-buildvcs=false go install -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$helm_version" "helm.sh/helm/v3/cmd/helm@$helm_version"
+echo "cluster:build: helm done in $((SECONDS - start)) s"
 echo "$stamp" >"$out/.stamp"
 "$out/kube-apiserver" --version

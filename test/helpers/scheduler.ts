@@ -56,13 +56,19 @@ function healthz(port: number): Promise<number> {
   });
 }
 
+/** Starts kube-scheduler with the shipped configuration pointed at `extender` (a URL), or with a
+ * given configuration object (its clientConnection is set to the plane's kubeconfig). */
 export async function startScheduler(
   plane: ControlPlane,
-  extenderURL: string,
+  extender: string | Record<string, unknown>,
 ): Promise<RunningScheduler> {
   const port = await freePort();
-  const configFile = join(plane.dir, "scheduler.yaml");
-  await writeFile(configFile, stringify(await schedulerConfig(plane.kubeconfig, extenderURL)));
+  const configFile = join(plane.dir, `scheduler-${port}.yaml`);
+  const config =
+    typeof extender === "string"
+      ? await schedulerConfig(plane.kubeconfig, extender)
+      : { ...extender, clientConnection: { kubeconfig: plane.kubeconfig } };
+  await writeFile(configFile, stringify(config));
   const output = { text: "" };
   const child = launch(
     "kube-scheduler",

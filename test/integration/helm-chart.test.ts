@@ -1,0 +1,170 @@
+// The Helm chart (deploy/helm/hami): helm lint, helm template with default and other values, every
+// rendered object accepted by the real kube-apiserver (server-side dry run: schemas, RBAC objects,
+// the webhook's CEL matchConditions), the rendered device config accepted by our config loader and
+// the rendered kube-scheduler configuration by the real kube-scheduler. kind itself is test/e2e.
+
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { parseAllDocuments, parse } from "yaml";
+import { loadConfigFile } from "../../src/config/index.js";
+import {
+  CLUSTER_BIN,
+  controlPlaneMissing,
+  startControlPlane,
+  type ControlPlane,
+} from "../helpers/control-plane.js";
+import { startScheduler } from "../helpers/scheduler.js";
+
+const HELM = join(CLUSTER_BIN, "helm");
+const CHART = "deploy/helm/hami";
+const missing =
+  controlPlaneMissing() ??
+  (existsSync(HELM) ? undefined : "helm not built: run npm run cluster:build");
+
+interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  data?: Record<string, string>;
+}
+
+function run(
+  bin: string,
+  args: string[],
+  input?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(bin, args, { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.on("close", (code) => {
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+    child.stdin.end(input ?? "");
+  });
+}
+
+const template = (...values: string[]) =>
+  run(HELM, [
+    "template",
+    "hami",
+    CHART,
+    "--namespace",
+    "kube-system",
+    "--kube-version",
+    "1.36.3",
+    ...values.flatMap((v) => ["--set", v]),
+  ]);
+
+const manifests = (text: string): Manifest[] =>
+  parseAllDocuments(text)
+    .map((d) => d.toJSON() as Manifest | null)
+    .filter((m): m is Manifest => m !== null);
+
+const OTHER_VALUES = [
+  "nats.enabled=false",
+  "nats.url=nats://nats.example:4222",
+  "nats.credentialsSecret=nats-creds",
+  "devicePlugin.devices=file",
+  "scheduler.replicas=2",
+  "scheduler.nodePort.enabled=true",
+  "devices.scheduler.defaultSchedulerPolicy.nodeSchedulerPolicy=fgd",
+  "devices.nvidia.deviceSplitCount=4",
+];
+
+describe("Helm chart", { skip: missing }, () => {
+  let plane: ControlPlane;
+  let dir: string;
+
+  before(async () => {
+    plane = await startControlPlane();
+    dir = await mkdtemp(join(tmpdir(), "hami-chart-"));
+  });
+
+  after(async () => {
+    await plane?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("passes helm lint", async () => {
+    const lint = await run(HELM, ["lint", CHART, "--strict", "--kube-version", "1.36.3"]);
+    assert.equal(lint.code, 0, lint.stdout + lint.stderr);
+  });
+
+  it("renders the runbook's objects with default values", async () => {
+    const rendered = await template();
+    assert.equal(rendered.code, 0, rendered.stderr);
+    const names = manifests(rendered.stdout).map((m) => `${m.kind}/${m.metadata.name}`);
+    for (const expected of [
+      "Deployment/hami-scheduler",
+      "DaemonSet/hami-device-plugin",
+      "ConfigMap/hami-scheduler-device",
+      "MutatingWebhookConfiguration/hami-webhook",
+      "Job/hami-certgen-create",
+      "Job/hami-certgen-patch",
+      "StatefulSet/hami-nats",
+      "Service/hami-scheduler",
+    ])
+      assert.ok(names.includes(expected), `${expected} missing from ${names.join(", ")}`);
+  });
+
+  for (const [label, values] of [
+    ["default values", []],
+    ["other values", OTHER_VALUES],
+  ] as const) {
+    it(`every object rendered with ${label} is accepted by the real kube-apiserver (server-side dry run)`, async () => {
+      const rendered = await template(...values);
+      assert.equal(rendered.code, 0, rendered.stderr);
+      const applied = await run(
+        join(CLUSTER_BIN, "kubectl"),
+        [`--kubeconfig=${plane.kubeconfig}`, "apply", "--dry-run=server", "-f", "-"],
+        rendered.stdout,
+      );
+      assert.equal(applied.code, 0, applied.stderr);
+      assert.ok(
+        applied.stdout.split("\n").filter((l) => l.includes("(server dry run)")).length >= 20,
+        applied.stdout,
+      );
+    });
+  }
+
+  it("a missing required value is a clear error", async () => {
+    const rendered = await template("nats.enabled=false");
+    assert.notEqual(rendered.code, 0);
+    assert.match(rendered.stderr, /nats.url is required when nats.enabled is false/);
+  });
+
+  it("the rendered ConfigMap is a valid hami config, and its values reach it", async () => {
+    const rendered = await template(...OTHER_VALUES);
+    const configMap = manifests(rendered.stdout).find(
+      (m) => m.kind === "ConfigMap" && m.metadata.name === "hami-scheduler-device",
+    );
+    assert.ok(configMap);
+    const file = join(dir, "device-config.yaml");
+    await writeFile(file, JSON.stringify(configMap));
+    const loaded = await loadConfigFile(file);
+    assert.deepEqual(loaded.warnings, []);
+    assert.equal(loaded.config.nvidia.deviceSplitCount, 4);
+    assert.equal(loaded.config.scheduler.defaultSchedulerPolicy.nodeSchedulerPolicy, "fgd");
+  });
+
+  it("the rendered kube-scheduler configuration starts the real kube-scheduler", async () => {
+    const rendered = await template();
+    const configMap = manifests(rendered.stdout).find(
+      (m) => m.metadata.name === "hami-scheduler-config",
+    );
+    const config = parse(configMap?.data?.["kube-scheduler-config.yaml"] ?? "") as Record<
+      string,
+      unknown
+    >;
+    const scheduler = await startScheduler(plane, config);
+    await scheduler.stop();
+  });
+});
