@@ -18,7 +18,8 @@ const LAYERS: Record<string, number> = {
   scheduler: 4,
   node: 4,
   sim: 4,
-  cli: 5,
+  local: 5,
+  cli: 6,
 };
 
 function sourceFiles(dir: string): string[] {

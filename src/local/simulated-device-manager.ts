@@ -28,7 +28,7 @@ import {
   type DevicePluginOptions,
   type ListAndWatchResponse,
   type RegisterRequest,
-} from "../../src/node/index.js";
+} from "../node/index.js";
 
 interface Endpoint {
   resource: string;

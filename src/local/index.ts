@@ -1,0 +1,18 @@
+export {
+  CLUSTER_BIN,
+  controlPlaneMissing,
+  kubectl,
+  launch,
+  startControlPlane,
+  stopProcess,
+} from "./control-plane.js";
+export type { ControlPlane } from "./control-plane.js";
+export { SCHEDULER_NAME, schedulerConfig, startScheduler } from "./kube-scheduler.js";
+export type { RunningScheduler } from "./kube-scheduler.js";
+export { freePort, waitFor } from "./net.js";
+export { startNats } from "./nats-server.js";
+export type { NatsServer, StartOptions as NatsStartOptions } from "./nats-server.js";
+export { SimulatedDeviceManager } from "./simulated-device-manager.js";
+export type { ResourceCounts } from "./simulated-device-manager.js";
+export { ALLOCATE_ANNOTATION_PREFIX, SimulatedKubelet } from "./simulated-kubelet.js";
+export type { SimulatedKubeletOptions } from "./simulated-kubelet.js";

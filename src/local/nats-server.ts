@@ -1,0 +1,86 @@
+// Starts a real nats-server (JetStream on, temp store dir, loopback port) for the tests and the local mode.
+// Fails with an install hint when the binary is missing: these tests never fake NATS.
+
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, type ConnectionOptions } from "nats";
+import { freePort, waitFor } from "./net.js";
+
+export interface NatsServer {
+  url: string;
+  port: number;
+  /** Stops the process (the store dir stays, so a restart keeps the streams). */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  /** Stops and deletes the store. */
+  cleanup(): Promise<void>;
+}
+
+function binary(): string {
+  const found = spawnSync("sh", ["-c", "command -v nats-server"], {
+    encoding: "utf8",
+  }).stdout.trim();
+  if (found === "") {
+    throw new Error(
+      "nats-server not found on PATH: install it (Debian: apt-get install nats-server); .ci/run does this",
+    );
+  }
+  return found;
+}
+
+export interface StartOptions {
+  /** false: prepare but do not start (tests of a server that comes up late). */
+  start?: boolean;
+  /** Extra nats-server arguments (auth, TLS, a config file). */
+  args?: string[];
+  /** How the readiness probe connects (credentials, TLS) when args require it. */
+  probe?: Partial<ConnectionOptions>;
+}
+
+export async function startNats(options: StartOptions = {}): Promise<NatsServer> {
+  const bin = binary();
+  const port = await freePort();
+  const storeDir = await mkdtemp(join(tmpdir(), "hami-nats-"));
+  const url = `nats://127.0.0.1:${port}`;
+  let child: ChildProcess | undefined;
+  let output = "";
+  const start = async (): Promise<void> => {
+    output = "";
+    child = spawn(
+      bin,
+      ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir, ...(options.args ?? [])],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    await waitFor(`nats-server on ${url}`, async () => {
+      if (child?.exitCode !== null) throw new Error(`nats-server exited: ${output}`);
+      const nc = await connect({ servers: url, reconnect: false, ...options.probe });
+      await nc.close();
+      return true;
+    });
+  };
+  const stop = async (): Promise<void> => {
+    const running = child;
+    child = undefined;
+    if (running === undefined || running.exitCode !== null) return;
+    const exited = new Promise((resolve) => running.once("exit", resolve));
+    running.kill("SIGTERM");
+    await exited;
+  };
+  if (options.start !== false) await start();
+  return {
+    url,
+    port,
+    start,
+    stop,
+    cleanup: async () => {
+      await stop();
+      await rm(storeDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,350 @@
+// A SIMULATED kubelet for tests: no containers run and no GPUs exist. Against the real
+// kube-apiserver it does what the kubelet does that hami-ts depends on: creates its Node with CPU and
+// memory capacity, keeps the Ready condition and its Lease in kube-node-lease, runs a device manager
+// (simulated-device-manager.ts) that publishes device-plugin resources into the Node's capacity and
+// allocatable, and admits the pods bound to it in creation-time order: device IDs per container,
+// Allocate, then the pod is marked Running. Each ContainerAllocateResponse is kept in `allocations`
+// and written to the pod as annotation `sim.hami-ts/allocate-<container>`.
+
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  KubeConfig,
+  ListWatch,
+  PatchStrategy,
+  setHeaderOptions,
+  V1MicroTime,
+  Watch,
+  type V1Container,
+  type V1Pod,
+} from "@kubernetes/client-node";
+import type { ContainerAllocateResponse } from "../node/index.js";
+import { SimulatedDeviceManager, type ResourceCounts } from "./simulated-device-manager.js";
+
+export const ALLOCATE_ANNOTATION_PREFIX = "sim.hami-ts/allocate-";
+const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+export interface SimulatedKubeletOptions {
+  kubeconfig: string;
+  nodeName: string;
+  labels?: Record<string, string>;
+  /** Lease renewal period; the Lease lasts 4 periods. */
+  heartbeatMs?: number;
+}
+
+export class SimulatedKubelet {
+  /** `<namespace>/<pod>/<container>` -> what the plugin's Allocate answered. */
+  readonly allocations = new Map<string, ContainerAllocateResponse>();
+  /** Pods this kubelet refused, `<namespace>/<pod>` -> message (as in status.message). */
+  readonly rejected = new Map<string, string>();
+  readonly devices: SimulatedDeviceManager;
+  private readonly core: CoreV1Api;
+  private readonly leases: CoordinationV1Api;
+  private readonly admitted = new Set<string>();
+  private pods: ListWatch<V1Pod> | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private work: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private held = false;
+  readonly errors: string[] = [];
+
+  /** Pods bound meanwhile wait (as behind a slow kubelet) until resumeAdmission(). */
+  holdAdmission(): void {
+    this.held = true;
+  }
+
+  resumeAdmission(): void {
+    this.held = false;
+    this.enqueue(() => this.sync());
+  }
+
+  private readonly options: SimulatedKubeletOptions;
+  private readonly kc: KubeConfig;
+
+  private constructor(options: SimulatedKubeletOptions, kc: KubeConfig, dir: string) {
+    this.options = options;
+    this.kc = kc;
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.leases = kc.makeApiClient(CoordinationV1Api);
+    this.devices = new SimulatedDeviceManager(dir, (resource, counts) => {
+      this.enqueue(() => this.publishResource(resource, counts));
+    });
+  }
+
+  static async start(options: SimulatedKubeletOptions): Promise<SimulatedKubelet> {
+    const kc = new KubeConfig();
+    kc.loadFromFile(options.kubeconfig);
+    const dir = await mkdtemp(join(tmpdir(), "hami-sim-kubelet-"));
+    const kubelet = new SimulatedKubelet(options, kc, dir);
+    await kubelet.registerNode();
+    await kubelet.renewLease();
+    const period = options.heartbeatMs ?? 2_000;
+    kubelet.heartbeat = setInterval(() => {
+      kubelet.enqueue(() => kubelet.renewLease());
+    }, period);
+    await kubelet.devices.start();
+    kubelet.watchPods();
+    return kubelet;
+  }
+
+  get name(): string {
+    return this.options.nodeName;
+  }
+
+  /** The device-plugins dir where kubelet.sock lives and plugins put their sockets. */
+  get pluginDir(): string {
+    return this.devices.dir;
+  }
+
+  /** Simulates a kubelet restart: plugin sockets deleted, kubelet.sock served anew. */
+  async restart(): Promise<void> {
+    await this.devices.restart();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.heartbeat);
+    await this.pods?.stop();
+    await this.work;
+    await this.devices.stop();
+    await rm(this.devices.dir, { recursive: true, force: true });
+  }
+
+  private enqueue(task: () => Promise<void>): void {
+    this.work = this.work.then(task).catch((error: unknown) => {
+      this.errors.push(String(error));
+    });
+  }
+
+  private async registerNode(): Promise<void> {
+    const name = this.options.nodeName;
+    const labels = { "kubernetes.io/hostname": name, ...this.options.labels };
+    try {
+      await this.core.createNode({ body: { metadata: { name, labels } } });
+    } catch {
+      await this.core.patchNode({ name, body: { metadata: { labels } } }, mergePatch);
+    }
+    const now = new Date();
+    const capacity = { cpu: "16", memory: "64Gi", pods: "110", "ephemeral-storage": "100Gi" };
+    const ready = {
+      type: "Ready",
+      status: "True",
+      reason: "KubeletReady",
+      message: "simulated kubelet is posting ready status",
+      lastHeartbeatTime: now,
+      lastTransitionTime: now,
+    };
+    await this.core.patchNodeStatus(
+      {
+        name,
+        body: {
+          status: {
+            capacity,
+            allocatable: capacity,
+            conditions: [ready],
+            addresses: [{ type: "InternalIP", address: "127.0.0.1" }],
+          },
+        },
+      },
+      mergePatch,
+    );
+  }
+
+  private async renewLease(): Promise<void> {
+    const name = this.options.nodeName;
+    const namespace = "kube-node-lease";
+    const spec = {
+      holderIdentity: name,
+      leaseDurationSeconds: Math.max(
+        1,
+        Math.ceil((4 * (this.options.heartbeatMs ?? 2_000)) / 1000),
+      ),
+      renewTime: new V1MicroTime(),
+    };
+    try {
+      await this.leases.patchNamespacedLease({ name, namespace, body: { spec } }, mergePatch);
+    } catch {
+      await this.leases.createNamespacedLease({ namespace, body: { metadata: { name }, spec } });
+    }
+  }
+
+  private async publishResource(resource: string, counts: ResourceCounts): Promise<void> {
+    const status = {
+      capacity: { [resource]: String(counts.capacity) },
+      allocatable: { [resource]: String(counts.allocatable) },
+    };
+    await this.core.patchNodeStatus({ name: this.options.nodeName, body: { status } }, mergePatch);
+  }
+
+  private watchPods(): void {
+    const fieldSelector = `spec.nodeName=${this.options.nodeName}`;
+    const pods = new ListWatch<V1Pod>(
+      "/api/v1/pods",
+      new Watch(this.kc),
+      () => this.core.listPodForAllNamespaces({ fieldSelector }),
+      false,
+      undefined,
+      fieldSelector,
+    );
+    const changed = (): void => {
+      this.enqueue(() => this.sync());
+    };
+    pods.on("add", changed);
+    pods.on("update", changed);
+    pods.on("delete", (pod: V1Pod) => {
+      this.release(pod);
+    });
+    pods.on("error", () => {
+      if (!this.stopped)
+        setTimeout(() => {
+          void pods.start();
+        }, 500);
+    });
+    this.pods = pods;
+    void pods.start();
+  }
+
+  private release(pod: V1Pod): void {
+    const uid = pod.metadata?.uid ?? "";
+    this.devices.free(uid);
+    this.admitted.delete(uid);
+    const prefix = `${pod.metadata?.namespace ?? ""}/${pod.metadata?.name ?? ""}/`;
+    for (const key of this.allocations.keys())
+      if (key.startsWith(prefix)) this.allocations.delete(key);
+  }
+
+  /** Admits waiting pods in creation-time order; frees the devices of terminal pods. */
+  private async sync(): Promise<void> {
+    if (this.held) return;
+    const pods = this.pods?.list() ?? [];
+    for (const pod of pods) {
+      const phase = pod.status?.phase;
+      if (phase === "Succeeded" || phase === "Failed") this.devices.free(pod.metadata?.uid ?? "");
+    }
+    const waiting = pods
+      .filter((pod) => !this.admitted.has(pod.metadata?.uid ?? ""))
+      .filter((pod) => (pod.status?.phase ?? "Pending") === "Pending")
+      .filter((pod) => pod.metadata?.deletionTimestamp === undefined)
+      .sort(
+        (a, b) =>
+          (a.metadata?.creationTimestamp?.getTime() ?? 0) -
+            (b.metadata?.creationTimestamp?.getTime() ?? 0) ||
+          (a.metadata?.name ?? "").localeCompare(b.metadata?.name ?? ""),
+      );
+    for (const pod of waiting) await this.admit(pod);
+  }
+
+  private async admit(pod: V1Pod): Promise<void> {
+    const uid = pod.metadata?.uid ?? "";
+    const name = pod.metadata?.name ?? "";
+    const namespace = pod.metadata?.namespace ?? "default";
+    this.admitted.add(uid);
+    let responses: Map<string, ContainerAllocateResponse>;
+    try {
+      responses = await this.allocatePod(uid, pod);
+    } catch (error) {
+      this.devices.free(uid);
+      const message = `Allocate failed due to ${error instanceof Error ? error.message : String(error)}`;
+      this.rejected.set(`${namespace}/${name}`, message);
+      await this.setPhase(pod, { phase: "Failed", reason: "UnexpectedAdmissionError", message });
+      return;
+    }
+    const annotations: Record<string, string> = {};
+    for (const [container, response] of responses) {
+      this.allocations.set(`${namespace}/${name}/${container}`, response);
+      annotations[`${ALLOCATE_ANNOTATION_PREFIX}${container}`] = JSON.stringify(response);
+    }
+    if (responses.size > 0)
+      await this.core.patchNamespacedPod(
+        { name, namespace, body: { metadata: { annotations } } },
+        mergePatch,
+      );
+    await this.setPhase(pod, { phase: "Running" });
+  }
+
+  /** Allocate for every container, init containers first (their devices reusable by app ones). */
+  private async allocatePod(
+    uid: string,
+    pod: V1Pod,
+  ): Promise<Map<string, ContainerAllocateResponse>> {
+    const responses = new Map<string, ContainerAllocateResponse>();
+    const initIds = new Map<string, string[]>();
+    for (const container of pod.spec?.initContainers ?? []) {
+      const served = await this.allocateContainer(uid, container, new Map());
+      if (served.response !== undefined) responses.set(container.name, served.response);
+      for (const [resource, ids] of served.ids)
+        initIds.set(resource, [...(initIds.get(resource) ?? []), ...ids]);
+    }
+    for (const container of pod.spec?.containers ?? []) {
+      const served = await this.allocateContainer(uid, container, initIds);
+      if (served.response !== undefined) responses.set(container.name, served.response);
+    }
+    return responses;
+  }
+
+  /** Devices for one container from every registered resource it asks; `reusable` holds what the
+   * pod's init containers were given, which the kubelet lets app containers reuse. */
+  private async allocateContainer(
+    uid: string,
+    container: V1Container,
+    reusable: Map<string, string[]>,
+  ): Promise<{ ids: Map<string, string[]>; response?: ContainerAllocateResponse }> {
+    const ids = new Map<string, string[]>();
+    let response: ContainerAllocateResponse | undefined;
+    for (const [resource, quantity] of Object.entries(container.resources?.limits ?? {})) {
+      const count = Number(quantity);
+      if (this.devices.devices(resource).length === 0 || !Number.isInteger(count) || count <= 0)
+        continue;
+      const served = await this.devices.allocate(
+        uid,
+        resource,
+        count,
+        reusable.get(resource) ?? [],
+      );
+      ids.set(resource, served.ids);
+      response = served.response;
+    }
+    return { ids, response };
+  }
+
+  private async setPhase(
+    pod: V1Pod,
+    outcome: { phase: "Running" | "Failed"; reason?: string; message?: string },
+  ): Promise<void> {
+    const now = new Date();
+    const running = outcome.phase === "Running";
+    const condition = (type: string) => ({
+      type,
+      status: running ? "True" : "False",
+      lastTransitionTime: now,
+    });
+    const containerStatuses = (pod.spec?.containers ?? []).map((c) => ({
+      name: c.name,
+      image: c.image ?? "",
+      imageID: "",
+      ready: running,
+      started: running,
+      restartCount: 0,
+      state: running ? { running: { startedAt: now } } : { waiting: { reason: outcome.reason } },
+    }));
+    await this.core.patchNamespacedPodStatus(
+      {
+        name: pod.metadata?.name ?? "",
+        namespace: pod.metadata?.namespace ?? "default",
+        body: {
+          status: {
+            ...outcome,
+            hostIP: "127.0.0.1",
+            startTime: now,
+            conditions: ["PodScheduled", "Initialized", "ContainersReady", "Ready"].map(condition),
+            containerStatuses,
+          },
+        },
+      },
+      mergePatch,
+    );
+  }
+}
