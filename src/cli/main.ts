@@ -15,18 +15,23 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   explain: async (argv) => (await import("./explain.js")).runExplain(argv),
   node: async (argv) => (await import("./node.js")).runNode(argv),
   bench: async (argv) => (await import("./bench.js")).runBench(argv),
+  local: async (argv) => (await import("./local.js")).runLocal(argv),
+  status: async (argv) => (await import("./status.js")).runStatus(argv),
 };
 
 async function usage(): Promise<string> {
-  const [webhook, events, certgen, scheduler, explain, node, bench] = await Promise.all([
-    import("./webhook.js"),
-    import("./events.js"),
-    import("./certgen.js"),
-    import("./scheduler.js"),
-    import("./explain.js"),
-    import("./node.js"),
-    import("./bench.js"),
-  ]);
+  const [webhook, events, certgen, scheduler, explain, node, bench, local, status] =
+    await Promise.all([
+      import("./webhook.js"),
+      import("./events.js"),
+      import("./certgen.js"),
+      import("./scheduler.js"),
+      import("./explain.js"),
+      import("./node.js"),
+      import("./bench.js"),
+      import("./local.js"),
+      import("./status.js"),
+    ]);
   return `usage: hami <command> [options]
 commands:
   webhook   the mutating admission webhook (HTTPS)
@@ -36,11 +41,15 @@ commands:
   explain   why a pod fits or does not fit each node
   node      the per-node agent: GPU discovery, registration, device plugin, allocator
   bench     placement benchmark: replay a GPU cluster trace through our placement
+  local     the whole system on this machine with simulated GPU nodes (npm start)
+  status    per node and GPU: what is allocated and to which pods
 ${webhook.WEBHOOK_USAGE}
 ${scheduler.SCHEDULER_USAGE}
 ${explain.EXPLAIN_USAGE}
 ${node.NODE_USAGE}
 ${bench.BENCH_USAGE}
+${local.LOCAL_USAGE}
+${status.STATUS_USAGE}
 ${events.EVENTS_USAGE}
 ${certgen.CERTGEN_USAGE}`;
 }

@@ -35,6 +35,15 @@ export function controlPlaneMissing(): string | undefined {
     : `${missing.join(", ")} not built: run npm run cluster:build (.ci/run does)`;
 }
 
+/** A child must not outlive this process, even when it exits on an error before stopping it. */
+export function killOnExit(child: ChildProcess): void {
+  const kill = (): void => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  };
+  process.once("exit", kill);
+  child.once("exit", () => process.removeListener("exit", kill));
+}
+
 /** Starts a built control-plane binary, keeping the tail of its output for error messages. */
 export function launch(bin: string, args: string[], output: { text: string }): ChildProcess {
   const child = spawn(join(CLUSTER_BIN, bin), args, { stdio: ["ignore", "pipe", "pipe"] });
@@ -43,6 +52,7 @@ export function launch(bin: string, args: string[], output: { text: string }): C
   };
   child.stdout.on("data", append);
   child.stderr.on("data", append);
+  killOnExit(child);
   return child;
 }
 

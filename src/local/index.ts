@@ -16,3 +16,7 @@ export { SimulatedDeviceManager } from "./simulated-device-manager.js";
 export type { ResourceCounts } from "./simulated-device-manager.js";
 export { ALLOCATE_ANNOTATION_PREFIX, SimulatedKubelet } from "./simulated-kubelet.js";
 export type { SimulatedKubeletOptions } from "./simulated-kubelet.js";
+export { applyExamples, formatReport, reportPods, waitPlaced } from "./examples.js";
+export type { PodReport } from "./examples.js";
+export { DEFAULT_NODES, ensurePrerequisites, LocalError, startLocal } from "./up.js";
+export type { LocalCluster, LocalNode, LocalOptions } from "./up.js";

@@ -6,6 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type ConnectionOptions } from "nats";
+import { killOnExit } from "./control-plane.js";
 import { freePort, waitFor } from "./net.js";
 
 export interface NatsServer {
@@ -55,6 +56,7 @@ export async function startNats(options: StartOptions = {}): Promise<NatsServer>
         stdio: ["ignore", "pipe", "pipe"],
       },
     );
+    killOnExit(child);
     child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
     await waitFor(`nats-server on ${url}`, async () => {

@@ -24,6 +24,13 @@ import {
 import type { ContainerAllocateResponse } from "../node/index.js";
 import { SimulatedDeviceManager, type ResourceCounts } from "./simulated-device-manager.js";
 
+/** Creation time in ms. Objects from the watch stream carry the timestamp as the wire string, those
+ * from a list as a Date: accept both. */
+function created(pod: V1Pod): number {
+  const stamp = pod.metadata?.creationTimestamp;
+  return stamp === undefined ? 0 : new Date(stamp).getTime();
+}
+
 export const ALLOCATE_ANNOTATION_PREFIX = "sim.hami-ts/allocate-";
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
@@ -230,9 +237,7 @@ export class SimulatedKubelet {
       .filter((pod) => pod.metadata?.deletionTimestamp === undefined)
       .sort(
         (a, b) =>
-          (a.metadata?.creationTimestamp?.getTime() ?? 0) -
-            (b.metadata?.creationTimestamp?.getTime() ?? 0) ||
-          (a.metadata?.name ?? "").localeCompare(b.metadata?.name ?? ""),
+          created(a) - created(b) || (a.metadata?.name ?? "").localeCompare(b.metadata?.name ?? ""),
       );
     for (const pod of waiting) await this.admit(pod);
   }

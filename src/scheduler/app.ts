@@ -7,6 +7,7 @@ import type { Registry } from "../telemetry/index.js";
 import { bind, type BinderDeps } from "./binder.js";
 import { explainPod, filter, prioritize } from "./extender.js";
 import { decodeBindingArgs, decodeExtenderArgs } from "./protocol.js";
+import { UI_PAGE, uiState } from "./ui.js";
 
 export const BODY_LIMIT = "16mb";
 
@@ -72,6 +73,12 @@ export function createSchedulerApp(deps: SchedulerAppDeps): express.Express {
       deps,
     );
     res.json({ pod: `${namespace}/${name}`, node: pod.spec?.nodeName, demand, verdicts });
+  });
+  app.get("/ui", (_req, res) => {
+    res.type("html").send(UI_PAGE);
+  });
+  app.get("/ui/state", (_req, res) => {
+    res.json(uiState(deps.view, deps.policy().placement.scaling));
   });
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });

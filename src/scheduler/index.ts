@@ -18,3 +18,5 @@ export { deviceStats, feedView } from "./service.js";
 export type { ViewFeed } from "./service.js";
 export { ClusterView } from "./view.js";
 export type { Holding, ViewOptions } from "./view.js";
+export { UI_PAGE, uiState } from "./ui.js";
+export type { UiDevice, UiState } from "./ui.js";

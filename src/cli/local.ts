@@ -1,0 +1,87 @@
+// `hami local`: the whole system on this machine (see src/local/up.ts), the examples applied and
+// reported, then running until Ctrl-C, which stops everything and removes the temp state.
+
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import {
+  applyExamples,
+  formatReport,
+  reportPods,
+  startLocal,
+  waitPlaced,
+  type LocalCluster,
+} from "../local/index.js";
+import { UsageError } from "./usage.js";
+
+export const LOCAL_USAGE = `usage: hami local [--port 8443] [--examples DIR] [--no-examples]
+  a local GPU-sharing cluster: real etcd, kube-apiserver, kube-scheduler and nats-server, hami's webhook,
+  extender and node agents, three simulated GPU nodes (2 x A100-80GB, 4 x T4, 8 x V100-32GB, split 10);
+  applies examples/pods and prints where each pod landed; Ctrl-C stops everything`;
+
+export async function runLocal(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: "string" },
+      examples: { type: "string", default: "examples/pods" },
+      "no-examples": { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  const port = values.port === undefined ? undefined : Number(values.port);
+  if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535))
+    throw new UsageError(`--port=${values.port}: not a TCP port`);
+  const say = (line: string): void => {
+    process.stdout.write(`hami local: ${line}\n`);
+  };
+  const hami = [process.execPath, ...process.execArgv, resolve(process.argv[1] ?? "")];
+  const cluster = await startLocal({
+    hami,
+    env: process.env,
+    say,
+    ...(port === undefined ? {} : { port }),
+  });
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    say(`${signal}: stopping everything and removing ${cluster.dir}`);
+    void cluster.stop().finally(() => {
+      say("stopped");
+      process.exit(0);
+    });
+  };
+  process.once("SIGINT", () => {
+    shutdown("SIGINT");
+  });
+  process.once("SIGTERM", () => {
+    shutdown("SIGTERM");
+  });
+  say(`cluster up: kubeconfig ${cluster.kubeconfig}`);
+  try {
+    if (!values["no-examples"]) await showExamples(cluster, resolve(values.examples), say);
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
+  say(`GPU view: ${cluster.uiURL} (self-signed certificate)`);
+  say(`status:   hami status --kubeconfig ${cluster.kubeconfig}`);
+  say(`events:   hami events --follow --nats ${cluster.natsURL}`);
+  say("running; Ctrl-C stops everything");
+}
+
+async function showExamples(
+  cluster: LocalCluster,
+  dir: string,
+  say: (line: string) => void,
+): Promise<void> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(cluster.kubeconfig);
+  const core = kc.makeApiClient(CoreV1Api);
+  const names = await applyExamples(core, dir);
+  say(`applied ${names.length} example pods from ${dir}; waiting for them to be placed...`);
+  const pods = await waitPlaced(core, names);
+  say("examples placed:");
+  process.stdout.write(`${formatReport(reportPods(pods, cluster.kubelets))}\n`);
+}

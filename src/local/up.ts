@@ -1,0 +1,318 @@
+// The local mode: on one machine without Kubernetes or GPUs, the whole system for real - etcd,
+// kube-apiserver and kube-scheduler (built from the pinned modules on first use), nats-server,
+// `hami scheduler` (extender + webhook) and, per simulated GPU node, a SIMULATED kubelet with our
+// real node agent (`hami node`) reading a mock device file. Everything lives in one temp dir that
+// stop() removes.
+
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { request } from "node:https";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { AdmissionregistrationV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { stringify } from "yaml";
+import { ensureLocalCerts } from "../certs/index.js";
+import {
+  controlPlaneMissing,
+  killOnExit,
+  startControlPlane,
+  stopProcess,
+  type ControlPlane,
+} from "./control-plane.js";
+import { schedulerConfig, startScheduler, type RunningScheduler } from "./kube-scheduler.js";
+import { startNats, type NatsServer } from "./nats-server.js";
+import { freePort, waitFor } from "./net.js";
+import { SimulatedKubelet } from "./simulated-kubelet.js";
+
+export class LocalError extends Error {
+  override readonly name = "LocalError";
+}
+
+export interface LocalNode {
+  name: string;
+  gpus: { uuidPrefix: string; type: string; memoryMiB: number; count: number };
+}
+
+/** The default demo cluster: mixed GPU models. */
+export const DEFAULT_NODES: LocalNode[] = [
+  {
+    name: "hami-local-a100",
+    gpus: { uuidPrefix: "GPU-a100", type: "NVIDIA A100-SXM4-80GB", memoryMiB: 81_920, count: 2 },
+  },
+  {
+    name: "hami-local-t4",
+    gpus: { uuidPrefix: "GPU-t4", type: "Tesla T4", memoryMiB: 15_360, count: 4 },
+  },
+  {
+    name: "hami-local-v100",
+    gpus: { uuidPrefix: "GPU-v100", type: "Tesla V100-SXM2-32GB", memoryMiB: 32_768, count: 8 },
+  },
+];
+
+export interface LocalOptions {
+  /** How to run `hami` (this process's own command line), and the environment it gets. */
+  hami: string[];
+  env: NodeJS.ProcessEnv;
+  nodes?: LocalNode[];
+  splitCount?: number;
+  /** Port of the scheduler's HTTPS server (UI, extender, webhook); free one when absent. */
+  port?: number;
+  say: (line: string) => void;
+}
+
+export interface LocalCluster {
+  dir: string;
+  kubeconfig: string;
+  natsURL: string;
+  uiURL: string;
+  kubelets: SimulatedKubelet[];
+  stop(): Promise<void>;
+}
+
+const ROOT = resolve(import.meta.dirname, "../..");
+
+/** Status of a GET over HTTPS trusting `ca`; 0 when unreachable. */
+function httpsStatus(url: string, ca: string): Promise<number> {
+  return new Promise((resolveStatus) => {
+    const req = request(url, { ca, timeout: 2_000 }, (res) => {
+      res.resume();
+      resolveStatus(res.statusCode ?? 0);
+    });
+    req.on("error", () => {
+      resolveStatus(0);
+    });
+    req.end();
+  });
+}
+
+function onPath(command: string): boolean {
+  return (
+    spawnSync("sh", ["-c", `command -v ${command}`], { encoding: "utf8" }).stdout.trim() !== ""
+  );
+}
+
+/** Builds the control plane when it is missing (minutes, with progress), or says what to install. */
+export function ensurePrerequisites(say: (line: string) => void): void {
+  if (!onPath("nats-server"))
+    throw new LocalError(
+      "nats-server not found on PATH: install it (Debian/Ubuntu: apt-get install nats-server; or https://nats.io/download)",
+    );
+  if (controlPlaneMissing() === undefined) return;
+  if (!onPath("go"))
+    throw new LocalError(
+      "the control plane is built from source the first time and needs Go >= 1.26 on PATH (https://go.dev/dl/)",
+    );
+  say(
+    "building etcd, kube-apiserver, kube-scheduler, kubectl and helm (first run only, a few minutes)...",
+  );
+  const built = spawnSync("bash", [join(ROOT, "test/cluster/build.sh")], { stdio: "inherit" });
+  if (built.status !== 0)
+    throw new LocalError(`the control plane build failed (exit ${built.status ?? "?"})`);
+}
+
+async function writeMockDevices(dir: string, node: LocalNode): Promise<string> {
+  const devices = Array.from({ length: node.gpus.count }, (_, i) => ({
+    uuid: `${node.gpus.uuidPrefix}-${i}`,
+    type: node.gpus.type,
+    memoryMiB: node.gpus.memoryMiB,
+  }));
+  const path = join(dir, `${node.name}-gpus.yaml`);
+  await writeFile(path, stringify({ devices }));
+  return path;
+}
+
+class Processes {
+  private readonly children: ChildProcess[] = [];
+  private readonly dir: string;
+  private readonly hami: string[];
+  private readonly env: NodeJS.ProcessEnv;
+
+  constructor(dir: string, hami: string[], env: NodeJS.ProcessEnv) {
+    this.dir = dir;
+    this.hami = hami;
+    this.env = env;
+  }
+
+  /** Starts `hami <args>`, its output in <dir>/<name>.log. */
+  start(name: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+    const [bin = process.execPath, ...rest] = this.hami;
+    const child = spawn(bin, [...rest, ...args], {
+      cwd: ROOT,
+      env: { ...this.env, LOG_LEVEL: "info", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const log = createWriteStream(join(this.dir, `${name}.log`));
+    child.stdout.pipe(log);
+    child.stderr.pipe(log);
+    killOnExit(child);
+    this.children.push(child);
+    return child;
+  }
+
+  async tail(name: string): Promise<string> {
+    return (await readFile(join(this.dir, `${name}.log`), "utf8").catch(() => "")).slice(-4_000);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.children.map((child) => stopProcess(child)));
+  }
+}
+
+async function registerWebhook(kc: KubeConfig, url: string, caPem: string): Promise<void> {
+  await kc.makeApiClient(AdmissionregistrationV1Api).createMutatingWebhookConfiguration({
+    body: {
+      metadata: { name: "hami-webhook" },
+      webhooks: [
+        {
+          name: "vgpu.hami.io",
+          admissionReviewVersions: ["v1"],
+          sideEffects: "NoneOnDryRun",
+          failurePolicy: "Fail",
+          timeoutSeconds: 10,
+          clientConfig: { url: `${url}/webhook`, caBundle: Buffer.from(caPem).toString("base64") },
+          rules: [
+            {
+              operations: ["CREATE"],
+              apiGroups: [""],
+              apiVersions: ["v1"],
+              resources: ["pods"],
+              scope: "Namespaced",
+            },
+          ],
+          namespaceSelector: {
+            matchExpressions: [{ key: "hami.io/webhook", operator: "NotIn", values: ["ignore"] }],
+          },
+        },
+      ],
+    },
+  });
+}
+
+async function startNodes(
+  options: LocalOptions,
+  ctx: { plane: ControlPlane; dir: string; config: string; natsURL: string; processes: Processes },
+): Promise<SimulatedKubelet[]> {
+  const kubelets: SimulatedKubelet[] = [];
+  for (const node of options.nodes ?? DEFAULT_NODES) {
+    const kubelet = await SimulatedKubelet.start({
+      kubeconfig: ctx.plane.kubeconfig,
+      nodeName: node.name,
+      labels: { gpu: "on" },
+    });
+    kubelets.push(kubelet);
+    const devices = await writeMockDevices(ctx.dir, node);
+    ctx.processes.start(node.name, [
+      "node",
+      `--node-name=${node.name}`,
+      `--devices=file:${devices}`,
+      `--device-plugin-dir=${kubelet.pluginDir}`,
+      `--kubeconfig=${ctx.plane.kubeconfig}`,
+      `--config=${ctx.config}`,
+      `--nats=${ctx.natsURL}`,
+      "--lease-namespace=kube-system",
+    ]);
+  }
+  return kubelets;
+}
+
+export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
+  ensurePrerequisites(options.say);
+  const dir = await mkdtemp(join(tmpdir(), "hami-local-"));
+  const processes = new Processes(dir, options.hami, options.env);
+  const cleanups: (() => Promise<void>)[] = [];
+  const stop = async (): Promise<void> => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    options.say("starting etcd and kube-apiserver...");
+    const plane = await startControlPlane();
+    cleanups.push(() => plane.stop());
+    const nats: NatsServer = await startNats();
+    cleanups.push(() => nats.cleanup());
+    const certs = join(dir, "certs");
+    await ensureLocalCerts({ dir: certs, hosts: ["127.0.0.1", "localhost"], now: new Date() });
+    const config = join(dir, "device-config.yaml");
+    await writeFile(
+      config,
+      stringify({
+        nvidia: { deviceSplitCount: options.splitCount ?? 10, hookPath: join(dir, "hook") },
+      }),
+    );
+    const ca = await readFile(join(certs, "ca.crt"), "utf8");
+    const port = options.port ?? (await freePort());
+    const url = `https://127.0.0.1:${port}`;
+    cleanups.push(() => processes.stop());
+    options.say(
+      "starting hami scheduler (extender + webhook), kube-scheduler and the simulated GPU nodes...",
+    );
+    const scheduler = processes.start("hami-scheduler", [
+      "scheduler",
+      "--host=127.0.0.1",
+      `--port=${port}`,
+      `--kubeconfig=${plane.kubeconfig}`,
+      `--config=${config}`,
+      `--tls-cert=${join(certs, "tls.crt")}`,
+      `--tls-key=${join(certs, "tls.key")}`,
+      `--nats=${nats.url}`,
+      "--lease-namespace=kube-system",
+      "--require-agent-lease",
+    ]);
+    await waitFor(
+      "hami scheduler ready",
+      async () => {
+        if (scheduler.exitCode !== null)
+          throw new LocalError(`hami scheduler exited:\n${await processes.tail("hami-scheduler")}`);
+        return (await httpsStatus(`${url}/readyz`, ca)) === 200 ? true : undefined;
+      },
+      60_000,
+    );
+    const kc = new KubeConfig();
+    kc.loadFromFile(plane.kubeconfig);
+    await registerWebhook(kc, url, ca);
+    const base = await schedulerConfig(plane.kubeconfig, url);
+    const kubeScheduler: RunningScheduler = await startScheduler(plane, {
+      ...base,
+      extenders: base.extenders.map((e) => ({
+        ...e,
+        enableHTTPS: true,
+        tlsConfig: { insecure: true },
+      })),
+    });
+    cleanups.push(() => kubeScheduler.stop());
+    const kubelets = await startNodes(options, {
+      plane,
+      dir,
+      config,
+      natsURL: nats.url,
+      processes,
+    });
+    cleanups.push(async () => {
+      for (const kubelet of kubelets) await kubelet.stop();
+    });
+    const core = kc.makeApiClient(CoreV1Api);
+    await waitFor(
+      "every node publishing nvidia.com/gpu",
+      async () => {
+        const nodes = (await core.listNode()).items;
+        return nodes.length === kubelets.length &&
+          nodes.every((n) => Number(n.status?.allocatable?.["nvidia.com/gpu"] ?? 0) > 0)
+          ? true
+          : undefined;
+      },
+      60_000,
+    );
+    return {
+      dir,
+      kubeconfig: plane.kubeconfig,
+      natsURL: nats.url,
+      uiURL: `${url}/ui`,
+      kubelets,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
