@@ -3,13 +3,7 @@
 
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
-import {
-  defaultConfig,
-  loadConfigFile,
-  readEnv,
-  watchConfigFile,
-  type Config,
-} from "../config/index.js";
+import { readEnv, type Config } from "../config/index.js";
 import { NatsBus } from "../events/index.js";
 import { loadKubeConfig } from "../k8s/index.js";
 import {
@@ -20,6 +14,7 @@ import {
   type DeviceSource,
 } from "../node/index.js";
 import { createLogger } from "../telemetry/index.js";
+import { liveConfig } from "./live-config.js";
 import { NATS_FLAGS, NATS_USAGE, natsSettings } from "./nats-flags.js";
 import { UsageError } from "./usage.js";
 
@@ -66,21 +61,7 @@ export async function runNode(argv: string[]): Promise<void> {
   const env = readEnv();
   const node = values["node-name"] ?? process.env.NODE_NAME ?? hostname();
   const log = createLogger({ level: env.logLevel }).child({ component: "node", node });
-  let config =
-    values.config === undefined ? defaultConfig() : (await loadConfigFile(values.config)).config;
-  const stopWatch =
-    values.config === undefined
-      ? () => undefined
-      : watchConfigFile({
-          path: values.config,
-          onChange: (next) => {
-            config = next.config;
-            log.info("configuration reloaded");
-          },
-          onError: (error) => {
-            log.error({ err: error }, "configuration reload failed, keeping the running config");
-          },
-        });
+  const config = await liveConfig(values.config, log);
   const nats = natsSettings(values, env.nats);
   const bus = nats === undefined ? undefined : await NatsBus.start({ nats, log });
   if (bus === undefined)
@@ -90,7 +71,7 @@ export async function runNode(argv: string[]): Promise<void> {
     node,
     source: source(values.devices, node),
     pluginDir: values["device-plugin-dir"],
-    settings: () => agentSettings(config),
+    settings: () => agentSettings(config.current()),
     leaseNamespace: values["lease-namespace"],
     bus,
     log,
@@ -98,7 +79,7 @@ export async function runNode(argv: string[]): Promise<void> {
   await agent.start();
   const shutdown = (signal: string): void => {
     log.info({ signal }, "shutting down");
-    stopWatch();
+    config.stop();
     void agent
       .stop()
       .then(() => bus?.close())

@@ -5,15 +5,7 @@
 import { createServer, type Server } from "node:http";
 import { parseArgs } from "node:util";
 import express from "express";
-import {
-  defaultConfig,
-  loadConfigFile,
-  mutatePolicy,
-  placementPolicy,
-  readEnv,
-  watchConfigFile,
-  type Config,
-} from "../config/index.js";
+import { mutatePolicy, placementPolicy, readEnv, type Config } from "../config/index.js";
 import { fgdScorer } from "../core/index.js";
 import { NatsBus, type EventBus } from "../events/index.js";
 import { loadKubeConfig, podApi } from "../k8s/index.js";
@@ -33,6 +25,7 @@ import {
   type Logger,
 } from "../telemetry/index.js";
 import { createWebhookApp, serveHttps } from "../webhook/index.js";
+import { liveConfig } from "./live-config.js";
 import { NATS_FLAGS, NATS_USAGE, natsSettings } from "./nats-flags.js";
 import { UsageError } from "./usage.js";
 
@@ -108,21 +101,7 @@ async function startBus(
 export async function runScheduler(argv: string[]): Promise<void> {
   const opts = options(argv);
   const log = createLogger({ level: readEnv().logLevel }).child({ component: "scheduler" });
-  let config =
-    opts.config === undefined ? defaultConfig() : (await loadConfigFile(opts.config)).config;
-  const stopWatch =
-    opts.config === undefined
-      ? () => undefined
-      : watchConfigFile({
-          path: opts.config,
-          onChange: (next) => {
-            config = next.config;
-            log.info("configuration reloaded");
-          },
-          onError: (error) => {
-            log.error({ err: error }, "configuration reload failed, keeping the running config");
-          },
-        });
+  const config = await liveConfig(opts.config, log);
   const kc = loadKubeConfig(opts.kubeconfig);
   const requeue = requeueOnRelease(kc, log);
   const view = new ClusterView({
@@ -138,7 +117,7 @@ export async function runScheduler(argv: string[]): Promise<void> {
   });
   const registry = createRegistry(true);
   const metrics = schedulerMetrics(registry, () =>
-    deviceStats(view, placementPolicy(config).scaling),
+    deviceStats(view, placementPolicy(config.current()).scaling),
   );
   const admission = webhookMetrics(registry);
   const bus = await startBus(opts, log, () => {
@@ -147,7 +126,7 @@ export async function runScheduler(argv: string[]): Promise<void> {
   const feed = feedView(kc, view, { leaseNamespace: opts["lease-namespace"], log });
   const deps = {
     view,
-    policy: () => schedulerPolicy(config, view),
+    policy: () => schedulerPolicy(config.current(), view),
     log,
     metrics,
     requeue,
@@ -166,7 +145,7 @@ export async function runScheduler(argv: string[]): Promise<void> {
   if (certFile !== undefined && keyFile !== undefined) {
     app.use(
       createWebhookApp({
-        policy: () => mutatePolicy(config),
+        policy: () => mutatePolicy(config.current()),
         log,
         metrics: admission,
         bus,
@@ -204,7 +183,7 @@ export async function runScheduler(argv: string[]): Promise<void> {
   log.info({ nodes: view.nodeNames().length }, "informers synced: nodes, leases and pods loaded");
   const shutdown = (signal: string): void => {
     log.info({ signal }, "shutting down");
-    stopWatch();
+    config.stop();
     requeue.stop();
     void Promise.allSettled([close(), feed.stop()])
       .then(() => bus?.close())

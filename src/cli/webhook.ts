@@ -2,17 +2,11 @@
 // HTTPS server together; owns signal handling.
 
 import { parseArgs } from "node:util";
-import {
-  loadConfigFile,
-  defaultConfig,
-  mutatePolicy,
-  readEnv,
-  watchConfigFile,
-  type LoadedConfig,
-} from "../config/index.js";
+import { mutatePolicy, readEnv } from "../config/index.js";
 import { describeNats, NatsBus, type EventBus } from "../events/index.js";
-import { createLogger, createRegistry, webhookMetrics, type Logger } from "../telemetry/index.js";
+import { createLogger, createRegistry, webhookMetrics } from "../telemetry/index.js";
 import { createWebhookApp, serveHttps } from "../webhook/index.js";
+import { liveConfig } from "./live-config.js";
 import { NATS_FLAGS, NATS_USAGE, natsSettings } from "./nats-flags.js";
 import { UsageError } from "./usage.js";
 
@@ -51,32 +45,14 @@ function options(argv: string[]) {
   };
 }
 
-function logLoaded(log: Logger, loaded: LoadedConfig, source: string): void {
-  for (const warning of loaded.warnings) log.warn({ source }, warning);
-}
-
 export async function runWebhook(argv: string[], started: number): Promise<void> {
   const opts = options(argv);
   const env = readEnv();
   const log = createLogger({ level: env.logLevel }).child({ component: "webhook" });
-  const loaded: LoadedConfig = opts.configFile
-    ? await loadConfigFile(opts.configFile)
-    : { config: defaultConfig(), warnings: [] };
-  logLoaded(log, loaded, opts.configFile ?? "defaults");
-  let policy = mutatePolicy(loaded.config);
-  const stopConfigWatch = opts.configFile
-    ? watchConfigFile({
-        path: opts.configFile,
-        onChange: (next) => {
-          policy = mutatePolicy(next.config);
-          logLoaded(log, next, opts.configFile ?? "");
-          log.info({ config: next.config }, "configuration reloaded");
-        },
-        onError: (error) => {
-          log.error({ err: error }, "configuration reload failed, keeping the running config");
-        },
-      })
-    : () => undefined;
+  const config = await liveConfig(opts.configFile, log, (next) => {
+    policy = mutatePolicy(next);
+  });
+  let policy = mutatePolicy(config.current());
   const registry = createRegistry(true);
   const metrics = webhookMetrics(registry);
   const nats = natsSettings(opts.natsFlags, env.nats);
@@ -122,7 +98,7 @@ export async function runWebhook(argv: string[], started: number): Promise<void>
   const shutdown = (signal: string): void => {
     ready = false;
     log.info({ signal }, "shutting down");
-    stopConfigWatch();
+    config.stop();
     void running
       .close()
       .then(() => bus?.close())
