@@ -76,8 +76,11 @@ export interface PendingPod {
   uid: string;
   namespace: string;
   name: string;
-  /** Kubelet admits pods in creation order (epoch ms). */
+  /** Kubelet admits pods in creation order (epoch ms; the API keeps whole seconds)... */
   created: number;
+  /** ...and pods created in the same second in the order they reached it: approximated by the
+   * resourceVersion at which the pod was first seen bound to this node. */
+  arrival: number;
   /** Containers in PodDevices order: app containers, then init containers. */
   containers: string[];
   appContainers: number;
@@ -117,7 +120,9 @@ export function matchAllocate(
   pending: readonly PendingPod[],
   count: number,
 ): AllocateMatch | { error: string } {
-  const ordered = [...pending].sort((a, b) => a.created - b.created || (a.uid < b.uid ? -1 : 1));
+  const ordered = [...pending].sort(
+    (a, b) => a.created - b.created || a.arrival - b.arrival || (a.uid < b.uid ? -1 : 1),
+  );
   const seen: string[] = [];
   for (const pod of ordered) {
     const container = nextContainer(pod);

@@ -51,6 +51,9 @@ export class SimulatedKubelet {
   private readonly core: CoreV1Api;
   private readonly leases: CoordinationV1Api;
   private readonly admitted = new Set<string>();
+  /** Order in which pods reached this kubelet: like the kubelet, same-second pods go in that order. */
+  private readonly arrivals = new Map<string, number>();
+  private arrived = 0;
   private pods: ListWatch<V1Pod> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private work: Promise<void> = Promise.resolve();
@@ -196,7 +199,9 @@ export class SimulatedKubelet {
       undefined,
       fieldSelector,
     );
-    const changed = (): void => {
+    const changed = (pod: V1Pod): void => {
+      const uid = pod.metadata?.uid ?? "";
+      if (!this.arrivals.has(uid)) this.arrivals.set(uid, this.arrived++);
       this.enqueue(() => this.sync());
     };
     pods.on("add", changed);
@@ -214,8 +219,13 @@ export class SimulatedKubelet {
     void pods.start();
   }
 
+  private arrival(pod: V1Pod): number {
+    return this.arrivals.get(pod.metadata?.uid ?? "") ?? Number.MAX_SAFE_INTEGER;
+  }
+
   private release(pod: V1Pod): void {
     const uid = pod.metadata?.uid ?? "";
+    this.arrivals.delete(uid);
     this.devices.free(uid);
     this.admitted.delete(uid);
     const prefix = `${pod.metadata?.namespace ?? ""}/${pod.metadata?.name ?? ""}/`;
@@ -235,10 +245,7 @@ export class SimulatedKubelet {
       .filter((pod) => !this.admitted.has(pod.metadata?.uid ?? ""))
       .filter((pod) => (pod.status?.phase ?? "Pending") === "Pending")
       .filter((pod) => pod.metadata?.deletionTimestamp === undefined)
-      .sort(
-        (a, b) =>
-          created(a) - created(b) || (a.metadata?.name ?? "").localeCompare(b.metadata?.name ?? ""),
-      );
+      .sort((a, b) => created(a) - created(b) || this.arrival(a) - this.arrival(b));
     for (const pod of waiting) await this.admit(pod);
   }
 

@@ -14,6 +14,7 @@ import {
   decodePodDevices,
   encodePodDevices,
   matchAllocate,
+  nextContainer,
   type AllocatePolicy,
   type PendingPod,
   type PodDevices,
@@ -67,6 +68,15 @@ function identity(pod: V1Pod): { uid: string; namespace: string; name: string; c
   const created =
     meta.creationTimestamp === undefined ? 0 : new Date(meta.creationTimestamp).getTime();
   return { uid: meta.uid ?? "", namespace: meta.namespace ?? "", name: meta.name ?? "", created };
+}
+
+/** Where the pod stands in the kubelet's arrival order: the resourceVersion at which we first saw it
+ * bound here (kept afterwards; later updates raise the resourceVersion). */
+function arrivalOf(pod: V1Pod, previous: PendingPod | undefined): number {
+  if (previous !== undefined && previous.arrival !== Number.MAX_SAFE_INTEGER)
+    return previous.arrival;
+  const version = Number(pod.metadata?.resourceVersion);
+  return Number.isFinite(version) ? version : Number.MAX_SAFE_INTEGER;
 }
 
 /** The scheduler's plan and what was served so far, from a pod's annotations. */
@@ -127,6 +137,8 @@ export class Allocator {
     this.store.set(event.pod.uid, {
       ...event.pod,
       created: Date.parse(event.time),
+      // Ordered after every pod the API has shown, until the informer tells its resourceVersion.
+      arrival: Number.MAX_SAFE_INTEGER,
       containers: containers.map((c) => c.name),
       appContainers: containers.length,
       devices,
@@ -156,9 +168,11 @@ export class Allocator {
     }
     const previous = this.store.get(who.uid);
     const { devices, allocated, done } = plan;
+    const arrival = arrivalOf(pod, previous);
     const wasServed = (i: number): boolean => previous?.served[i] === true;
     this.store.set(who.uid, {
       ...who,
+      arrival,
       containers: names(pod),
       appContainers: pod.spec?.containers.length ?? devices.length,
       devices,
@@ -211,6 +225,11 @@ export class Allocator {
           ? "Allocate asked for no devices"
           : `unknown or unhealthy device IDs: ${unknown.join(", ")}`,
       );
+    // A pod known only from its event has no arrival order yet: with another pod waiting, the API
+    // must say which one the kubelet admits first.
+    const waiting = this.pending().filter((p) => nextContainer(p) !== undefined);
+    if (waiting.length > 1 && waiting.some((p) => p.arrival === Number.MAX_SAFE_INTEGER))
+      await this.refresh();
     let match = matchAllocate(this.pending(), ids.length);
     let path: "event" | "api" = "event";
     if ("error" in match) {

@@ -84,6 +84,7 @@ describe("allocate - which container a kubelet call is for", () => {
     namespace: "default",
     name: uid,
     created,
+    arrival: created,
     containers: devices.map((_, i) => `c${i}`),
     appContainers: apps,
     devices: devices.map((n) => Array.from({ length: n }, (_, i) => gpu(`GPU-${i}`, 100, 0))),
@@ -99,6 +100,14 @@ describe("allocate - which container a kubelet call is for", () => {
     const two = matchAllocate([newer, older], 2);
     assert.ok("pod" in two);
     assert.equal(two.pod.uid, "newer");
+  });
+
+  it("pods created in the same second go in the order they reached the node", () => {
+    const second = { ...pod("b-second", 1, [1]), arrival: 20 };
+    const first = { ...pod("z-first", 1, [1]), arrival: 10 };
+    const match = matchAllocate([second, first], 1);
+    assert.ok("pod" in match);
+    assert.equal(match.pod.uid, "z-first");
   });
 
   it("init containers first, containers without devices skipped, served ones skipped", () => {
