@@ -135,11 +135,11 @@ class Processes {
   }
 
   /** Starts `hami <args>`, its output in <dir>/<name>.log. */
-  start(name: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  start(name: string, args: string[]): ChildProcess {
     const [bin = process.execPath, ...rest] = this.hami;
     const child = spawn(bin, [...rest, ...args], {
       cwd: ROOT,
-      env: { ...this.env, LOG_LEVEL: "info", ...env },
+      env: { ...this.env, LOG_LEVEL: "info" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     const log = createWriteStream(join(this.dir, `${name}.log`));
