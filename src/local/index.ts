@@ -18,5 +18,11 @@ export { ALLOCATE_ANNOTATION_PREFIX, SimulatedKubelet } from "./simulated-kubele
 export type { SimulatedKubeletOptions } from "./simulated-kubelet.js";
 export { applyExamples, formatReport, reportPods, waitPlaced } from "./examples.js";
 export type { PodReport } from "./examples.js";
-export { DEFAULT_NODES, ensurePrerequisites, LocalError, startLocal } from "./up.js";
+export {
+  DEFAULT_NODES,
+  ensurePrerequisites,
+  LocalError,
+  registerWebhook,
+  startLocal,
+} from "./up.js";
 export type { LocalCluster, LocalNode, LocalOptions } from "./up.js";

@@ -159,7 +159,12 @@ class Processes {
   }
 }
 
-async function registerWebhook(kc: KubeConfig, url: string, caPem: string): Promise<void> {
+/** Registers our webhook at `url` (with its path) as the chart does: pod CREATEs, namespaces and
+ * pods labelled hami.io/webhook=ignore never sent, failurePolicy Fail. */
+export async function registerWebhook(kc: KubeConfig, url: string, caPem: string): Promise<void> {
+  const selector = {
+    matchExpressions: [{ key: "hami.io/webhook", operator: "NotIn", values: ["ignore"] }],
+  };
   await kc.makeApiClient(AdmissionregistrationV1Api).createMutatingWebhookConfiguration({
     body: {
       metadata: { name: "hami-webhook" },
@@ -170,7 +175,7 @@ async function registerWebhook(kc: KubeConfig, url: string, caPem: string): Prom
           sideEffects: "NoneOnDryRun",
           failurePolicy: "Fail",
           timeoutSeconds: 10,
-          clientConfig: { url: `${url}/webhook`, caBundle: Buffer.from(caPem).toString("base64") },
+          clientConfig: { url, caBundle: Buffer.from(caPem).toString("base64") },
           rules: [
             {
               operations: ["CREATE"],
@@ -180,9 +185,8 @@ async function registerWebhook(kc: KubeConfig, url: string, caPem: string): Prom
               scope: "Namespaced",
             },
           ],
-          namespaceSelector: {
-            matchExpressions: [{ key: "hami.io/webhook", operator: "NotIn", values: ["ignore"] }],
-          },
+          namespaceSelector: selector,
+          objectSelector: selector,
         },
       ],
     },
@@ -270,7 +274,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
     );
     const kc = new KubeConfig();
     kc.loadFromFile(plane.kubeconfig);
-    await registerWebhook(kc, url, ca);
+    await registerWebhook(kc, `${url}/webhook`, ca);
     const base = await schedulerConfig(plane.kubeconfig, url);
     const kubeScheduler: RunningScheduler = await startScheduler(plane, {
       ...base,

@@ -6,13 +6,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import {
-  AdmissionregistrationV1Api,
-  ApiException,
-  CoreV1Api,
-  KubeConfig,
-  type V1Pod,
-} from "@kubernetes/client-node";
+import { ApiException, CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { ensureLocalCerts } from "../../src/certs/index.js";
 import { MemoryBus } from "../../src/events/index.js";
 import type { RunningServer } from "../../src/webhook/index.js";
@@ -22,6 +16,7 @@ import {
   startControlPlane,
   type ControlPlane,
 } from "../helpers/control-plane.js";
+import { registerWebhook } from "../../src/local/index.js";
 import { waitFor } from "../helpers/net.js";
 import { serveWebhook } from "../helpers/webhook.js";
 
@@ -62,30 +57,11 @@ describe("webhook behind a real kube-apiserver", { skip: missing }, () => {
     const kc = new KubeConfig();
     kc.loadFromFile(plane.kubeconfig);
     core = kc.makeApiClient(CoreV1Api);
-    const caBundle = Buffer.from(await readFile(join(dir, "ca.crt"), "utf8")).toString("base64");
-    const selector = {
-      matchExpressions: [{ key: "hami.io/webhook", operator: "NotIn", values: ["ignore"] }],
-    };
-    await kc.makeApiClient(AdmissionregistrationV1Api).createMutatingWebhookConfiguration({
-      body: {
-        metadata: { name: "hami-webhook" },
-        webhooks: [
-          {
-            name: "vgpu.hami.io",
-            admissionReviewVersions: ["v1"],
-            sideEffects: "NoneOnDryRun",
-            failurePolicy: "Fail",
-            timeoutSeconds: 10,
-            clientConfig: { url: `https://127.0.0.1:${webhook.port}/mutate`, caBundle },
-            rules: [
-              { operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"] },
-            ],
-            namespaceSelector: selector,
-            objectSelector: selector,
-          },
-        ],
-      },
-    });
+    await registerWebhook(
+      kc,
+      `https://127.0.0.1:${webhook.port}/mutate`,
+      await readFile(join(dir, "ca.crt"), "utf8"),
+    );
     await core.createNamespace({
       body: { metadata: { name: "skipped", labels: { "hami.io/webhook": "ignore" } } },
     });
