@@ -7,11 +7,10 @@ import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { generateCA, generateClient, generateServing, type PemPair } from "../certs/index.js";
-import { freePort, waitFor } from "./net.js";
+import { freePort, httpsStatus, waitFor } from "./net.js";
 
 export const CLUSTER_BIN = resolve(import.meta.dirname, "../../.cluster-bin");
 
@@ -79,21 +78,6 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
   await exited;
   clearTimeout(timer);
-}
-
-function httpsStatus(url: string, auth: PemPair & { ca: string }): Promise<number> {
-  return new Promise((resolveStatus, reject) => {
-    const req = request(
-      url,
-      { ca: auth.ca, cert: auth.cert, key: auth.key, agent: false },
-      (res) => {
-        res.resume();
-        resolveStatus(res.statusCode ?? 0);
-      },
-    );
-    req.on("error", reject);
-    req.end();
-  });
 }
 
 function kubeconfig(url: string, ca: PemPair, admin: PemPair): string {
@@ -206,7 +190,9 @@ export async function startControlPlane(): Promise<ControlPlane> {
     );
     await waitFor(
       "kube-apiserver /readyz",
-      async () => (await httpsStatus(`${url}/readyz`, { ...admin, ca: ca.cert })) === 200,
+      async () =>
+        (await httpsStatus(`${url}/readyz`, { ca: ca.cert, cert: admin.cert, key: admin.key })) ===
+        200,
       90_000,
     ).catch((error: unknown) => {
       throw new Error(`${String(error)}\nkube-apiserver output:\n${apiOutput.text}`);

@@ -3,11 +3,10 @@
 // as the Helm chart will configure it.
 
 import { readFile, writeFile } from "node:fs/promises";
-import { request } from "node:https";
 import { join, resolve } from "node:path";
 import { parse, stringify } from "yaml";
 import { launch, stopProcess, type ControlPlane } from "./control-plane.js";
-import { freePort, waitFor } from "./net.js";
+import { freePort, httpsStatus, waitFor } from "./net.js";
 
 export const SCHEDULER_NAME = "hami-scheduler";
 
@@ -41,19 +40,9 @@ export async function schedulerConfig(
 
 /** The scheduler serves a self-signed certificate of its own; only its health is read here. */
 function healthz(port: number): Promise<number> {
-  return new Promise((resolve) => {
-    const req = request(
-      { host: "127.0.0.1", port, path: "/healthz", rejectUnauthorized: false, timeout: 2_000 },
-      (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      },
-    );
-    req.on("error", () => {
-      resolve(0);
-    });
-    req.end();
-  });
+  return httpsStatus(`https://127.0.0.1:${port}/healthz`, { rejectUnauthorized: false }).catch(
+    () => 0,
+  );
 }
 
 /** Starts kube-scheduler with the shipped configuration pointed at `extender` (a URL), or with a

@@ -1,5 +1,6 @@
 // Loopback port helpers for tests.
 
+import { request, type RequestOptions } from "node:https";
 import { createServer } from "node:net";
 
 /** A TCP port that was free a moment ago on 127.0.0.1. */
@@ -37,4 +38,17 @@ export async function waitFor<T>(
   throw new Error(
     `timed out after ${timeoutMs} ms waiting for ${what}${lastError instanceof Error ? `: ${lastError.message}` : ""}`,
   );
+}
+
+/** Status of one HTTPS GET (no connection reuse); rejects when the server cannot be reached. */
+export function httpsStatus(url: string, options: RequestOptions): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent: false, timeout: 2_000, ...options }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("timeout", () => req.destroy(new Error(`no answer from ${url} within 2 s`)));
+    req.on("error", reject);
+    req.end();
+  });
 }

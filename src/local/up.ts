@@ -7,7 +7,6 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { AdmissionregistrationV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
@@ -22,7 +21,7 @@ import {
 } from "./control-plane.js";
 import { schedulerConfig, startScheduler, type RunningScheduler } from "./kube-scheduler.js";
 import { startNats, type NatsServer } from "./nats-server.js";
-import { freePort, waitFor } from "./net.js";
+import { freePort, httpsStatus, waitFor } from "./net.js";
 import { SimulatedKubelet } from "./simulated-kubelet.js";
 
 export class LocalError extends Error {
@@ -71,20 +70,6 @@ export interface LocalCluster {
 }
 
 const ROOT = resolve(import.meta.dirname, "../..");
-
-/** Status of a GET over HTTPS trusting `ca`; 0 when unreachable. */
-function httpsStatus(url: string, ca: string): Promise<number> {
-  return new Promise((resolveStatus) => {
-    const req = request(url, { ca, timeout: 2_000 }, (res) => {
-      res.resume();
-      resolveStatus(res.statusCode ?? 0);
-    });
-    req.on("error", () => {
-      resolveStatus(0);
-    });
-    req.end();
-  });
-}
 
 function onPath(command: string): boolean {
   return (
@@ -268,7 +253,9 @@ export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
       async () => {
         if (scheduler.exitCode !== null)
           throw new LocalError(`hami scheduler exited:\n${await processes.tail("hami-scheduler")}`);
-        return (await httpsStatus(`${url}/readyz`, ca)) === 200 ? true : undefined;
+        return (await httpsStatus(`${url}/readyz`, { ca }).catch(() => 0)) === 200
+          ? true
+          : undefined;
       },
       60_000,
     );
