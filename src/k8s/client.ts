@@ -1,7 +1,10 @@
 // Kubernetes client construction. KubeConfig.loadFromDefault() silently falls back to
 // http://localhost:8080 without credentials when it finds nothing; we refuse that with a message.
 
-import { ApiException, KubeConfig } from "@kubernetes/client-node";
+import { ApiException, KubeConfig, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+
+/** Request option for a JSON merge patch (client-node sends json-patch by default). */
+export const MERGE_PATCH = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 export class K8sConfigError extends Error {
   override readonly name = "K8sConfigError";

@@ -3,6 +3,7 @@
 export {
   ConflictError,
   isStatus,
+  MERGE_PATCH,
   K8sConfigError,
   loadKubeConfig,
   retryOnConflict,

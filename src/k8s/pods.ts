@@ -2,14 +2,8 @@
 // precondition (a merge patch carrying metadata.resourceVersion is a compare-and-swap; a 409 becomes
 // ConflictError), bind, and record a pod Event. No decisions here.
 
-import {
-  CoreV1Api,
-  PatchStrategy,
-  setHeaderOptions,
-  type KubeConfig,
-  type V1Pod,
-} from "@kubernetes/client-node";
-import { ConflictError, isStatus } from "./client.js";
+import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import { ConflictError, isStatus, MERGE_PATCH } from "./client.js";
 
 export interface PodEvent {
   type: "Normal" | "Warning";
@@ -29,8 +23,6 @@ export interface PodApi {
   recordEvent(pod: V1Pod, event: PodEvent, component: string): Promise<void>;
 }
 
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
-
 export function podApi(kc: KubeConfig): PodApi {
   const core = kc.makeApiClient(CoreV1Api);
   return {
@@ -46,7 +38,7 @@ export function podApi(kc: KubeConfig): PodApi {
                 resourceVersion === undefined ? { annotations } : { resourceVersion, annotations },
             },
           },
-          mergePatch,
+          MERGE_PATCH,
         );
       } catch (error) {
         if (isStatus(error, 409))

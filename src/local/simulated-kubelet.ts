@@ -14,13 +14,12 @@ import {
   CoreV1Api,
   KubeConfig,
   ListWatch,
-  PatchStrategy,
-  setHeaderOptions,
   V1MicroTime,
   Watch,
   type V1Container,
   type V1Pod,
 } from "@kubernetes/client-node";
+import { MERGE_PATCH } from "../k8s/index.js";
 import type { ContainerAllocateResponse } from "../node/index.js";
 import { SimulatedDeviceManager, type ResourceCounts } from "./simulated-device-manager.js";
 
@@ -32,7 +31,6 @@ function created(pod: V1Pod): number {
 }
 
 export const ALLOCATE_ANNOTATION_PREFIX = "sim.hami-ts/allocate-";
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 export interface SimulatedKubeletOptions {
   kubeconfig: string;
@@ -135,7 +133,7 @@ export class SimulatedKubelet {
     try {
       await this.core.createNode({ body: { metadata: { name, labels } } });
     } catch {
-      await this.core.patchNode({ name, body: { metadata: { labels } } }, mergePatch);
+      await this.core.patchNode({ name, body: { metadata: { labels } } }, MERGE_PATCH);
     }
     const now = new Date();
     const capacity = { cpu: "16", memory: "64Gi", pods: "110", "ephemeral-storage": "100Gi" };
@@ -159,7 +157,7 @@ export class SimulatedKubelet {
           },
         },
       },
-      mergePatch,
+      MERGE_PATCH,
     );
   }
 
@@ -175,7 +173,7 @@ export class SimulatedKubelet {
       renewTime: new V1MicroTime(),
     };
     try {
-      await this.leases.patchNamespacedLease({ name, namespace, body: { spec } }, mergePatch);
+      await this.leases.patchNamespacedLease({ name, namespace, body: { spec } }, MERGE_PATCH);
     } catch {
       await this.leases.createNamespacedLease({ namespace, body: { metadata: { name }, spec } });
     }
@@ -186,7 +184,7 @@ export class SimulatedKubelet {
       capacity: { [resource]: String(counts.capacity) },
       allocatable: { [resource]: String(counts.allocatable) },
     };
-    await this.core.patchNodeStatus({ name: this.options.nodeName, body: { status } }, mergePatch);
+    await this.core.patchNodeStatus({ name: this.options.nodeName, body: { status } }, MERGE_PATCH);
   }
 
   private watchPods(): void {
@@ -272,7 +270,7 @@ export class SimulatedKubelet {
     if (responses.size > 0)
       await this.core.patchNamespacedPod(
         { name, namespace, body: { metadata: { annotations } } },
-        mergePatch,
+        MERGE_PATCH,
       );
     await this.setPhase(pod, { phase: "Running" });
   }
@@ -356,7 +354,7 @@ export class SimulatedKubelet {
           },
         },
       },
-      mergePatch,
+      MERGE_PATCH,
     );
   }
 }

@@ -5,15 +5,11 @@
 import {
   CoordinationV1Api,
   CoreV1Api,
-  PatchStrategy,
-  setHeaderOptions,
   V1MicroTime,
   type KubeConfig,
 } from "@kubernetes/client-node";
 import { AGENT_LEASE_PREFIX, Annotation, encodeNodeDevices, type Device } from "../core/index.js";
-import { isStatus } from "../k8s/index.js";
-
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+import { isStatus, MERGE_PATCH } from "../k8s/index.js";
 
 export interface Registrar {
   /** Writes the register annotation (always: its time is the agent's registration heartbeat). */
@@ -35,7 +31,10 @@ export function registrar(
         [Annotation.nodeRegister]: encodeNodeDevices(devices),
         [Annotation.nodeRegisterTime]: options.clock().toISOString(),
       };
-      await core.patchNode({ name: options.node, body: { metadata: { annotations } } }, mergePatch);
+      await core.patchNode(
+        { name: options.node, body: { metadata: { annotations } } },
+        MERGE_PATCH,
+      );
     },
     renewLease: async () => {
       const spec = {
@@ -44,7 +43,7 @@ export function registrar(
         renewTime: new V1MicroTime(options.clock().getTime()),
       };
       try {
-        await leases.patchNamespacedLease({ name, namespace, body: { spec } }, mergePatch);
+        await leases.patchNamespacedLease({ name, namespace, body: { spec } }, MERGE_PATCH);
       } catch (error) {
         if (!isStatus(error, 404)) throw error;
         await leases.createNamespacedLease({ namespace, body: { metadata: { name }, spec } });

@@ -4,16 +4,11 @@
 // already free. After a release, if we refused any pod since the last time, we touch an annotation
 // of ours on the node: a node update, which requeues pods refused by an extender.
 
-import {
-  CoreV1Api,
-  PatchStrategy,
-  setHeaderOptions,
-  type KubeConfig,
-} from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { MERGE_PATCH } from "../k8s/index.js";
 import type { Logger } from "../telemetry/index.js";
 
 export const RELEASED_ANNOTATION = "hami.io/scheduler-released-at";
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 export interface Requeue {
   /** The filter refused a pod on some node. */
@@ -35,7 +30,7 @@ export function requeueOnRelease(kc: KubeConfig, log: Logger, debounceMs = 250):
     const annotations = { [RELEASED_ANNOTATION]: new Date().toISOString() };
     for (const name of nodes)
       core
-        .patchNode({ name, body: { metadata: { annotations } } }, mergePatch)
+        .patchNode({ name, body: { metadata: { annotations } } }, MERGE_PATCH)
         .catch((error: unknown) => {
           log.warn({ node: name, err: error }, "could not nudge kube-scheduler after a release");
         });
