@@ -107,7 +107,11 @@ export interface PatchOptions {
   failurePolicy?: "Fail" | "Ignore";
 }
 
-/** `hami certgen patch`: the Secret's CA into caBundle of every webhook entry; returns how many. */
+/** The fail-closed entry for GPU pods; the overwriteEnv entry for other pods keeps Ignore. */
+export const GPU_WEBHOOK = "vgpu.hami.io";
+
+/** `hami certgen patch`: the Secret's CA into caBundle of every webhook entry; returns how many.
+ * A failure policy given is set on the GPU entry only. */
 export async function certgenPatch(options: PatchOptions): Promise<number> {
   const core = options.kc.makeApiClient(CoreV1Api);
   const admission = options.kc.makeApiClient(AdmissionregistrationV1Api);
@@ -125,7 +129,8 @@ export async function certgenPatch(options: PatchOptions): Promise<number> {
     const webhooks = config.webhooks ?? [];
     for (const webhook of webhooks) {
       webhook.clientConfig.caBundle = caBundle;
-      if (options.failurePolicy !== undefined) webhook.failurePolicy = options.failurePolicy;
+      if (options.failurePolicy !== undefined && webhook.name === GPU_WEBHOOK)
+        webhook.failurePolicy = options.failurePolicy;
     }
     await admission.replaceMutatingWebhookConfiguration({
       name: options.webhookName,

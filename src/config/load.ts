@@ -47,6 +47,39 @@ export function describeIssues(issues: z.core.$ZodIssue[], input: unknown): stri
   );
 }
 
+/** Other spellings of nvidia fields: the seed's and the design card's `defaultMem`, and HAMi's own
+ * `disableCoreLimit` (pkg/device/nvidia/device.go) next to the older `disablecorelimit`. */
+export const CONFIG_ALIASES: Readonly<Record<string, string>> = {
+  defaultMem: "defaultMemory",
+  disableCoreLimit: "disablecorelimit",
+};
+
+const SECTIONS = new Set(["nvidia", "scheduler"]);
+
+/** Maps aliases onto their field; an alias and its field both set to different values is an error. */
+function resolveAliases(document: unknown): { document: unknown; problems: string[] } {
+  const nvidia = valueAt(document, ["nvidia"]);
+  if (nvidia === null || typeof nvidia !== "object" || Array.isArray(nvidia))
+    return { document, problems: [] };
+  const given = nvidia as Record<string, unknown>;
+  const fields = Object.fromEntries(
+    Object.entries(given).filter(([key]) => !(key in CONFIG_ALIASES)),
+  );
+  const problems: string[] = [];
+  for (const [alias, field] of Object.entries(CONFIG_ALIASES)) {
+    if (!(alias in given)) continue;
+    const value = given[alias];
+    if (field in fields && JSON.stringify(fields[field]) !== JSON.stringify(value)) {
+      problems.push(
+        `nvidia.${alias}=${JSON.stringify(value)} and nvidia.${field}=${JSON.stringify(fields[field])}: both set and different (${alias} is another name for ${field}); keep one`,
+      );
+      continue;
+    }
+    fields[field] = value;
+  }
+  return { document: { ...(document as object), nvidia: fields }, problems };
+}
+
 function unknownFields(input: unknown): string[] {
   const known = new Set(Object.keys(nvidiaSchema.shape));
   const nvidia = valueAt(input, ["nvidia"]);
@@ -56,12 +89,42 @@ function unknownFields(input: unknown): string[] {
     .map((key) => `unknown field nvidia.${key} ignored (check the spelling)`);
 }
 
+/** HAMi settings we accept but do not apply, and other vendors' sections: one warning. */
+function ignoredSettings(input: unknown, config: Config): string[] {
+  const { nvidia } = config;
+  const ignored = [
+    ...(nvidia.preConfiguredDeviceMemory > 0 ? ["nvidia.preConfiguredDeviceMemory"] : []),
+    ...(nvidia.enableNumaTopology ? ["nvidia.enableNumaTopology"] : []),
+    ...((nvidia.migProfileAllowlist ?? []).length > 0
+      ? ["nvidia.migProfileAllowlist (no MIG)"]
+      : []),
+    ...(nvidia.knownMigGeometries.length > 0 ? ["nvidia.knownMigGeometries (no MIG)"] : []),
+  ];
+  const sections =
+    input !== null && typeof input === "object"
+      ? Object.keys(input).filter((k) => !SECTIONS.has(k))
+      : [];
+  if (sections.length > 0) ignored.push(`other vendors' sections (${sections.join(", ")})`);
+  return ignored.length === 0
+    ? []
+    : [
+        `accepted but not applied by hami-ts (NVIDIA through HAMi-core only): ${ignored.join("; ")}`,
+      ];
+}
+
 /** Validates a parsed config document; throws ConfigError naming every bad field and value. */
 export function parseConfig(input: unknown, source: string): LoadedConfig {
-  const document = input ?? {};
+  const { document, problems } = resolveAliases(input ?? {});
   const result = configSchema.safeParse(document);
-  if (!result.success) throw new ConfigError(source, describeIssues(result.error.issues, document));
-  return { config: result.data, warnings: unknownFields(document) };
+  if (!result.success || problems.length > 0)
+    throw new ConfigError(source, [
+      ...problems,
+      ...(result.success ? [] : describeIssues(result.error.issues, document)),
+    ]);
+  return {
+    config: result.data,
+    warnings: [...unknownFields(document), ...ignoredSettings(document, result.data)],
+  };
 }
 
 function parseText(text: string, source: string): unknown {

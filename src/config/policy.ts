@@ -22,6 +22,7 @@ export function mutatePolicy(config: Config): MutatePolicy {
     defaultMemory: nvidia.defaultMemory,
     defaultCores: nvidia.defaultCores,
     defaultGPUNum: nvidia.defaultGPUNum,
+    memoryFactor: nvidia.memoryFactor,
     maxGPUCount: scheduler.maxGPUCount,
     schedulerName: scheduler.schedulerName,
     forceOverwriteDefaultScheduler: scheduler.forceOverwriteDefaultScheduler,
@@ -33,10 +34,13 @@ export function mutatePolicy(config: Config): MutatePolicy {
 
 /** The placement defaults the extender applies when a pod's annotations do not override them. */
 export function placementPolicy(config: Config): PlacementPolicy {
-  const { nvidia, scheduler } = config;
+  const { scheduler } = config;
   return {
-    scaling: { memory: nvidia.deviceMemoryScaling, cores: nvidia.deviceCoreScaling },
     nodePolicy: scheduler.defaultSchedulerPolicy.nodeSchedulerPolicy,
-    gpuPolicy: scheduler.defaultSchedulerPolicy.gpuSchedulerPolicy,
+    gpuPolicy: {
+      order: scheduler.defaultSchedulerPolicy.gpuSchedulerPolicy,
+      numa: false,
+      mutex: false,
+    },
   };
 }

@@ -13,6 +13,13 @@ const booleanString = z
   .union([z.boolean(), z.enum(["true", "false"])])
   .transform((value) => value === true || value === "true");
 
+const migProfileAllowlist = z.array(
+  z.looseObject({
+    models: z.array(z.string()).default([]),
+    profiles: z.array(z.string()).default([]),
+  }),
+);
+
 const migGeometry = z.object({
   name: z.string().min(1),
   memory: z.number().int().positive(),
@@ -35,15 +42,33 @@ export const nvidiaSchema = z.looseObject({
   defaultMemory: z.number().int().min(0).default(0),
   defaultCores: z.number().int().min(0).max(100).default(0),
   defaultGPUNum: z.number().int().min(1).default(1),
+  /** gpumem is counted in units of this many MiB; HAMi treats values below 1 as 1. */
+  memoryFactor: z
+    .number()
+    .int()
+    .min(0)
+    .max(1024 * 1024)
+    .default(1)
+    .transform((factor) => Math.max(1, factor)),
   deviceSplitCount: z.number().int().min(1).max(1000).default(10),
   deviceMemoryScaling: z.number().min(0.1).max(100).default(1),
   deviceCoreScaling: z.number().min(0.1).max(100).default(1),
   migstrategy: z.enum(["none", "mixed"]).default("none"),
+  /** HAMi's key is disableCoreLimit; the loader maps it here (see CONFIG_ALIASES). */
   disablecorelimit: booleanString.default(false),
+  /** Accepted from HAMi's ConfigMap, not applied (see ignoredSettings). */
+  preConfiguredDeviceMemory: z.number().int().min(0).default(0),
+  enableNumaTopology: booleanString.default(false),
+  migProfileAllowlist: migProfileAllowlist.nullable().default([]),
   knownMigGeometries: z.array(knownMigGeometry).default([]),
   gpuCorePolicy: z.enum(GPUCorePolicies).default("default"),
-  runtimeClassName: z.string().min(1).optional(),
-  libCudaLogLevel: z.number().int().min(0).max(4).optional(),
+  /** "" (HAMi's chart default) means unset. */
+  runtimeClassName: z
+    .string()
+    .optional()
+    .transform((name) => (name === "" ? undefined : name)),
+  /** HAMi's LibCudaLogLevel is a string ("0".."4"); its chart renders a number. */
+  libCudaLogLevel: z.coerce.number().int().min(0).max(4).optional(),
   hookPath: z.string().startsWith("/").default("/usr/local"),
 });
 

@@ -77,6 +77,8 @@ const OTHER_VALUES = [
   "scheduler.nodePort.enabled=true",
   "devices.scheduler.defaultSchedulerPolicy.nodeSchedulerPolicy=fgd",
   "devices.nvidia.deviceSplitCount=4",
+  "devices.nvidia.overwriteEnv=true",
+  "devices.nvidia.defaultMem=2048",
 ];
 
 describe("Helm chart", { skip: missing }, () => {
@@ -152,6 +154,7 @@ describe("Helm chart", { skip: missing }, () => {
     const loaded = await loadConfigFile(file);
     assert.deepEqual(loaded.warnings, []);
     assert.equal(loaded.config.nvidia.deviceSplitCount, 4);
+    assert.equal(loaded.config.nvidia.defaultMemory, 2048, "the chart value defaultMem");
     assert.equal(loaded.config.scheduler.defaultSchedulerPolicy.nodeSchedulerPolicy, "fgd");
   });
 

@@ -27,11 +27,15 @@ describe("config - defaults", () => {
         defaultMemory: 0,
         defaultCores: 0,
         defaultGPUNum: 1,
+        memoryFactor: 1,
         deviceSplitCount: 10,
         deviceMemoryScaling: 1,
         deviceCoreScaling: 1,
         migstrategy: "none",
         disablecorelimit: false,
+        preConfiguredDeviceMemory: 0,
+        enableNumaTopology: false,
+        migProfileAllowlist: [],
         knownMigGeometries: [],
         gpuCorePolicy: "default",
         hookPath: "/usr/local",
@@ -112,8 +116,8 @@ describe("config - validation", () => {
   });
 
   it("unknown nvidia fields (other HAMi versions) warn instead of failing", () => {
-    const { warnings } = parseConfig({ nvidia: { defaultMem: 10 } }, "t");
-    assert.deepEqual(warnings, ["unknown field nvidia.defaultMem ignored (check the spelling)"]);
+    const { warnings } = parseConfig({ nvidia: { defaultMemroy: 10 } }, "t");
+    assert.deepEqual(warnings, ["unknown field nvidia.defaultMemroy ignored (check the spelling)"]);
   });
 });
 
@@ -158,5 +162,65 @@ describe("config - shipped example", () => {
     const { readFile } = await import("node:fs/promises");
     const raw = parse(await readFile(path, "utf8")) as { nvidia: object; scheduler: object };
     assert.deepEqual(Object.keys(raw.nvidia).sort(), Object.keys(defaultConfig().nvidia).sort());
+  });
+});
+
+describe("config - HAMi's ConfigMap and spellings", () => {
+  it("HAMi v2.10's own chart ConfigMap loads unchanged, with one warning naming what is ignored", async () => {
+    const path = new URL("../../fixtures/hami/device-configmap.yaml", import.meta.url).pathname;
+    const { config, warnings } = await loadConfigFile(path);
+    assert.equal(config.nvidia.runtimeClassName, undefined, 'runtimeClassName "" is unset');
+    assert.equal(config.nvidia.memoryFactor, 1);
+    assert.equal(config.nvidia.libCudaLogLevel, 1);
+    assert.equal(config.nvidia.deviceSplitCount, 10);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0] ?? "", /nvidia\.migProfileAllowlist \(no MIG\)/);
+    assert.match(warnings[0] ?? "", /other vendors' sections \(cambricon, hygon/);
+  });
+
+  it("defaultMem is defaultMemory; both set and different is an error naming both", () => {
+    assert.equal(
+      parseConfig({ nvidia: { defaultMem: 2000 } }, "t").config.nvidia.defaultMemory,
+      2000,
+    );
+    assert.equal(
+      parseConfig({ nvidia: { defaultMem: 2000, defaultMemory: 2000 } }, "t").config.nvidia
+        .defaultMemory,
+      2000,
+    );
+    assert.throws(
+      () => parseConfig({ nvidia: { defaultMem: 2000, defaultMemory: 1000 } }, "t"),
+      /nvidia\.defaultMem=2000 and nvidia\.defaultMemory=1000: both set and different/,
+    );
+  });
+
+  it("HAMi's disableCoreLimit and the older disablecorelimit both work", () => {
+    assert.equal(
+      parseConfig({ nvidia: { disableCoreLimit: true } }, "t").config.nvidia.disablecorelimit,
+      true,
+    );
+    assert.equal(
+      parseConfig({ nvidia: { disablecorelimit: "true" } }, "t").config.nvidia.disablecorelimit,
+      true,
+    );
+  });
+
+  it("memoryFactor below 1 counts as 1 (HAMi's max(factor, 1)); libCudaLogLevel as a string", () => {
+    const { nvidia } = parseConfig(
+      { nvidia: { memoryFactor: 0, libCudaLogLevel: "3" } },
+      "t",
+    ).config;
+    assert.equal(nvidia.memoryFactor, 1);
+    assert.equal(nvidia.libCudaLogLevel, 3);
+  });
+
+  it("settings accepted but not applied are named in one warning", () => {
+    const { warnings } = parseConfig(
+      { nvidia: { enableNumaTopology: true, preConfiguredDeviceMemory: 1000 }, amd: {} },
+      "t",
+    );
+    assert.deepEqual(warnings, [
+      "accepted but not applied by hami-ts (NVIDIA through HAMi-core only): nvidia.preConfiguredDeviceMemory; nvidia.enableNumaTopology; other vendors' sections (amd)",
+    ]);
   });
 });
