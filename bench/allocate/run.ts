@@ -63,7 +63,7 @@ const devices = toDevices(
     },
   ],
   [],
-  10,
+  { splitCount: 10, memoryScaling: 1, coreScaling: 1 },
 );
 const allocator: Allocator = new Allocator({
   node: NODE,

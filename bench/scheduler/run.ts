@@ -45,6 +45,7 @@ function gpus(node: string): Device[] {
     cores: 100,
     splitCount: 10,
     numa: index < GPUS / 2 ? 0 : 1,
+    mode: "hami-core",
     healthy: true,
   }));
 }
@@ -129,7 +130,7 @@ function deps(view: ClusterView, api: PodApi) {
     view,
     policy: () => ({ request: mutatePolicy(config), placement: placementPolicy(config) }),
     log,
-    metrics: schedulerMetrics(registry, () => deviceStats(view, placementPolicy(config).scaling)),
+    metrics: schedulerMetrics(registry, () => deviceStats(view)),
     api,
     bus: new MemoryBus(),
     clock: () => new Date(),

@@ -33,7 +33,11 @@ function source(spec: string, node: string): DeviceSource {
 export function agentSettings(config: Config): AgentSettings {
   const { nvidia } = config;
   return {
-    splitCount: nvidia.deviceSplitCount,
+    offer: {
+      splitCount: nvidia.deviceSplitCount,
+      memoryScaling: nvidia.deviceMemoryScaling,
+      coreScaling: nvidia.deviceCoreScaling,
+    },
     resourceName: nvidia.resourceCountName,
     allocate: {
       hookPath: nvidia.hookPath,

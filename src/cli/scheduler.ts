@@ -14,6 +14,7 @@ import {
   createSchedulerApp,
   deviceStats,
   feedView,
+  podEventRecorder,
   requeueOnRelease,
   type SchedulerPolicy,
 } from "../scheduler/index.js";
@@ -116,21 +117,21 @@ export async function runScheduler(argv: string[]): Promise<void> {
     },
   });
   const registry = createRegistry(true);
-  const metrics = schedulerMetrics(registry, () =>
-    deviceStats(view, placementPolicy(config.current()).scaling),
-  );
+  const metrics = schedulerMetrics(registry, () => deviceStats(view));
   const admission = webhookMetrics(registry);
   const bus = await startBus(opts, log, () => {
     admission.eventsDropped.inc({ bus: "nats" });
   });
   const feed = feedView(kc, view, { leaseNamespace: opts["lease-namespace"], log });
+  const api = podApi(kc);
   const deps = {
     view,
     policy: () => schedulerPolicy(config.current(), view),
     log,
     metrics,
     requeue,
-    api: podApi(kc),
+    api,
+    podEvent: podEventRecorder(api, log),
     bus,
     clock: () => new Date(),
     registry,

@@ -3,7 +3,6 @@
 
 import { parseArgs } from "node:util";
 import { CoreV1Api } from "@kubernetes/client-node";
-import { defaultConfig, placementPolicy } from "../config/index.js";
 import { loadKubeConfig } from "../k8s/index.js";
 import { ClusterView, uiState } from "../scheduler/index.js";
 
@@ -20,7 +19,7 @@ export async function runStatus(argv: string[]): Promise<void> {
   const view = new ClusterView({ now: () => Date.now(), registerStaleMs: 0, requireLease: false });
   for (const node of (await core.listNode()).items) view.setNode(node);
   for (const pod of (await core.listPodForAllNamespaces()).items) view.setPod(pod);
-  const state = uiState(view, placementPolicy(defaultConfig()).scaling);
+  const state = uiState(view);
   const lines: string[] = [];
   for (const node of state.nodes) {
     if (node.devices.length === 0) continue;

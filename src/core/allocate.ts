@@ -2,6 +2,7 @@
 // pending container a kubelet Allocate call is for (section 3). Pure: ids, paths and the cache file
 // name come in as data.
 
+import { parseGoBool } from "./codec.js";
 import type { ContainerDevice, PodDevices } from "./device.js";
 
 export interface AllocatePolicy {
@@ -26,13 +27,18 @@ export interface ContainerResponse {
 export interface ContainerIdentity {
   podUID: string;
   container: string;
-  /** Env the container sets itself (CUDA_DISABLE_CONTROL=true skips the preload). */
+  /** Env the container sets itself (CUDA_DISABLE_CONTROL, a Go bool, turns HAMi-core off). */
   env: Record<string, string>;
 }
 
 /** The host directory of one container's shared cache; removed when the pod goes away. */
 export function containerCacheDir(hookPath: string, podUID: string, container: string): string {
   return `${hookPath}/vgpu/containers/${podUID}_${container}`;
+}
+
+/** CUDA_DISABLE_CONTROL read as HAMi does (Go's strconv.ParseBool; anything else is false). */
+export function controlDisabled(env: Readonly<Record<string, string | undefined>>): boolean {
+  return parseGoBool(env.CUDA_DISABLE_CONTROL ?? "") === true;
 }
 
 export function containerResponse(
@@ -53,6 +59,9 @@ export function containerResponse(
   if (policy.memoryScaling > 1) envs.CUDA_OVERSUBSCRIBE = "true";
   if (policy.disableCoreLimit) envs.GPU_CORE_UTILIZATION_POLICY = "disable";
   if (policy.libCudaLogLevel !== undefined) envs.LIBCUDA_LOG_LEVEL = String(policy.libCudaLogLevel);
+  // HAMi still mounts the library, lock dir and cache when control is off and skips only the
+  // preload; we add none of them, so such a container never touches HAMi-core's host files.
+  if (controlDisabled(who.env)) return { envs, mounts: [] };
   const mounts: Mount[] = [
     { containerPath: `${vgpu}/libvgpu.so`, hostPath: `${vgpu}/libvgpu.so`, readOnly: true },
     {
@@ -61,13 +70,8 @@ export function containerResponse(
       readOnly: false,
     },
     { containerPath: "/tmp/vgpulock", hostPath: "/tmp/vgpulock", readOnly: false },
+    { containerPath: "/etc/ld.so.preload", hostPath: `${vgpu}/ld.so.preload`, readOnly: true },
   ];
-  if (who.env.CUDA_DISABLE_CONTROL !== "true")
-    mounts.push({
-      containerPath: "/etc/ld.so.preload",
-      hostPath: `${vgpu}/ld.so.preload`,
-      readOnly: true,
-    });
   return { envs, mounts };
 }
 
@@ -81,9 +85,8 @@ export interface PendingPod {
   /** ...and pods created in the same second in the order they reached it: approximated by the
    * resourceVersion at which the pod was first seen bound to this node. */
   arrival: number;
-  /** Containers in PodDevices order: app containers, then init containers. */
+  /** Containers in PodDevices order: init containers, then app containers. */
   containers: string[];
-  appContainers: number;
   devices: PodDevices;
   /** Per container (PodDevices order): already given its devices by Allocate. */
   served: boolean[];
@@ -95,19 +98,13 @@ export interface AllocateMatch {
   container: number;
 }
 
-/** The order the kubelet asks for containers' devices: init containers first, then app ones. */
-function kubeletOrder(pod: PendingPod): number[] {
-  const total = pod.devices.length;
-  const inits = Array.from({ length: total - pod.appContainers }, (_, i) => pod.appContainers + i);
-  const apps = Array.from({ length: pod.appContainers }, (_, i) => i);
-  return [...inits, ...apps];
-}
-
-/** The next container of the pod the kubelet will ask devices for, or undefined when none is left. */
+/** The next container of the pod the kubelet will ask devices for, or undefined when none is left.
+ * The kubelet asks init containers first, then app ones: PodDevices order. */
 export function nextContainer(pod: PendingPod): number | undefined {
-  return kubeletOrder(pod).find(
-    (i) => !(pod.served[i] ?? false) && (pod.devices[i]?.length ?? 0) > 0,
+  const index = pod.devices.findIndex(
+    (devices, i) => !(pod.served[i] ?? false) && devices.length > 0,
   );
+  return index === -1 ? undefined : index;
 }
 
 /**

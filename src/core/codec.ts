@@ -1,10 +1,17 @@
-// HAMi's annotation encodings, kept exactly so HAMi tools and dashboards keep working:
-// node `hami.io/node-nvidia-register`: devices joined by ":", each
-//   UUID,splitCount,memoryMiB,cores,type,numa,healthy
-// pod allocations (`hami.io/vgpu-devices-to-allocate`, `...-allocated`): each container's devices
-//   terminated by ":", each container terminated by ";", a device being UUID,NVIDIA,memMiB,cores.
+// HAMi's annotation encodings, kept byte for byte so HAMi tools, dashboards and a cluster switching
+// from HAMi keep working. Facts read in Project-HAMi/HAMi (HEAD after v2.10.0):
+// - node `hami.io/node-nvidia-register` (pkg/device/devices.go, DeviceInfo + MarshalNodeDevices):
+//   since v2.8 a JSON list of {"id","index","count","devmem","devcore","type","numa","mode","health"}
+//   in that key order, every key `omitempty` (Go's json.Marshal: 0, "" and false are left out), devmem
+//   already x deviceMemoryScaling and devcore = 100 x deviceCoreScaling. Up to v2.7 each device was
+//   `id,count,devmem,devcore,type,numa,health[,index,mode]` terminated by ":" (DecodeNodeDevices
+//   accepts 7 or 9 fields). We write the JSON and read all three.
+// - pod allocations (`hami.io/vgpu-devices-to-allocate`, `...-allocated`, EncodePodSingleDevice):
+//   each container's devices terminated by ":", each container terminated by ";", a device being
+//   UUID,NVIDIA,memMiB,cores; containers in the order init containers, then app containers.
 // Decoders never throw anything but HamiError naming the annotation, the value and the bad part.
 
+import { z } from "zod";
 import type { ContainerDevice, Device, PodDevices } from "./device.js";
 import { HamiError } from "./errors.js";
 import { Reason } from "./reasons.js";
@@ -24,6 +31,9 @@ export const Annotation = {
 /** The node agent's liveness Lease is named this plus the node name. */
 export const AGENT_LEASE_PREFIX = "hami-agent-";
 
+/** HAMi's operating mode word for a GPU shared through HAMi-core. */
+export const HAMI_CORE_MODE = "hami-core";
+
 export const BindPhase = {
   allocating: "allocating",
   success: "success",
@@ -32,20 +42,23 @@ export const BindPhase = {
 export type BindPhase = (typeof BindPhase)[keyof typeof BindPhase];
 
 const SEPARATORS = /[,:;]/;
+/** A register annotation longer than this is refused (a node has a few dozen GPUs at most). */
+const MAX_REGISTER_BYTES = 256 * 1024;
 
 function invalid(annotation: string, raw: string, message: string): HamiError {
+  const shown = raw.length > 200 ? `${raw.slice(0, 200)}... (${raw.length} bytes)` : raw;
   return new HamiError(
     Reason.InvalidAnnotation,
     `metadata.annotations[${annotation}]`,
-    raw,
+    shown,
     message,
   );
 }
 
 function integer(text: string | undefined, min: number): number | undefined {
-  if (text === undefined || !/^-?\d+$/.test(text.trim())) return undefined;
+  if (text === undefined || !/^[-+]?\d+$/.test(text.trim())) return undefined;
   const value = Number(text.trim());
-  return value >= min ? value : undefined;
+  return value >= min && value <= 2 ** 31 - 1 ? value : undefined;
 }
 
 function checkText(annotation: string, what: string, text: string): void {
@@ -53,49 +66,124 @@ function checkText(annotation: string, what: string, text: string): void {
     throw invalid(annotation, text, `${what} must be non-empty and free of , : ;`);
 }
 
-export function encodeNodeDevices(devices: readonly Device[]): string {
-  return devices
-    .map((d) => {
-      checkText(Annotation.nodeRegister, "device uuid", d.uuid);
-      checkText(Annotation.nodeRegister, "device type", d.type);
-      return [d.uuid, d.splitCount, d.memoryMiB, d.cores, d.type, d.numa, d.healthy].join(",");
-    })
-    .join(":");
+/** A JSON string as Go's encoding/json writes it (HTML-safe escapes), so our bytes equal HAMi's. */
+function goString(text: string): string {
+  return JSON.stringify(text).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
-function decodeNodeDevice(raw: string, entry: string, index: number): Device {
+/** HAMi's MarshalNodeDevices bytes: keys in DeviceInfo order, zero values omitted. */
+export function encodeNodeDevices(devices: readonly Device[]): string {
+  const entries = devices.map((d) => {
+    if (d.uuid === "") throw invalid(Annotation.nodeRegister, d.uuid, "device uuid is empty");
+    const fields: string[] = [`"id":${goString(d.uuid)}`];
+    if (d.index !== 0) fields.push(`"index":${d.index}`);
+    if (d.splitCount !== 0) fields.push(`"count":${d.splitCount}`);
+    if (d.memoryMiB !== 0) fields.push(`"devmem":${d.memoryMiB}`);
+    if (d.cores !== 0) fields.push(`"devcore":${d.cores}`);
+    if (d.type !== "") fields.push(`"type":${goString(d.type)}`);
+    if (d.numa !== 0) fields.push(`"numa":${d.numa}`);
+    if (d.mode !== "") fields.push(`"mode":${goString(d.mode)}`);
+    if (d.healthy) fields.push(`"health":true`);
+    return `{${fields.join(",")}}`;
+  });
+  return `[${entries.join(",")}]`;
+}
+
+const int32 = z
+  .number()
+  .int()
+  .min(-(2 ** 31))
+  .max(2 ** 31 - 1);
+const jsonDevice = z.looseObject({
+  id: z.string().min(1).max(256),
+  index: int32.min(0).optional(),
+  count: int32.min(0).optional(),
+  devmem: int32.min(0).optional(),
+  devcore: int32.min(0).optional(),
+  type: z.string().max(256).optional(),
+  numa: int32.optional(),
+  mode: z.string().max(64).optional(),
+  health: z.boolean().optional(),
+});
+const jsonDevices = z.array(jsonDevice).max(1024).nullable();
+
+function decodeJsonDevices(raw: string): Device[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (error) {
+    throw invalid(Annotation.nodeRegister, raw, `not JSON: ${(error as Error).message}`);
+  }
+  const result = jsonDevices.safeParse(parsed);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue?.path.join(".") ?? "";
+    throw invalid(Annotation.nodeRegister, raw, `${where}: ${issue?.message ?? "invalid"}`);
+  }
+  // Go's Unmarshal gives absent fields their zero value; so do we.
+  return (result.data ?? []).map((d) => ({
+    uuid: d.id,
+    index: d.index ?? 0,
+    type: d.type ?? "",
+    memoryMiB: d.devmem ?? 0,
+    cores: d.devcore ?? 0,
+    splitCount: d.count ?? 0,
+    numa: d.numa ?? 0,
+    mode: d.mode ?? "",
+    healthy: d.health ?? false,
+  }));
+}
+
+/** Go's strconv.ParseBool, which HAMi uses for the legacy health field. */
+export function parseGoBool(text: string): boolean | undefined {
+  if (["1", "t", "T", "TRUE", "true", "True"].includes(text)) return true;
+  if (["0", "f", "F", "FALSE", "false", "False"].includes(text)) return false;
+  return undefined;
+}
+
+function decodeLegacyDevice(raw: string, entry: string, position: number): Device {
   const fields = entry.split(",");
   const bad = (what: string): HamiError =>
-    invalid(Annotation.nodeRegister, raw, `device ${index} (${JSON.stringify(entry)}): ${what}`);
-  if (fields.length !== 7) throw bad(`has ${fields.length} fields, expected 7`);
-  const [uuid = "", split, memory, cores, type = "", numa, healthy] = fields;
-  const splitCount = integer(split, 1);
-  const memoryMiB = integer(memory, 1);
-  const coreCount = integer(cores, 1);
-  const numaNode = integer(numa, -1);
-  if (uuid.trim() === "") throw bad("empty uuid");
-  if (splitCount === undefined)
-    throw bad(`splitCount ${JSON.stringify(split)} is not an integer >= 1`);
-  if (memoryMiB === undefined) throw bad(`memory ${JSON.stringify(memory)} is not an integer >= 1`);
-  if (coreCount === undefined) throw bad(`cores ${JSON.stringify(cores)} is not an integer >= 1`);
-  if (numaNode === undefined) throw bad(`numa ${JSON.stringify(numa)} is not an integer`);
-  if (healthy !== "true" && healthy !== "false")
-    throw bad(`health ${JSON.stringify(healthy)} is not true or false`);
+    invalid(Annotation.nodeRegister, raw, `device ${position} (${JSON.stringify(entry)}): ${what}`);
+  if (fields.length !== 7 && fields.length !== 9)
+    throw bad(`has ${fields.length} fields, expected 7 or 9`);
+  const [uuid = "", split, memory, cores, type = "", numa, health = "", index, mode] = fields;
+  const number = (what: string, text: string | undefined, min: number): number => {
+    const value = integer(text, min);
+    if (value === undefined) throw bad(`${what} ${JSON.stringify(text)} is not an integer`);
+    return value;
+  };
+  const healthy = parseGoBool(health);
+  if (uuid === "") throw bad("empty uuid");
+  if (healthy === undefined) throw bad(`health ${JSON.stringify(health)} is not a Go bool`);
   return {
-    uuid: uuid.trim(),
-    index,
-    type: type.trim(),
-    memoryMiB,
-    cores: coreCount,
-    splitCount,
-    numa: numaNode,
-    healthy: healthy === "true",
+    uuid,
+    index: fields.length === 9 ? number("index", index, 0) : 0,
+    type,
+    memoryMiB: number("devmem", memory, 0),
+    cores: number("devcore", cores, 0),
+    splitCount: number("count", split, 0),
+    numa: number("numa", numa, -(2 ** 31)),
+    mode: fields.length === 9 ? (mode ?? "") : HAMI_CORE_MODE,
+    healthy,
   };
 }
 
+/** Reads every form HAMi has written: JSON (v2.8+), and the 9- and 7-field forms of v2.7 and before. */
 export function decodeNodeDevices(raw: string): Device[] {
-  const entries = raw.split(":").filter((entry) => entry.trim() !== "");
-  const devices = entries.map((entry, index) => decodeNodeDevice(raw, entry, index));
+  if (raw.length > MAX_REGISTER_BYTES)
+    throw invalid(Annotation.nodeRegister, raw, `longer than ${MAX_REGISTER_BYTES} bytes`);
+  const trimmed = raw.trim();
+  const devices =
+    trimmed.startsWith("[") || trimmed === "null"
+      ? decodeJsonDevices(trimmed)
+      : trimmed
+          .split(":")
+          .filter((entry) => entry !== "")
+          .map((entry, position) => decodeLegacyDevice(raw, entry, position));
   const seen = new Set<string>();
   for (const device of devices) {
     if (seen.has(device.uuid))
@@ -103,6 +191,19 @@ export function decodeNodeDevices(raw: string): Device[] {
     seen.add(device.uuid);
   }
   return devices;
+}
+
+/** Where a pod's allocation is recorded: `-allocated`, where HAMi's scheduler reads usage (the agent
+ * erases `-to-allocate` as it serves), else `-to-allocate` (a writer that set only that). */
+export function allocationRecord(annotations: Readonly<Record<string, string>>): {
+  key: string;
+  raw?: string;
+} {
+  const key =
+    Annotation.devicesAllocated in annotations
+      ? Annotation.devicesAllocated
+      : Annotation.devicesToAllocate;
+  return { key, raw: annotations[key] };
 }
 
 export function encodePodDevices(pod: PodDevices): string {
@@ -138,11 +239,12 @@ function decodeContainerDevice(annotation: string, raw: string, entry: string): 
   return { uuid: uuid.trim(), type: type.trim(), memoryMiB, cores: coreCount };
 }
 
-/** Decodes a pod allocation annotation; `annotation` names it in errors. */
+/** Decodes a pod allocation annotation; `annotation` names it in errors. HAMi's own re-encoding
+ * after erasing can leave extra empty containers at the end (";;"); they are dropped, since a
+ * position past the pod's containers holds nothing. */
 export function decodePodDevices(raw: string, annotation: string): PodDevices {
   const containers = raw.split(";");
-  // Every container is terminated by ";", so the piece after the last one is empty.
-  if (containers.at(-1)?.trim() === "") containers.pop();
+  while (containers.length > 0 && containers.at(-1)?.trim() === "") containers.pop();
   return containers.map((container) =>
     container
       .split(":")

@@ -1,10 +1,15 @@
 // Reads and validates one container's GPU resources. Limits are authoritative (extended resources
 // cannot be overcommitted); a value only in requests counts too; differing values are an error.
+// Bounds are HAMi's: what its webhook admits we admit (0 = unset for memory, cores above 100 are
+// clamped, any int32 priority); only a percentage outside 0..100 is refused, as HAMi's
+// validateMemoryPercentage does.
 
 import { HamiError } from "./errors.js";
 import { parseQuantity } from "./quantity.js";
 import { Reason } from "./reasons.js";
 import type { Container, ContainerGPURequest, QuantityValue, ResourceNames } from "./types.js";
+
+const INT32_MAX = 2 ** 31 - 1;
 
 interface Bounds {
   min: number;
@@ -40,25 +45,19 @@ function readInteger(container: Container, name: string, bounds: Bounds, prefix:
   }
   if (!Number.isInteger(value) || value < bounds.min || value > bounds.max) {
     const range =
-      bounds.max === Number.MAX_SAFE_INTEGER ? `>= ${bounds.min}` : `${bounds.min}..${bounds.max}`;
+      bounds.max === INT32_MAX ? `${bounds.min}..${INT32_MAX}` : `${bounds.min}..${bounds.max}`;
     throw new HamiError(bounds.reason, field, raw, `${bounds.what} must be an integer ${range}`);
   }
   return value;
-}
-
-export interface RequestLimits {
-  /** The largest GPU count one container may ask for (no node has more). */
-  maxGPUCount: number;
 }
 
 /** The validated GPU request of a container; `prefix` names it in errors (e.g. spec.containers[0]). */
 export function readContainerRequest(
   container: Container,
   names: ResourceNames,
-  limits: RequestLimits,
   prefix: string,
 ): ContainerGPURequest {
-  const max = Number.MAX_SAFE_INTEGER;
+  const max = INT32_MAX;
   const request: ContainerGPURequest = {
     count: readInteger(
       container,
@@ -69,14 +68,14 @@ export function readContainerRequest(
     memoryMiB: readInteger(
       container,
       names.memory,
-      { min: 1, max, reason: Reason.InvalidGPUMemory, what: "GPU memory (MiB)" },
+      { min: 0, max, reason: Reason.InvalidGPUMemory, what: "GPU memory (MiB)" },
       prefix,
     ),
     memoryPercentage: readInteger(
       container,
       names.memoryPercentage,
       {
-        min: 1,
+        min: 0,
         max: 100,
         reason: Reason.InvalidGPUMemoryPercentage,
         what: "GPU memory percentage",
@@ -86,24 +85,16 @@ export function readContainerRequest(
     cores: readInteger(
       container,
       names.cores,
-      { min: 0, max: 100, reason: Reason.InvalidGPUCores, what: "GPU cores percentage" },
+      { min: 0, max, reason: Reason.InvalidGPUCores, what: "GPU cores percentage" },
       prefix,
     ),
     priority: readInteger(
       container,
       names.priority,
-      { min: 0, max: 1, reason: Reason.InvalidPriority, what: "GPU task priority (0 high, 1 low)" },
+      { min: -INT32_MAX - 1, max, reason: Reason.InvalidPriority, what: "GPU task priority" },
       prefix,
     ),
   };
-  if (request.count !== undefined && request.count > limits.maxGPUCount) {
-    throw new HamiError(
-      Reason.GPUCountTooLarge,
-      `${prefix}.resources.limits[${names.count}]`,
-      request.count,
-      `no node offers more than ${limits.maxGPUCount} GPUs to one container (config scheduler.maxGPUCount)`,
-    );
-  }
   return request;
 }
 

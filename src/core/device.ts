@@ -6,14 +6,18 @@ export interface Device {
   uuid: string;
   /** Position on the node (order of registration). */
   index: number;
-  /** Model name, e.g. "NVIDIA-A100-SXM4-80GB"; type filters match substrings of it. */
+  /** Model as NVML names it, "NVIDIA-" prefixed when missing ("NVIDIA-Tesla T4"); type filters
+   * match substrings of it. */
   type: string;
+  /** Memory slices may take: the card's MiB x deviceMemoryScaling, as registered (HAMi's devmem). */
   memoryMiB: number;
-  /** Compute units in percent of the device, 100 for a whole GPU. */
+  /** Compute slices may take, 100 x deviceCoreScaling, as registered (HAMi's devcore). */
   cores: number;
   /** How many containers may share it (deviceSplitCount). */
   splitCount: number;
   numa: number;
+  /** HAMi's operating mode ("hami-core"; "mig" and "mps" are not served by us). */
+  mode: string;
   healthy: boolean;
 }
 
@@ -26,7 +30,8 @@ export interface ContainerDevice {
   cores: number;
 }
 
-/** Devices of each container of a pod: app containers in spec order, then init containers. */
+/** Devices of each container of a pod: init containers in spec order, then app containers (HAMi's
+ * order since v2.9). A position past the end holds nothing. */
 export type PodDevices = ContainerDevice[][];
 
 /** What is taken on one device by the pods placed on it. */
@@ -42,25 +47,10 @@ export interface HostFree {
   memoryMiB: number;
 }
 
-/** Oversubscription factors from config (deviceMemoryScaling, deviceCoreScaling). */
-export interface Scaling {
-  memory: number;
-  cores: number;
-}
-
 /** The word HAMi writes as the device type in pod allocation annotations. */
 export const NVIDIA = "NVIDIA";
 
 export const NO_USAGE: Readonly<DeviceUsage> = { slots: 0, memoryMiB: 0, cores: 0 };
-
-/** Memory a device offers to slices: its memory times deviceMemoryScaling. */
-export function memoryCapacity(device: Device, scaling: Scaling): number {
-  return Math.floor(device.memoryMiB * scaling.memory);
-}
-
-export function coreCapacity(device: Device, scaling: Scaling): number {
-  return Math.floor(device.cores * scaling.cores);
-}
 
 /** Adds a container's slices to a usage map, in place. */
 function accumulate(usage: Map<string, DeviceUsage>, slices: readonly ContainerDevice[]): void {
@@ -77,10 +67,10 @@ function accumulate(usage: Map<string, DeviceUsage>, slices: readonly ContainerD
 /** What a pod takes per device. Init containers run one at a time before the app containers, so a
  * pod holds, per device, the larger of its app containers' sum and its biggest init container:
  * Kubernetes' effective-request rule applied per device. */
-export function podUsage(devices: PodDevices, appContainers: number): Map<string, DeviceUsage> {
+export function podUsage(devices: PodDevices, initContainers: number): Map<string, DeviceUsage> {
   const result = new Map<string, DeviceUsage>();
-  for (const app of devices.slice(0, appContainers)) accumulate(result, app);
-  for (const init of devices.slice(appContainers)) {
+  for (const app of devices.slice(initContainers)) accumulate(result, app);
+  for (const init of devices.slice(0, initContainers)) {
     const one = new Map<string, DeviceUsage>();
     accumulate(one, init);
     for (const [uuid, u] of one) {

@@ -3,17 +3,14 @@
 // for refusal go out. Reservation is the caller's business (at bind, against the live view).
 
 import {
-  coreCapacity,
-  memoryCapacity,
   NO_USAGE,
   NVIDIA,
   type ContainerDevice,
   type Device,
   type DeviceUsage,
   type PodDevices,
-  type Scaling,
 } from "./device.js";
-import type { PodPreferences } from "./pod-annotations.js";
+import type { GPUPolicy, PodPreferences } from "./pod-annotations.js";
 import type { DeviceRequest, PodRequest } from "./pod-request.js";
 import { FitReason } from "./reasons.js";
 
@@ -24,11 +21,7 @@ export interface NodeState {
   usage: readonly DeviceUsage[];
 }
 
-/** How devices are chosen on a node: binpack fills used devices first, spread prefers idle ones. */
-export type GPUPolicy = "binpack" | "spread";
-
 export interface FitOptions {
-  scaling: Scaling;
   gpuPolicy: GPUPolicy;
   preferences: PodPreferences;
 }
@@ -48,10 +41,11 @@ export type FitResult =
       message: string;
     };
 
-function memoryRequest(device: Device, request: DeviceRequest, scaling: Scaling): number {
+/** MiB, or the percentage of the registered (scaled) memory, truncated as HAMi does. */
+export function memoryRequest(device: Device, request: DeviceRequest): number {
   return "mib" in request.memory
     ? request.memory.mib
-    : Math.floor((memoryCapacity(device, scaling) * request.memory.percent) / 100);
+    : Math.floor((device.memoryMiB * request.memory.percent) / 100);
 }
 
 // Device types are few and filters run for every device of every node: lowercase each string once.
@@ -92,22 +86,29 @@ export function deviceReason(
   const filtered = filterReason(device, options.preferences);
   if (filtered !== undefined) return filtered;
   if (used.slots >= device.splitCount) return FitReason.CardTimeSlicingExhausted;
-  const cores = coreCapacity(device, options.scaling);
-  if (request.cores >= 100 && used.slots > 0) return FitReason.ExclusiveDeviceAllocateConflict;
-  if (used.cores >= cores) return FitReason.CardComputeUnitsExhausted;
-  const memory = memoryRequest(device, request, options.scaling);
-  if (memoryCapacity(device, options.scaling) - used.memoryMiB < memory)
+  if (options.gpuPolicy.mutex && used.slots > 0) return FitReason.ExclusiveDeviceAllocateConflict;
+  if (device.memoryMiB - used.memoryMiB < memoryRequest(device, request))
     return FitReason.CardInsufficientMemory;
-  if (cores - used.cores < request.cores) return FitReason.CardInsufficientCore;
+  return coreReason(device, used, request.cores);
+}
+
+/** HAMi's order of core checks (pkg/device/nvidia/device.go Fit). */
+function coreReason(device: Device, used: DeviceUsage, cores: number): FitReason | undefined {
+  if (device.cores - used.cores < cores) return FitReason.CardInsufficientCore;
+  // 100 cores asks for the card alone, but only where a card is 100 (deviceCoreScaling 1).
+  if (device.cores === 100 && cores === 100 && used.slots > 0)
+    return FitReason.ExclusiveDeviceAllocateConflict;
+  if (device.cores !== 0 && used.cores >= device.cores && cores === 0)
+    return FitReason.CardComputeUnitsExhausted;
   return undefined;
 }
 
 /** Load of a device in 0..1: the mean of its slot, memory and core fractions. */
-export function deviceLoad(device: Device, used: DeviceUsage, scaling: Scaling): number {
+export function deviceLoad(device: Device, used: DeviceUsage): number {
   return (
-    (used.slots / device.splitCount +
-      used.memoryMiB / Math.max(1, memoryCapacity(device, scaling)) +
-      used.cores / Math.max(1, coreCapacity(device, scaling))) /
+    (used.slots / Math.max(1, device.splitCount) +
+      used.memoryMiB / Math.max(1, device.memoryMiB) +
+      used.cores / Math.max(1, device.cores)) /
     3
   );
 }
@@ -140,19 +141,32 @@ function ordered(candidates: Candidates, binpack: boolean): number[] {
   return order.map((i) => positions[i] ?? 0);
 }
 
+function numaGroups(devices: readonly Device[], order: number[]): number[][] {
+  const groups = new Map<number, number[]>();
+  for (const position of order) {
+    const numa = devices[position]?.numa ?? 0;
+    groups.set(numa, [...(groups.get(numa) ?? []), position]);
+  }
+  return [...groups.values()];
+}
+
 /** The first `count` positions in policy order on one NUMA node. */
 function onOneNuma(
   devices: readonly Device[],
   order: number[],
   count: number,
 ): number[] | undefined {
-  const groups = new Map<number, number[]>();
-  for (const position of order) {
-    const numa = devices[position]?.numa ?? 0;
-    groups.set(numa, [...(groups.get(numa) ?? []), position]);
-  }
-  for (const group of groups.values()) if (group.length >= count) return group.slice(0, count);
-  return undefined;
+  return numaGroups(devices, order)
+    .find((group) => group.length >= count)
+    ?.slice(0, count);
+}
+
+/** Policy order, but NUMA node by NUMA node: a group that can hold the whole request first. */
+function numaFirst(devices: readonly Device[], order: number[], count: number): number[] {
+  const groups = numaGroups(devices, order);
+  const whole = groups.filter((group) => group.length >= count);
+  const partial = groups.filter((group) => group.length < count);
+  return [...whole, ...partial].flat();
 }
 
 /** Picks `count` device positions in policy order, all on one NUMA node when the pod asks for
@@ -165,7 +179,7 @@ function pick(
 ): number[] | undefined {
   const { positions, loads } = candidates;
   if (positions.length < count) return undefined;
-  const binpack = options.gpuPolicy === "binpack";
+  const binpack = options.gpuPolicy.order === "binpack";
   const numaBind = options.preferences.numaBind === true;
   if (count === 1 && !numaBind) {
     let best = 0;
@@ -174,7 +188,8 @@ function pick(
     return [positions[best] ?? 0];
   }
   const order = ordered(candidates, binpack);
-  return numaBind ? onOneNuma(devices, order, count) : order.slice(0, count);
+  if (numaBind) return onOneNuma(devices, order, count);
+  return (options.gpuPolicy.numa ? numaFirst(devices, order, count) : order).slice(0, count);
 }
 
 function describeCounts(counts: Partial<Record<FitReason, number>>): string {
@@ -200,7 +215,7 @@ function fitContainer(
     const reason = deviceReason(device, used, request, options);
     if (reason === undefined) {
       candidates.positions.push(i);
-      candidates.loads.push(deviceLoad(device, used, options.scaling));
+      candidates.loads.push(deviceLoad(device, used));
     } else {
       counts ??= {};
       counts[reason] = (counts[reason] ?? 0) + 1;
@@ -261,7 +276,7 @@ export function fitPod(node: NodeState, request: PodRequest, options: FitOptions
       const slice = {
         uuid: device.uuid,
         type: NVIDIA,
-        memoryMiB: memoryRequest(device, wanted, options.scaling),
+        memoryMiB: memoryRequest(device, wanted),
         cores: wanted.cores,
       };
       slices.push(slice);

@@ -4,15 +4,7 @@
 // grows least. With the node's free CPU and memory given, a class the node cannot host at all
 // makes every free GPU share of it a fragment, as in the paper.
 
-import {
-  coreCapacity,
-  memoryCapacity,
-  NO_USAGE,
-  type Device,
-  type DeviceUsage,
-  type HostFree,
-  type Scaling,
-} from "./device.js";
+import { NO_USAGE, type Device, type DeviceUsage, type HostFree } from "./device.js";
 import type { NodeScorer } from "./score.js";
 
 /** A kind of task in the workload: `gpus` devices, each `share` (0..1] of a GPU; `weight` its
@@ -26,10 +18,10 @@ export interface TaskClass {
 }
 
 /** The share of a device still free (0..1): its scarcer dimension; none once its slots are used up. */
-export function freeShare(device: Device, used: DeviceUsage, scaling: Scaling): number {
+export function freeShare(device: Device, used: DeviceUsage): number {
   if (used.slots >= device.splitCount) return 0;
-  const memory = 1 - used.memoryMiB / Math.max(1, memoryCapacity(device, scaling));
-  const cores = 1 - used.cores / Math.max(1, coreCapacity(device, scaling));
+  const memory = 1 - used.memoryMiB / Math.max(1, device.memoryMiB);
+  const cores = 1 - used.cores / Math.max(1, device.cores);
   return Math.max(0, Math.min(memory, cores));
 }
 
@@ -67,11 +59,10 @@ function fragmentFor(free: readonly number[], task: TaskClass, host: HostFree | 
  * node lacks CPU or memory for cannot use any of its GPUs. */
 export function nodeFragmentation(
   node: { devices: readonly Device[]; usage: readonly DeviceUsage[]; host?: HostFree },
-  scaling: Scaling,
   classes: readonly TaskClass[],
 ): number {
   const { devices, usage, host } = node;
-  const free = devices.map((d, i) => freeShare(d, usage[i] ?? NO_USAGE, scaling));
+  const free = devices.map((d, i) => freeShare(d, usage[i] ?? NO_USAGE));
   let weights = 0;
   let sum = 0;
   for (const task of classes) {
@@ -85,17 +76,9 @@ export function nodeFragmentation(
  * score (0..1; 0.5 = unchanged). */
 export function fgdScorer(classes: readonly TaskClass[]): NodeScorer {
   return (input) => {
-    const { devices, scaling, host } = input;
-    const before = nodeFragmentation(
-      { devices, usage: input.before, host: host?.before },
-      scaling,
-      classes,
-    );
-    const after = nodeFragmentation(
-      { devices, usage: input.after, host: host?.after },
-      scaling,
-      classes,
-    );
+    const { devices, host } = input;
+    const before = nodeFragmentation({ devices, usage: input.before, host: host?.before }, classes);
+    const after = nodeFragmentation({ devices, usage: input.after, host: host?.after }, classes);
     const growth = after - before;
     const span = Math.max(1, input.devices.length);
     return {

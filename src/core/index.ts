@@ -20,12 +20,21 @@ export {
 } from "./mutate.js";
 export type { GPUCorePolicy, MutateDecision, MutatePolicy } from "./mutate.js";
 export {
+  DEFAULT_GPU_POLICY,
+  describeGPUPolicy,
+  GPUPolicyWords,
   NodeSchedulerPolicies,
+  parseGPUPolicy,
   readPodPreferences,
   SchedulerPolicies,
   UserAnnotation,
 } from "./pod-annotations.js";
-export type { NodeSchedulerPolicy, PodPreferences, SchedulerPolicy } from "./pod-annotations.js";
+export type {
+  GPUPolicy,
+  NodeSchedulerPolicy,
+  PodPreferences,
+  SchedulerPolicy,
+} from "./pod-annotations.js";
 export { parseQuantity } from "./quantity.js";
 export { FitReason, Reason, SkipReason } from "./reasons.js";
 export type {
@@ -40,38 +49,33 @@ export type {
 } from "./types.js";
 export {
   AGENT_LEASE_PREFIX,
+  allocationRecord,
   Annotation,
   BindPhase,
   decodeNodeDevices,
   decodePodDevices,
   encodeNodeDevices,
   encodePodDevices,
+  HAMI_CORE_MODE,
+  parseGoBool,
 } from "./codec.js";
-export {
-  coreCapacity,
-  memoryCapacity,
-  NO_USAGE,
-  NVIDIA,
-  podUsage,
-  usageOnDevices,
-} from "./device.js";
-export type {
-  ContainerDevice,
-  Device,
-  DeviceUsage,
-  HostFree,
-  PodDevices,
-  Scaling,
-} from "./device.js";
-export { deviceLoad, deviceReason, fitPod } from "./fit.js";
-export type { FitOptions, FitResult, GPUPolicy, NodeState } from "./fit.js";
+export { NO_USAGE, NVIDIA, podUsage, usageOnDevices } from "./device.js";
+export type { ContainerDevice, Device, DeviceUsage, HostFree, PodDevices } from "./device.js";
+export { deviceLoad, deviceReason, fitPod, memoryRequest } from "./fit.js";
+export type { FitOptions, FitResult, NodeState } from "./fit.js";
 export { compareVerdicts, evaluateNode, evaluateNodes, scorerFor } from "./placement.js";
 export type { NodeCandidate, NodeVerdict, PlacementPolicy } from "./placement.js";
 export { asksForDevices, podRequest } from "./pod-request.js";
 export type { ContainerSlot, DeviceRequest, PodRequest, RequestDefaults } from "./pod-request.js";
 export { extenderPriority, nodeLoad, nodeScorers } from "./score.js";
 export type { NodeScore, NodeScorer, ScoreInput } from "./score.js";
-export { containerCacheDir, containerResponse, matchAllocate, nextContainer } from "./allocate.js";
+export {
+  containerCacheDir,
+  containerResponse,
+  controlDisabled,
+  matchAllocate,
+  nextContainer,
+} from "./allocate.js";
 export type {
   AllocateMatch,
   AllocatePolicy,

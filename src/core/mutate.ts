@@ -5,6 +5,7 @@
 import { asksForGPU, readContainerRequest } from "./container-request.js";
 import { HamiError } from "./errors.js";
 import { readPodPreferences } from "./pod-annotations.js";
+import { exclusiveByDefault } from "./pod-request.js";
 import { Reason, SkipReason } from "./reasons.js";
 import type { Container, ContainerGPURequest, Pod, ResourceNames } from "./types.js";
 
@@ -24,6 +25,9 @@ export interface MutatePolicy {
   /** Cores percentage when a container gives none; 0 means "not set". */
   defaultCores: number;
   defaultGPUNum: number;
+  /** gpumem is counted in units of this many MiB (HAMi's memoryFactor). */
+  memoryFactor: number;
+  /** Above this count a container is admitted with a warning: no node has that many GPUs. */
   maxGPUCount: number;
   schedulerName: string;
   forceOverwriteDefaultScheduler: boolean;
@@ -83,7 +87,7 @@ function slotsOf(pod: Pod, policy: MutatePolicy): Slot[] {
   const read = (containers: Container[] | undefined, kind: string): Slot[] =>
     (containers ?? []).map((container, index) => {
       const path = `spec.${kind}[${index}]`;
-      const request = readContainerRequest(container, policy.resourceNames, policy, path);
+      const request = readContainerRequest(container, policy.resourceNames, path);
       return { container, path, request };
     });
   return [
@@ -103,11 +107,6 @@ function setResource(container: Container, gpuNames: string[], name: string, val
   if (requests && gpuNames.some((gpuName) => gpuName in requests)) requests[name] = String(value);
 }
 
-function deleteResource(container: Container, name: string): void {
-  delete container.resources?.limits?.[name];
-  delete container.resources?.requests?.[name];
-}
-
 function setEnv(container: Container, name: string, value: string): boolean {
   const env = (container.env ??= []);
   const existing = env.find((entry) => entry.name === name);
@@ -121,70 +120,68 @@ function setEnv(container: Container, name: string, value: string): boolean {
   return true;
 }
 
-function completeMemory(
-  slot: Slot,
-  policy: MutatePolicy,
-  gpuNames: string[],
-  rec: Recorder,
-): number | undefined {
+/** Writes the memory default for a container that names none (0 counts as none, as in HAMi). */
+function completeMemory(slot: Slot, policy: MutatePolicy, gpuNames: string[], rec: Recorder): void {
   const { container, request } = slot;
   const names = policy.resourceNames;
-  if (request.memoryMiB !== undefined && request.memoryPercentage !== undefined) {
-    deleteResource(container, names.memoryPercentage);
-    const warning = `container ${container.name}: both ${names.memory} and ${names.memoryPercentage} set; ${names.memory}=${request.memoryMiB} MiB wins, the percentage was removed`;
-    rec.warnings.push(warning);
-    rec.note(container.name, `removed ${names.memoryPercentage} (${names.memory} wins)`);
-    return undefined;
+  const mib = request.memoryMiB ?? 0;
+  const percent = request.memoryPercentage ?? 0;
+  if (mib > 0 && percent > 0) {
+    rec.warnings.push(
+      `container ${container.name}: both ${names.memory} and ${names.memoryPercentage} set; ${names.memory}=${mib} is used`,
+    );
+    return;
   }
-  if (request.memoryMiB !== undefined) return undefined;
-  if (request.memoryPercentage !== undefined) return request.memoryPercentage;
-  if (policy.defaultMemory > 0) {
+  if (mib > 0 || percent > 0) return;
+  if (policy.defaultMemory > 0 && policy.memoryFactor === 1) {
     setResource(container, gpuNames, names.memory, policy.defaultMemory);
     rec.note(container.name, `${names.memory}=${policy.defaultMemory} (defaultMemory)`);
-    return undefined;
+  } else if (policy.defaultMemory > 0) {
+    // gpumem is read x memoryFactor; the MiB default is applied by the scheduler instead.
+    rec.note(container.name, `${policy.defaultMemory} MiB per GPU (defaultMemory, at scheduling)`);
+  } else {
+    setResource(container, gpuNames, names.memoryPercentage, 100);
+    rec.note(container.name, `${names.memoryPercentage}=100 (defaultMemory 0 = whole GPU)`);
   }
-  setResource(container, gpuNames, names.memoryPercentage, 100);
-  rec.note(container.name, `${names.memoryPercentage}=100 (defaultMemory 0 = whole GPU)`);
-  return 100;
 }
 
-function completeCores(
-  slot: Slot,
-  policy: MutatePolicy,
-  wholeDevice: boolean,
-  rec: Recorder,
-): void {
+/** HAMi's core rules: exclusive (100) when the user named no memory or 100 %, else defaultCores. */
+function completeCores(slot: Slot, policy: MutatePolicy, gpuNames: string[], rec: Recorder): void {
   const { container, request } = slot;
   const names = policy.resourceNames;
-  const gpuNames = gpuResourceNames(names);
-  if (request.cores !== undefined) return;
-  if (policy.defaultCores > 0) {
+  if (exclusiveByDefault(request)) {
+    setResource(container, gpuNames, names.cores, 100);
+    rec.note(container.name, `${names.cores}=100 (no cores and whole-GPU or no memory: exclusive)`);
+  } else if (request.cores === undefined && policy.defaultCores > 0) {
     setResource(container, gpuNames, names.cores, policy.defaultCores);
     rec.note(container.name, `${names.cores}=${policy.defaultCores} (defaultCores)`);
-  } else if (wholeDevice) {
-    setResource(container, gpuNames, names.cores, 100);
-    rec.note(container.name, `${names.cores}=100 (whole-GPU memory without cores: exclusive GPU)`);
+  } else if (request.cores !== undefined && request.cores > 100) {
+    rec.warnings.push(
+      `container ${container.name}: ${names.cores}=${request.cores} is more than a GPU; 100 is used`,
+    );
   }
 }
 
 function completeGPUContainer(slot: Slot, policy: MutatePolicy, rec: Recorder): void {
-  const { container, request, path } = slot;
+  const { container, request } = slot;
   const names = policy.resourceNames;
   const gpuNames = gpuResourceNames(names);
   if (request.count === 0) {
-    throw new HamiError(
-      Reason.InvalidGPUCount,
-      `${path}.resources.limits[${names.count}]`,
-      0,
-      `a count of 0 contradicts the other GPU resources of container ${container.name}`,
+    rec.warnings.push(
+      `container ${container.name}: ${names.count}=0, so it gets no GPU; its other GPU resources are ignored`,
     );
+    return;
   }
   if (request.count === undefined) {
     setResource(container, gpuNames, names.count, policy.defaultGPUNum);
     rec.note(container.name, `${names.count}=${policy.defaultGPUNum} (defaultGPUNum)`);
+  } else if (request.count > policy.maxGPUCount) {
+    rec.warnings.push(
+      `container ${container.name}: ${names.count}=${request.count}: no node offers more than ${policy.maxGPUCount} GPUs (scheduler.maxGPUCount); the pod will stay pending`,
+    );
   }
-  const percentage = completeMemory(slot, policy, gpuNames, rec);
-  completeCores(slot, policy, percentage === 100, rec);
+  completeMemory(slot, policy, gpuNames, rec);
+  completeCores(slot, policy, gpuNames, rec);
   if (
     request.priority !== undefined &&
     setEnv(container, "CUDA_TASK_PRIORITY", String(request.priority))
@@ -203,18 +200,9 @@ function completeGPUContainer(slot: Slot, policy: MutatePolicy, rec: Recorder): 
 }
 
 function completeScheduling(pod: Pod, policy: MutatePolicy, rec: Recorder): void {
-  const current = pod.spec.schedulerName;
-  const overwrite =
-    current === undefined ||
-    current === "" ||
-    (current === DEFAULT_SCHEDULER && policy.forceOverwriteDefaultScheduler);
-  if (overwrite && current !== policy.schedulerName) {
+  if (pod.spec.schedulerName !== policy.schedulerName) {
     pod.spec.schedulerName = policy.schedulerName;
     rec.note(undefined, `schedulerName=${policy.schedulerName}`);
-  } else if (current === DEFAULT_SCHEDULER && current !== policy.schedulerName) {
-    rec.warnings.push(
-      `schedulerName stays ${DEFAULT_SCHEDULER} (forceOverwriteDefaultScheduler is false): the pod's vGPU requests will not be placed by ${policy.schedulerName}`,
-    );
   }
   if (policy.runtimeClassName !== undefined && pod.spec.runtimeClassName === undefined) {
     pod.spec.runtimeClassName = policy.runtimeClassName;
@@ -225,7 +213,7 @@ function completeScheduling(pod: Pod, policy: MutatePolicy, rec: Recorder): void
 function policyDenial(pod: Pod, slots: Slot[]): MutateDecision | undefined {
   const privileged = slots.find((slot) => slot.container.securityContext?.privileged === true);
   if (privileged) {
-    const message = `${privileged.path} (${privileged.container.name}) is privileged: it would see every GPU on the node, so no GPU limit could hold; drop privileged or label the pod ${IGNORE_LABEL}=${IGNORE_VALUE}`;
+    const message = `${privileged.path} (${privileged.container.name}) is privileged: it would see every GPU on the node, so no GPU limit could hold; drop privileged`;
     return { kind: "deny", code: 403, reason: Reason.PrivilegedContainer, message };
   }
   const nodeName = pod.spec.nodeName;
@@ -244,16 +232,20 @@ function skipReason(pod: Pod, policy: MutatePolicy): MutateDecision | undefined 
       message: `label ${IGNORE_LABEL}=${IGNORE_VALUE}`,
     };
   }
+  // HAMi's webhook rule: a pod on another scheduler is left alone; default-scheduler is taken over
+  // only with forceOverwriteDefaultScheduler.
   const scheduler = pod.spec.schedulerName;
-  const ours = [undefined, "", DEFAULT_SCHEDULER, policy.schedulerName];
-  if (!ours.includes(scheduler)) {
-    return {
-      kind: "skip",
-      reason: SkipReason.OtherScheduler,
-      message: `schedulerName ${String(scheduler)} chosen by the user`,
-    };
-  }
-  return undefined;
+  if (scheduler === undefined || scheduler === "" || scheduler === policy.schedulerName)
+    return undefined;
+  if (scheduler === DEFAULT_SCHEDULER && policy.forceOverwriteDefaultScheduler) return undefined;
+  return {
+    kind: "skip",
+    reason: SkipReason.OtherScheduler,
+    message:
+      scheduler === DEFAULT_SCHEDULER
+        ? `schedulerName ${DEFAULT_SCHEDULER} kept (forceOverwriteDefaultScheduler is false)`
+        : `schedulerName ${scheduler} chosen by the user`,
+  };
 }
 
 function decide(input: Pod, policy: MutatePolicy): MutateDecision {
@@ -261,17 +253,11 @@ function decide(input: Pod, policy: MutatePolicy): MutateDecision {
   const skip = skipReason(pod, policy);
   if (skip) return skip;
   const slots = slotsOf(pod, policy);
-  if (!slots.some((slot) => asksForGPU(slot.request))) {
-    return {
-      kind: "skip",
-      reason: SkipReason.NoGPURequest,
-      message: "no container asks for GPU resources",
-    };
-  }
-  readPodPreferences(pod.metadata?.annotations);
+  const rec = new Recorder();
+  if (!slots.some((slot) => asksForGPU(slot.request))) return hideGPUs(pod, slots, policy, rec);
+  readPodPreferences(pod.metadata?.annotations, rec.warnings);
   const denial = policyDenial(pod, slots);
   if (denial) return denial;
-  const rec = new Recorder();
   for (const slot of slots) {
     if (asksForGPU(slot.request)) {
       completeGPUContainer(slot, policy, rec);
@@ -283,11 +269,33 @@ function decide(input: Pod, policy: MutatePolicy): MutateDecision {
     }
   }
   completeScheduling(pod, policy, rec);
+  return recorded(pod, rec);
+}
+
+function recorded(pod: Pod, rec: Recorder): MutateDecision {
   if (rec.changes.length > 0) {
     const metadata = (pod.metadata ??= {});
     (metadata.annotations ??= {})[CHANGES_ANNOTATION] = rec.changes.join("; ");
   }
   return { kind: "mutate", pod, changes: rec.changes, warnings: rec.warnings };
+}
+
+/** A pod without GPU requests: untouched, or with overwriteEnv every container is told it has no
+ * GPU (HAMi sets NVIDIA_VISIBLE_DEVICES=none so the runtime exposes none). */
+function hideGPUs(pod: Pod, slots: Slot[], policy: MutatePolicy, rec: Recorder): MutateDecision {
+  if (!policy.overwriteEnv)
+    return {
+      kind: "skip",
+      reason: SkipReason.NoGPURequest,
+      message: "no container asks for GPU resources",
+    };
+  for (const slot of slots)
+    if (setEnv(slot.container, "NVIDIA_VISIBLE_DEVICES", "none"))
+      rec.note(
+        slot.container.name,
+        "env NVIDIA_VISIBLE_DEVICES=none (overwriteEnv, no GPU request)",
+      );
+  return recorded(pod, rec);
 }
 
 /** Decides what the webhook does with a pod being created. Never throws: bad input is a denial. */

@@ -2,9 +2,9 @@
 // Pure and deterministic (ties go to the node name), shared by the extender's filter, prioritize,
 // bind and explain, and by the placement benchmark.
 
-import type { HostFree, PodDevices, Scaling } from "./device.js";
-import { fitPod, type GPUPolicy, type NodeState } from "./fit.js";
-import type { PodPreferences } from "./pod-annotations.js";
+import type { HostFree, PodDevices } from "./device.js";
+import { fitPod, type NodeState } from "./fit.js";
+import { describeGPUPolicy, type GPUPolicy, type PodPreferences } from "./pod-annotations.js";
 import type { PodRequest } from "./pod-request.js";
 import { FitReason } from "./reasons.js";
 import { nodeScorers, type NodeScorer } from "./score.js";
@@ -17,7 +17,6 @@ export interface NodeCandidate extends NodeState {
 }
 
 export interface PlacementPolicy {
-  scaling: Scaling;
   /** Defaults from config; the pod's annotations override them. */
   nodePolicy: string;
   gpuPolicy: GPUPolicy;
@@ -58,7 +57,7 @@ export function evaluateNode(
       counts: {},
     };
   const gpuPolicy = preferences.gpuSchedulerPolicy ?? policy.gpuPolicy;
-  const result = fitPod(node, request, { scaling: policy.scaling, gpuPolicy, preferences });
+  const result = fitPod(node, request, { gpuPolicy, preferences });
   if (!result.fits) return { node: node.name, ...result };
   const nodePolicy = preferences.nodeSchedulerPolicy ?? policy.nodePolicy;
   const scored = scorerFor(
@@ -68,7 +67,6 @@ export function evaluateNode(
     devices: node.devices,
     before: node.usage,
     after: result.after,
-    scaling: policy.scaling,
     ...(node.host === undefined ? {} : { host: node.host }),
   });
   return {
@@ -76,7 +74,7 @@ export function evaluateNode(
     fits: true,
     devices: result.devices,
     ...scored,
-    reason: `${scored.reason}; GPUs by ${gpuPolicy}`,
+    reason: `${scored.reason}; GPUs by ${describeGPUPolicy(gpuPolicy)}`,
   };
 }
 

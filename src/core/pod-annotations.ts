@@ -1,8 +1,18 @@
-// Annotations users write on pods (HAMi's names) and their validation. Parsed here once so the
-// webhook rejects malformed values at admission and the scheduler can trust what it reads.
+// Annotations users write on pods (HAMi's names) and how they are read. HAMi admits every value, so
+// we do too: an empty value or an empty list item is "no constraint", an unknown policy falls back
+// with a warning (Project-HAMi/HAMi pkg/device/devices.go CheckUUID/CheckType, pkg/util/util.go
+// PolicyContains, pkg/scheduler/policy/gpu_policy.go, pkg/device/nvidia/device.go assertNuma).
 
-import { HamiError } from "./errors.js";
-import { Reason } from "./reasons.js";
+import { parseGoBool } from "./codec.js";
+
+/** How devices are chosen on a node (HAMi's gpu-scheduler-policy, a comma chain): binpack fills
+ * used devices first, spread prefers idle ones; `numa` keeps a container's devices on the fewest
+ * NUMA nodes first; `mutex` gives a container only devices nobody uses. */
+export interface GPUPolicy {
+  order: "binpack" | "spread";
+  numa: boolean;
+  mutex: boolean;
+}
 
 export const UserAnnotation = {
   useGPUType: "nvidia.com/use-gputype",
@@ -14,9 +24,13 @@ export const UserAnnotation = {
   numaBind: "nvidia.com/numa-bind",
 } as const;
 
-/** How devices are chosen within a node. */
+/** How devices are ordered within a node. */
 export const SchedulerPolicies = ["binpack", "spread"] as const;
 export type SchedulerPolicy = (typeof SchedulerPolicies)[number];
+
+/** Words of HAMi's gpu-scheduler-policy chain. topology-aware needs NVLink scores we do not
+ * collect yet: it is accepted and placed as binpack, with a warning. */
+export const GPUPolicyWords = ["binpack", "spread", "numa", "mutex", "topology-aware"] as const;
 
 /** How nodes are chosen: HAMi's two, and fgd (fragmentation gradient, see fragmentation.ts). */
 export const NodeSchedulerPolicies = ["binpack", "spread", "fgd"] as const;
@@ -29,69 +43,100 @@ export interface PodPreferences {
   useGPUUUID?: string[];
   nouseGPUUUID?: string[];
   nodeSchedulerPolicy?: NodeSchedulerPolicy;
-  gpuSchedulerPolicy?: SchedulerPolicy;
+  gpuSchedulerPolicy?: GPUPolicy;
   numaBind?: boolean;
 }
 
-const TYPE_TOKEN = /^[A-Za-z0-9][A-Za-z0-9 ._-]*$/;
-const UUID_TOKEN = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+/** Values longer than this are cut in warnings (an annotation may hold up to 256 KiB). */
+const SHOWN = 64;
 
-function field(key: string): string {
-  return `metadata.annotations[${key}]`;
+function shown(raw: string): string {
+  return raw.length > SHOWN
+    ? `${JSON.stringify(raw.slice(0, SHOWN))}... (${raw.length} bytes)`
+    : JSON.stringify(raw);
 }
 
-function parseList(key: string, raw: string, token: RegExp): string[] {
-  const items = raw.split(",").map((item) => item.trim());
-  for (const item of items) {
-    if (!token.test(item)) {
-      const what = item === "" ? "an empty entry" : `entry ${JSON.stringify(item)}`;
-      throw new HamiError(Reason.InvalidAnnotation, field(key), raw, `comma list has ${what}`);
-    }
-  }
-  return items;
+/** A comma list without empty items; undefined (no constraint) when nothing is left. */
+function parseList(raw: string | undefined): string[] | undefined {
+  if (raw === undefined) return undefined;
+  const items = raw
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
+  return items.length === 0 ? undefined : items;
 }
 
-function parsePolicy<P extends string>(key: string, raw: string, allowed: readonly P[]): P {
-  const found = allowed.find((policy) => policy === raw.trim());
-  if (!found) {
-    throw new HamiError(
-      Reason.InvalidAnnotation,
-      field(key),
-      raw,
-      `must be one of ${allowed.join(", ")}`,
+/** HAMi's chain of gpu policy words; `base` gives the order when the chain names none. */
+export function parseGPUPolicy(raw: string, base: GPUPolicy, warnings: string[]): GPUPolicy {
+  const words = raw.split(",").map((word) => word.trim());
+  const known = new Set<string>(GPUPolicyWords);
+  const unknown = words.filter((word) => word !== "" && !known.has(word));
+  if (unknown.length > 0)
+    warnings.push(
+      `${UserAnnotation.gpuSchedulerPolicy}=${shown(raw)}: ignoring ${unknown.map((w) => shown(w)).join(", ")} (known: ${GPUPolicyWords.join(", ")})`,
     );
-  }
-  return found;
+  if (words.includes("topology-aware"))
+    warnings.push(
+      `${UserAnnotation.gpuSchedulerPolicy}: topology-aware is placed as binpack (no GPU topology scores yet)`,
+    );
+  const order = words.find(
+    (word) => word === "binpack" || word === "spread" || word === "topology-aware",
+  );
+  return {
+    order: order === undefined ? base.order : order === "spread" ? "spread" : "binpack",
+    numa: words.includes("numa"),
+    mutex: words.includes("mutex"),
+  };
 }
 
-function parseBool(key: string, raw: string): boolean {
-  const value = raw.trim().toLowerCase();
-  if (value === "true") return true;
-  if (value === "false") return false;
-  throw new HamiError(Reason.InvalidAnnotation, field(key), raw, "must be true or false");
+function parseNodePolicy(raw: string, warnings: string[]): NodeSchedulerPolicy {
+  const found = NodeSchedulerPolicies.find((policy) => policy === raw.trim());
+  if (found !== undefined) return found;
+  warnings.push(
+    `${UserAnnotation.nodeSchedulerPolicy}=${shown(raw)} is not one of ${NodeSchedulerPolicies.join(", ")}: binpack is used`,
+  );
+  return "binpack";
 }
 
-/** Parses and validates every hami annotation present; throws HamiError on the first bad one. */
+function parseNumaBind(raw: string, warnings: string[]): boolean {
+  const value = parseGoBool(raw.trim());
+  if (value !== undefined) return value;
+  warnings.push(`${UserAnnotation.numaBind}=${shown(raw)} is not a boolean: no NUMA binding`);
+  return false;
+}
+
+/** The default device order when a pod names no gpu policy. */
+export const DEFAULT_GPU_POLICY: GPUPolicy = { order: "spread", numa: false, mutex: false };
+
+/** Reads every hami annotation present. Never throws: what HAMi would ignore or reinterpret is
+ * reinterpreted the same way and explained in `warnings`. */
 export function readPodPreferences(
   annotations: Record<string, string> | undefined,
+  warnings: string[] = [],
+  baseGPUPolicy: GPUPolicy = DEFAULT_GPU_POLICY,
 ): PodPreferences {
   const get = (key: string): string | undefined => annotations?.[key];
-  const list = (key: string, token: RegExp) => {
-    const raw = get(key);
-    return raw === undefined ? undefined : parseList(key, raw, token);
-  };
-  const policy = <P extends string>(key: string, allowed: readonly P[]) => {
-    const raw = get(key);
-    return raw === undefined ? undefined : parsePolicy(key, raw, allowed);
-  };
+  const node = get(UserAnnotation.nodeSchedulerPolicy);
+  const gpu = get(UserAnnotation.gpuSchedulerPolicy);
   const numa = get(UserAnnotation.numaBind);
-  return {
-    useGPUType: list(UserAnnotation.useGPUType, TYPE_TOKEN),
-    nouseGPUType: list(UserAnnotation.nouseGPUType, TYPE_TOKEN),
-    useGPUUUID: list(UserAnnotation.useGPUUUID, UUID_TOKEN),
-    nouseGPUUUID: list(UserAnnotation.nouseGPUUUID, UUID_TOKEN),
-    nodeSchedulerPolicy: policy(UserAnnotation.nodeSchedulerPolicy, NodeSchedulerPolicies),
-    gpuSchedulerPolicy: policy(UserAnnotation.gpuSchedulerPolicy, SchedulerPolicies),
-    numaBind: numa === undefined ? undefined : parseBool(UserAnnotation.numaBind, numa),
+  const preferences: PodPreferences = {
+    useGPUType: parseList(get(UserAnnotation.useGPUType)),
+    nouseGPUType: parseList(get(UserAnnotation.nouseGPUType)),
+    useGPUUUID: parseList(get(UserAnnotation.useGPUUUID)),
+    nouseGPUUUID: parseList(get(UserAnnotation.nouseGPUUUID)),
+    nodeSchedulerPolicy:
+      node === undefined || node.trim() === "" ? undefined : parseNodePolicy(node, warnings),
+    gpuSchedulerPolicy:
+      gpu === undefined || gpu.trim() === ""
+        ? undefined
+        : parseGPUPolicy(gpu, baseGPUPolicy, warnings),
+    numaBind: numa === undefined ? undefined : parseNumaBind(numa, warnings),
   };
+  return preferences;
+}
+
+export function describeGPUPolicy(policy: GPUPolicy): string {
+  return [policy.order, ...(policy.numa ? ["numa"] : []), ...(policy.mutex ? ["mutex"] : [])].join(
+    ",",
+  );
 }

@@ -2,7 +2,7 @@
 // after placing the pod to 0..1 (higher is better); binpack and spread are HAMi's, and further
 // policies plug in through NodeScorer (the placement benchmark adds a fragmentation-aware one).
 
-import { NO_USAGE, type Device, type DeviceUsage, type HostFree, type Scaling } from "./device.js";
+import { NO_USAGE, type Device, type DeviceUsage, type HostFree } from "./device.js";
 import { deviceLoad } from "./fit.js";
 
 export interface ScoreInput {
@@ -11,7 +11,6 @@ export interface ScoreInput {
   before: readonly DeviceUsage[];
   /** Usage after placing the pod, aligned with `devices`. */
   after: readonly DeviceUsage[];
-  scaling: Scaling;
   /** CPU and memory free on the node before and after, when the caller knows them. */
   host?: { before: HostFree; after: HostFree };
 }
@@ -25,15 +24,11 @@ export interface NodeScore {
 export type NodeScorer = (input: ScoreInput) => NodeScore;
 
 /** Mean load of a node's devices (0 idle .. 1 full). */
-export function nodeLoad(
-  devices: readonly Device[],
-  usage: readonly DeviceUsage[],
-  scaling: Scaling,
-): number {
+export function nodeLoad(devices: readonly Device[], usage: readonly DeviceUsage[]): number {
   if (devices.length === 0) return 0;
   let total = 0;
   for (let i = 0; i < devices.length; i++)
-    total += deviceLoad(devices[i] as Device, usage[i] ?? NO_USAGE, scaling);
+    total += deviceLoad(devices[i] as Device, usage[i] ?? NO_USAGE);
   return total / devices.length;
 }
 
@@ -41,14 +36,14 @@ const round2 = (n: number): string => n.toFixed(2);
 
 export const nodeScorers: Readonly<Record<string, NodeScorer>> = {
   binpack: (input) => {
-    const load = nodeLoad(input.devices, input.after, input.scaling);
+    const load = nodeLoad(input.devices, input.after);
     return {
       score: load,
       reason: `binpack: node load ${round2(load)} after placement (fuller is better)`,
     };
   },
   spread: (input) => {
-    const load = nodeLoad(input.devices, input.after, input.scaling);
+    const load = nodeLoad(input.devices, input.after);
     return {
       score: 1 - load,
       reason: `spread: node load ${round2(load)} after placement (emptier is better)`,

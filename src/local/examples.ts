@@ -5,7 +5,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { CoreV1Api, V1Pod } from "@kubernetes/client-node";
 import { parse } from "yaml";
-import { Annotation, decodePodDevices } from "../core/index.js";
+import { allocationRecord, Annotation, decodePodDevices } from "../core/index.js";
 import { waitFor } from "./net.js";
 import type { SimulatedKubelet } from "./simulated-kubelet.js";
 
@@ -80,15 +80,16 @@ export async function waitPlaced(
 const ENV_SHOWN =
   /^(NVIDIA_VISIBLE_DEVICES|CUDA_DEVICE_MEMORY_LIMIT_\d+|CUDA_DEVICE_SM_LIMIT|CUDA_OVERSUBSCRIBE)$/;
 
+/** Containers in PodDevices order: init containers, then app containers. */
 function containerNames(pod: V1Pod): string[] {
-  return [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].map((c) => c.name);
+  return [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
 }
 
 function describeDevices(pod: V1Pod): string {
-  const raw = pod.metadata?.annotations?.[Annotation.devicesToAllocate];
+  const { key, raw } = allocationRecord(pod.metadata?.annotations ?? {});
   if (raw === undefined) return "-";
   const names = containerNames(pod);
-  return decodePodDevices(raw, Annotation.devicesToAllocate)
+  return decodePodDevices(raw, key)
     .map((list, i) =>
       list.length === 0
         ? ""

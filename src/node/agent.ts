@@ -4,7 +4,7 @@
 
 import { randomUUID } from "node:crypto";
 import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
-import type { AllocatePolicy, Device } from "../core/index.js";
+import { HAMI_CORE_MODE, type AllocatePolicy, type Device } from "../core/index.js";
 import { subjectToken, type EventBus, type Subscription } from "../events/index.js";
 import { podApi, startInformer, type RunningInformer } from "../k8s/index.js";
 import type { Logger } from "../telemetry/index.js";
@@ -16,7 +16,7 @@ import { registrar, type Registrar } from "./registration.js";
 export const PLUGIN_SOCKET = "hami-nvidia.sock";
 
 export interface AgentSettings {
-  splitCount: number;
+  offer: Offer;
   resourceName: string;
   allocate: AllocatePolicy;
 }
@@ -36,20 +36,29 @@ export interface AgentOptions {
   registerMs?: number;
 }
 
+/** How GPUs are offered: HAMi registers memory x deviceMemoryScaling and 100 x deviceCoreScaling
+ * (Project-HAMi/HAMi, nvinternal/plugin/register.go), so the scheduler never scales again. */
+export interface Offer {
+  splitCount: number;
+  memoryScaling: number;
+  coreScaling: number;
+}
+
 /** Discovered GPUs as registered devices; a GPU seen before and now missing stays, unhealthy. */
 export function toDevices(
   found: DiscoveredGpu[],
   known: readonly Device[],
-  splitCount: number,
+  offer: Offer,
 ): Device[] {
   const devices: Device[] = found.map((g) => ({
     uuid: g.uuid,
     index: g.index,
     type: g.type,
-    memoryMiB: g.memoryMiB,
-    cores: 100,
-    splitCount,
+    memoryMiB: Math.trunc(g.memoryMiB * offer.memoryScaling),
+    cores: Math.trunc(100 * offer.coreScaling),
+    splitCount: offer.splitCount,
     numa: g.numa,
+    mode: HAMI_CORE_MODE,
     healthy: g.healthy,
   }));
   const present = new Set(devices.map((d) => d.uuid));
@@ -156,7 +165,7 @@ export class NodeAgent {
   /** Re-reads the GPUs; on any change re-registers and re-sends ListAndWatch. */
   private async discover(): Promise<void> {
     const found = await this.options.source.read();
-    const next = toDevices(found, this.devices, this.options.settings().splitCount);
+    const next = toDevices(found, this.devices, this.options.settings().offer);
     for (const gpu of found)
       if (gpu.problem !== undefined)
         this.options.log.warn({ gpu: gpu.uuid, reason: gpu.problem }, "GPU unhealthy");

@@ -11,6 +11,7 @@ import {
   BindPhase,
   containerCacheDir,
   containerResponse,
+  controlDisabled,
   decodePodDevices,
   encodePodDevices,
   matchAllocate,
@@ -52,13 +53,18 @@ export interface AllocatorDeps {
 const terminal = (pod: V1Pod): boolean =>
   pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed";
 
+/** Containers in PodDevices order: init containers, then app containers. */
+function containersOf(pod: V1Pod) {
+  return [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+}
+
 function names(pod: V1Pod): string[] {
-  return [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].map((c) => c.name);
+  return containersOf(pod).map((c) => c.name);
 }
 
 function disabled(pod: V1Pod): boolean[] {
-  return [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].map((c) =>
-    (c.env ?? []).some((e) => e.name === "CUDA_DISABLE_CONTROL" && e.value === "true"),
+  return containersOf(pod).map((c) =>
+    controlDisabled(Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value]))),
   );
 }
 
@@ -79,21 +85,28 @@ function arrivalOf(pod: V1Pod, previous: PendingPod | undefined): number {
   return Number.isFinite(version) ? version : Number.MAX_SAFE_INTEGER;
 }
 
-/** The scheduler's plan and what was served so far, from a pod's annotations. */
+/** The scheduler's plan and which containers were served, from a pod's annotations, on HAMi's
+ * lifecycle: the plan is written to both `-allocated` and `-to-allocate` at bind, and the agent
+ * erases from `-to-allocate` each container it serves (before answering the kubelet, so a restarted
+ * agent never serves a container twice). A HAMi-served pod therefore reads as fully served. */
 function decodePlan(
   annotations: Record<string, string>,
-): { devices: PodDevices; allocated: PodDevices; done: boolean } | { error: unknown } | undefined {
-  const raw = annotations[Annotation.devicesToAllocate];
-  if (raw === undefined) return undefined;
+): { devices: PodDevices; served: boolean[] } | { error: unknown } | undefined {
+  const remainingRaw = annotations[Annotation.devicesToAllocate];
+  if (remainingRaw === undefined) return undefined;
   try {
-    return {
-      devices: decodePodDevices(raw, Annotation.devicesToAllocate),
-      allocated: decodePodDevices(
-        annotations[Annotation.devicesAllocated] ?? "",
-        Annotation.devicesAllocated,
-      ),
-      done: annotations[Annotation.bindPhase] === BindPhase.success,
-    };
+    const remaining = decodePodDevices(remainingRaw, Annotation.devicesToAllocate);
+    const allocatedRaw = annotations[Annotation.devicesAllocated];
+    const devices =
+      allocatedRaw === undefined
+        ? remaining
+        : decodePodDevices(allocatedRaw, Annotation.devicesAllocated);
+    // bind-phase success means every container was served, whatever the annotation still lists.
+    const done = annotations[Annotation.bindPhase] === BindPhase.success;
+    const served = devices.map(
+      (d, i) => done || (d.length > 0 && (remaining[i]?.length ?? 0) === 0),
+    );
+    return { devices, served };
   } catch (error) {
     return { error };
   }
@@ -140,7 +153,6 @@ export class Allocator {
       // Ordered after every pod the API has shown, until the informer tells its resourceVersion.
       arrival: Number.MAX_SAFE_INTEGER,
       containers: containers.map((c) => c.name),
-      appContainers: containers.length,
       devices,
       served: devices.map(() => false),
       controlDisabled: containers.map((c) => c.controlDisabled === true),
@@ -167,16 +179,15 @@ export class Allocator {
       return;
     }
     const previous = this.store.get(who.uid);
-    const { devices, allocated, done } = plan;
+    const { devices, served } = plan;
     const arrival = arrivalOf(pod, previous);
     const wasServed = (i: number): boolean => previous?.served[i] === true;
     this.store.set(who.uid, {
       ...who,
       arrival,
       containers: names(pod),
-      appContainers: pod.spec?.containers.length ?? devices.length,
       devices,
-      served: devices.map((_, i) => done || (allocated[i]?.length ?? 0) > 0 || wasServed(i)),
+      served: devices.map((_, i) => served[i] === true || wasServed(i)),
       controlDisabled: disabled(pod),
       source: previous === undefined ? "api" : previous.source,
     });
@@ -269,16 +280,17 @@ export class Allocator {
       policy,
       this.deps.newId(),
     );
-    await mkdir(containerCacheDir(policy.hookPath, entry.uid, container), {
-      recursive: true,
-      mode: 0o777,
-    });
+    if (response.mounts.length > 0)
+      await mkdir(containerCacheDir(policy.hookPath, entry.uid, container), {
+        recursive: true,
+        mode: 0o777,
+      });
     const complete = entry.devices.every((d, i) => d.length === 0 || entry.served[i] === true);
-    const allocated = entry.devices.map((d, i) => (entry.served[i] === true ? d : []));
+    const remaining = entry.devices.map((d, i) => (entry.served[i] === true ? [] : d));
     await this.deps.api.annotatePod(
       { namespace: entry.namespace, name: entry.name },
       {
-        [Annotation.devicesAllocated]: encodePodDevices(allocated),
+        [Annotation.devicesToAllocate]: encodePodDevices(remaining),
         ...(complete ? { [Annotation.bindPhase]: BindPhase.success } : {}),
       },
     );

@@ -33,14 +33,13 @@ export const NVIDIA_SMI_FIELDS = [
   "mig.mode.current",
 ];
 
-/** A model name made safe for the register annotation: spaces to '-', separators dropped. */
+/** The model as HAMi registers it: NVML's name, spaces kept, "NVIDIA-" prefixed only when it does not
+ * already start with "NVIDIA" (case-sensitive, as HAMi's strings.HasPrefix in register.go).
+ * Control characters are dropped; the JSON register annotation carries any other character. */
 export function deviceType(name: string): string {
-  const clean = (unreadable(name.trim()) ? "" : name)
-    .trim()
-    .replace(/[,:;]/g, "")
-    .replace(/\s+/g, "-");
+  const clean = (unreadable(name.trim()) ? "" : name).replace(/\p{Cc}/gu, "").trim();
   if (clean === "") return "NVIDIA-unknown";
-  return /^nvidia/i.test(clean) ? clean : `NVIDIA-${clean}`;
+  return clean.startsWith("NVIDIA") ? clean : `NVIDIA-${clean}`;
 }
 
 /** nvidia-smi marks values it cannot read with brackets: [N/A], [Unknown Error], [GPU requires reset]. */

@@ -78,7 +78,7 @@ export function createSchedulerApp(deps: SchedulerAppDeps): express.Express {
     res.type("html").send(UI_PAGE);
   });
   app.get("/ui/state", (_req, res) => {
-    res.json(uiState(deps.view, deps.policy().placement.scaling));
+    res.json(uiState(deps.view));
   });
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });

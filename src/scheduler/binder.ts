@@ -8,6 +8,7 @@ import type { V1Pod } from "@kubernetes/client-node";
 import {
   Annotation,
   BindPhase,
+  controlDisabled,
   encodePodDevices,
   evaluateNode,
   podUsage,
@@ -16,7 +17,7 @@ import {
   type PodRequest,
 } from "../core/index.js";
 import { eventId, type EventBus, type HamiEvent } from "../events/index.js";
-import { ConflictError, type PodApi } from "../k8s/index.js";
+import { ConflictError, type PodApi, type PodEvent } from "../k8s/index.js";
 import { podDemand, type ExtenderDeps } from "./extender.js";
 import type { BindingArgs, ExtenderBindingResult } from "./protocol.js";
 
@@ -45,11 +46,11 @@ function describeDevices(devices: PodDevices, request: PodRequest): string {
     .join("; ");
 }
 
-/** Whether the container opts out of HAMi-core (env CUDA_DISABLE_CONTROL=true). */
-function controlDisabled(pod: V1Pod, container: string | undefined): boolean {
-  const all = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])];
+/** Whether the container opts out of HAMi-core (env CUDA_DISABLE_CONTROL, a Go bool). */
+function containerControlDisabled(pod: V1Pod, container: string | undefined): boolean {
+  const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
   const env = all.find((c) => c.name === container)?.env ?? [];
-  return env.some((e) => e.name === "CUDA_DISABLE_CONTROL" && e.value === "true");
+  return controlDisabled(Object.fromEntries(env.map((e) => [e.name, e.value])));
 }
 
 interface Placed {
@@ -72,7 +73,7 @@ function allocationEvent(placed: Placed, now: Date): HamiEvent {
     containers: devices.map((list, i) => ({
       name: request.slots[i]?.name ?? String(i),
       devices: list,
-      controlDisabled: controlDisabled(pod, request.slots[i]?.name),
+      controlDisabled: containerControlDisabled(pod, request.slots[i]?.name),
     })),
     reason: "bind",
   };
@@ -95,7 +96,7 @@ function plan(
   const policy = deps.policy();
   const demand = podDemand(pod as Pod, policy);
   if (demand.kind === "invalid") return { result: "unfit", message: demand.message, pod };
-  const request = demand.kind === "devices" ? demand.request : { slots: [], appContainers: 0 };
+  const request = demand.kind === "devices" ? demand.request : { slots: [], initContainers: 0 };
   const preferences = demand.kind === "devices" ? demand.preferences : {};
   const candidate = deps.view.candidate(args.Node, uid);
   const verdict = evaluateNode(candidate, request, preferences, policy.placement);
@@ -114,7 +115,7 @@ async function attempt(args: BindingArgs, deps: BinderDeps): Promise<Outcome> {
   if ("result" in planned) return planned;
   const { request, devices } = planned;
   const { uid = "", namespace = "", name = "", resourceVersion = "" } = pod.metadata ?? {};
-  const usage = podUsage(devices, request.appContainers);
+  const usage = podUsage(devices, request.initContainers);
   deps.view.reserve({ uid, namespace, name, node: args.Node, devices, usage });
   const seconds = String(Math.floor(deps.clock().getTime() / 1000));
   let annotated: V1Pod;
@@ -124,8 +125,10 @@ async function attempt(args: BindingArgs, deps: BinderDeps): Promise<Outcome> {
       {
         [Annotation.vgpuNode]: args.Node,
         [Annotation.vgpuTime]: seconds,
+        // HAMi's lifecycle: the plan goes to both; the agent erases what it serves from
+        // -to-allocate, and usage is read from -allocated.
         [Annotation.devicesToAllocate]: encodePodDevices(devices),
-        [Annotation.devicesAllocated]: null,
+        [Annotation.devicesAllocated]: encodePodDevices(devices),
         [Annotation.bindPhase]: BindPhase.allocating,
         [Annotation.bindTime]: seconds,
       },
@@ -164,22 +167,7 @@ export async function bind(args: BindingArgs, deps: BinderDeps): Promise<Extende
   }
   deps.metrics.binds.inc({ result: outcome.result });
   if (outcome.result === "bound") {
-    const devices = describeDevices(outcome.devices, outcome.request);
-    deps.log.info({ pod, node: args.Node, devices, reason: "bound" }, "bind");
-    deps.bus?.publish(allocationEvent({ ...outcome, node: args.Node }, deps.clock()));
-    void deps.api
-      .recordEvent(
-        outcome.pod,
-        {
-          type: "Normal",
-          reason: "DevicesAllocated",
-          message: `node ${args.Node}: ${devices || "no devices"}`,
-        },
-        COMPONENT,
-      )
-      .catch((error: unknown) => {
-        deps.log.warn({ pod, err: error }, "could not record the pod event");
-      });
+    reportBound(outcome, args, deps);
     return { Error: "" };
   }
   const message =
@@ -190,9 +178,39 @@ export async function bind(args: BindingArgs, deps: BinderDeps): Promise<Extende
   if ("pod" in outcome && outcome.pod !== undefined) {
     const failedPod = outcome.pod;
     await markFailed(failedPod, deps);
-    void deps.api
-      .recordEvent(failedPod, { type: "Warning", reason: "FailedBinding", message }, COMPONENT)
-      .catch(() => undefined);
+    for (const reason of ["FailedBinding", "BindingFailed"])
+      void deps.api
+        .recordEvent(failedPod, { type: "Warning", reason, message }, COMPONENT)
+        .catch(() => undefined);
   }
   return { Error: message };
+}
+
+/** A bound pod: one log line, the allocation event, and its pod Events (ours and HAMi's). */
+function reportBound(
+  outcome: Extract<Outcome, { result: "bound" }>,
+  args: BindingArgs,
+  deps: BinderDeps,
+): void {
+  const pod = `${args.PodNamespace}/${args.PodName}`;
+  const devices = describeDevices(outcome.devices, outcome.request);
+  deps.log.info({ pod, node: args.Node, devices, reason: "bound" }, "bind");
+  deps.bus?.publish(allocationEvent({ ...outcome, node: args.Node }, deps.clock()));
+  const events: PodEvent[] = [
+    {
+      type: "Normal",
+      reason: "DevicesAllocated",
+      message: `node ${args.Node}: ${devices || "no devices"}`,
+    },
+    // HAMi's reason and words (pkg/scheduler/event.go), for alerting written against HAMi.
+    {
+      type: "Normal",
+      reason: "BindingSucceed",
+      message: `Successfully binding node [${args.Node}] to ${pod}`,
+    },
+  ];
+  for (const event of events)
+    void deps.api.recordEvent(outcome.pod, event, COMPONENT).catch((error: unknown) => {
+      deps.log.warn({ pod, err: error }, "could not record the pod event");
+    });
 }

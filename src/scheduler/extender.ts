@@ -1,5 +1,7 @@
 // Filter, prioritize and explain: decode -> core placement over the live view -> encode. Nothing is
-// reserved here (DESIGN.md section 3: reserve at bind, not in filter).
+// reserved here (DESIGN.md section 3: reserve at bind, not in filter). As in HAMi
+// (pkg/scheduler/scheduler.go Filter), filter answers only the node the node policy ranks first, so
+// binpack/spread/fgd decide the node whatever kube-scheduler's own score plugins prefer.
 
 import {
   asksForDevices,
@@ -16,6 +18,7 @@ import {
   type PodRequest,
   type RequestDefaults,
 } from "../core/index.js";
+import type { PodEvent } from "../k8s/index.js";
 import type { Logger, SchedulerMetrics } from "../telemetry/index.js";
 import type { ExtenderArgs, ExtenderFilterResult, HostPriority } from "./protocol.js";
 import type { ClusterView } from "./view.js";
@@ -33,6 +36,9 @@ export interface ExtenderDeps {
   metrics: SchedulerMetrics;
   /** Told when filter refuses nodes, so a later release can requeue the pod. */
   requeue?: { refused(): void };
+  /** Records a pod Event with HAMi's reasons (FilteringSucceed, FilteringFailed), for alerting
+   * written against HAMi. */
+  podEvent?: (pod: Pod, event: PodEvent) => void;
 }
 
 export type PodDemand =
@@ -45,7 +51,12 @@ export function podDemand(pod: Pod, policy: SchedulerPolicy): PodDemand {
   try {
     const request = podRequest(pod, policy.request);
     if (!asksForDevices(request)) return { kind: "none" };
-    return { kind: "devices", request, preferences: readPodPreferences(pod.metadata?.annotations) };
+    const preferences = readPodPreferences(
+      pod.metadata?.annotations,
+      [],
+      policy.placement.gpuPolicy,
+    );
+    return { kind: "devices", request, preferences };
   } catch (error) {
     if (error instanceof HamiError) return { kind: "invalid", message: error.message };
     throw error;
@@ -108,6 +119,47 @@ export function explainPod(
   return { demand, verdicts: verdicts.sort(compareVerdicts) };
 }
 
+type Fitting = Extract<NodeVerdict, { fits: true }>;
+
+/** The node policy's first choice; every other node is refused, saying why. */
+function narrow(verdicts: readonly NodeVerdict[]): {
+  chosen: Fitting | undefined;
+  fitting: Fitting[];
+  failed: Record<string, string>;
+} {
+  const fitting = verdicts.filter((v): v is Fitting => v.fits);
+  const chosen = fitting[0];
+  const failed: Record<string, string> = {};
+  for (const v of verdicts)
+    if (!v.fits) failed[v.node] = v.message;
+    else if (v !== chosen)
+      failed[v.node] = `fits, but node policy ranks ${chosen?.node ?? ""} first (${v.reason})`;
+  return { chosen, fitting, failed };
+}
+
+/** HAMi's FilteringSucceed / FilteringFailed, in HAMi's words (pkg/scheduler/scheduler.go). */
+function filterEvent(
+  verdicts: readonly NodeVerdict[],
+  chosen: Fitting | undefined,
+  fitting: readonly Fitting[],
+): PodEvent {
+  if (chosen === undefined) {
+    const best = verdicts[0];
+    const why = best !== undefined && !best.fits ? `: ${best.message}` : "";
+    return {
+      type: "Warning",
+      reason: "FilteringFailed",
+      message: `no available node, ${verdicts.length} nodes do not meet${why}`,
+    };
+  }
+  const scores = fitting.map((v) => `${v.node}:${v.score.toFixed(2)}`).join(",");
+  return {
+    type: "Normal",
+    reason: "FilteringSucceed",
+    message: `find fit node(${chosen.node}), ${verdicts.length - fitting.length} nodes not fit, ${fitting.length} nodes fit(${scores})`,
+  };
+}
+
 export function filter(args: ExtenderArgs, deps: ExtenderDeps): ExtenderFilterResult {
   const { demand, verdicts } = explainPod(args.pod, args.nodeNames, deps);
   const pod = podName(args.pod);
@@ -120,25 +172,34 @@ export function filter(args: ExtenderArgs, deps: ExtenderDeps): ExtenderFilterRe
     };
   if (demand.kind === "invalid") {
     deps.log.warn({ pod, reason: demand.message }, "filter: pod request invalid");
+    deps.podEvent?.(args.pod, {
+      type: "Warning",
+      reason: "FilteringFailed",
+      message: demand.message,
+    });
     const failed = Object.fromEntries(args.nodeNames.map((n) => [n, demand.message]));
     return { NodeNames: [], FailedNodes: {}, FailedAndUnresolvableNodes: failed, Error: "" };
   }
-  const fits = verdicts.filter((v) => v.fits).map((v) => v.node);
-  const failed: Record<string, string> = {};
-  for (const v of verdicts) if (!v.fits) failed[v.node] = v.message;
-  if (fits.length < verdicts.length) deps.requeue?.refused();
+  const { chosen, fitting, failed } = narrow(verdicts);
+  if (fitting.length < verdicts.length) deps.requeue?.refused();
   const best = verdicts[0];
   deps.log.info(
     {
       pod,
-      fits: fits.length,
-      failed: verdicts.length - fits.length,
-      node: best?.fits === true ? best.node : undefined,
+      fits: fitting.length,
+      failed: verdicts.length - fitting.length,
+      node: chosen?.node,
       reason: best === undefined ? "no candidate nodes" : best.fits ? best.reason : best.message,
     },
     "filter",
   );
-  return { NodeNames: fits, FailedNodes: failed, FailedAndUnresolvableNodes: {}, Error: "" };
+  deps.podEvent?.(args.pod, filterEvent(verdicts, chosen, fitting));
+  return {
+    NodeNames: chosen === undefined ? [] : [chosen.node],
+    FailedNodes: failed,
+    FailedAndUnresolvableNodes: {},
+    Error: "",
+  };
 }
 
 export function prioritize(args: ExtenderArgs, deps: ExtenderDeps): HostPriority[] {

@@ -14,6 +14,7 @@ export type {
 } from "./protocol.js";
 export { RELEASED_ANNOTATION, requeueOnRelease } from "./requeue.js";
 export type { Requeue } from "./requeue.js";
+export { podEventRecorder } from "./pod-events.js";
 export { deviceStats, feedView } from "./service.js";
 export type { ViewFeed } from "./service.js";
 export { ClusterView } from "./view.js";

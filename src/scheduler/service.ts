@@ -9,7 +9,7 @@ import {
   type V1Node,
   type V1Pod,
 } from "@kubernetes/client-node";
-import { coreCapacity, memoryCapacity, NO_USAGE, type Scaling } from "../core/index.js";
+import { NO_USAGE } from "../core/index.js";
 import { startInformer, type RunningInformer } from "../k8s/index.js";
 import type { DeviceStat, Logger } from "../telemetry/index.js";
 import type { ClusterView } from "./view.js";
@@ -91,7 +91,7 @@ export function feedView(
 }
 
 /** Per-device accounting for the gauges. */
-export function deviceStats(view: ClusterView, scaling: Scaling): DeviceStat[] {
+export function deviceStats(view: ClusterView): DeviceStat[] {
   const stats: DeviceStat[] = [];
   for (const node of view.nodeNames()) {
     const candidate = view.candidate(node);
@@ -108,9 +108,9 @@ export function deviceStats(view: ClusterView, scaling: Scaling): DeviceStat[] {
         node,
         uuid: device.uuid,
         type: device.type,
-        memoryCapacityMiB: memoryCapacity(device, scaling),
+        memoryCapacityMiB: device.memoryMiB,
         memoryAllocatedMiB: used.memoryMiB,
-        coresAllocated: Math.min(used.cores, coreCapacity(device, scaling)),
+        coresAllocated: Math.min(used.cores, device.cores),
         slices,
       });
     }

@@ -1,7 +1,7 @@
 // The extender's live view as data (GET /ui/state) and a small page that draws it (GET /ui): one
 // card per GPU with memory and core bars and the pods on it, refreshed every second.
 
-import { coreCapacity, memoryCapacity, NO_USAGE, type Scaling } from "../core/index.js";
+import { NO_USAGE } from "../core/index.js";
 import type { ClusterView } from "./view.js";
 
 export interface UiDevice {
@@ -21,7 +21,7 @@ export interface UiState {
   nodes: { name: string; unavailable?: string; devices: UiDevice[] }[];
 }
 
-export function uiState(view: ClusterView, scaling: Scaling): UiState {
+export function uiState(view: ClusterView): UiState {
   return {
     nodes: view.nodeNames().map((name) => {
       const candidate = view.candidate(name);
@@ -43,10 +43,10 @@ export function uiState(view: ClusterView, scaling: Scaling): UiState {
           uuid: d.uuid,
           type: d.type,
           healthy: d.healthy,
-          memoryMiB: memoryCapacity(d, scaling),
+          memoryMiB: d.memoryMiB,
           memoryUsedMiB: used.memoryMiB,
           coresUsed: used.cores,
-          cores: coreCapacity(d, scaling),
+          cores: d.cores,
           slots: used.slots,
           splitCount: d.splitCount,
           pods,

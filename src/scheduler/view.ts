@@ -6,6 +6,7 @@
 import type { V1Lease, V1Node, V1Pod } from "@kubernetes/client-node";
 import {
   AGENT_LEASE_PREFIX,
+  allocationRecord,
   Annotation,
   BindPhase,
   decodeNodeDevices,
@@ -74,6 +75,31 @@ function countClasses(
     if (known === undefined) counts.set(key, { gpus: container.length, share, weight: 1 });
     else known.weight++;
   }
+}
+
+/** HAMi v2.10's rule (pkg/util AllInitContainersSucceeded): once every init container has exited
+ * 0, the pod holds only its app containers' devices. */
+function initContainersDone(pod: V1Pod): boolean {
+  const statuses = pod.status?.initContainerStatuses ?? [];
+  return (
+    statuses.length > 0 &&
+    statuses.length === (pod.spec?.initContainers?.length ?? 0) &&
+    statuses.every((s) => s.state?.terminated?.exitCode === 0)
+  );
+}
+
+/** A pod's allocation record and its node. */
+function allocationOf(pod: V1Pod): { key: string; raw?: string; node?: string } {
+  const annotations = pod.metadata?.annotations ?? {};
+  const node = annotations[Annotation.vgpuNode] ?? pod.spec?.nodeName;
+  return { ...allocationRecord(annotations), node };
+}
+
+/** What a pod holds of its plan: without its init containers once they have all finished. */
+function heldDevices(pod: V1Pod, planned: PodDevices): PodDevices {
+  if (!initContainersDone(pod)) return planned;
+  const inits = pod.spec?.initContainers?.length ?? 0;
+  return planned.map((list, i) => (i < inits ? [] : list));
 }
 
 /** Terminal pods and failed binds hold nothing. */
@@ -282,15 +308,15 @@ export class ClusterView {
     return undefined;
   }
 
+  /** Usage is read from -allocated, as HAMi's scheduler does (the agent erases -to-allocate as it
+   * serves); a pod with only -to-allocate (bound, nothing recorded yet) holds that. */
   private holdingOf(pod: V1Pod): Holding | undefined {
-    const annotations = pod.metadata?.annotations ?? {};
-    const raw = annotations[Annotation.devicesToAllocate];
-    const node = annotations[Annotation.vgpuNode] ?? pod.spec?.nodeName;
+    const { key, raw, node } = allocationOf(pod);
     if (raw === undefined || node === undefined || !holdsDevices(pod)) return undefined;
     const who = podIdentity(pod);
     try {
-      const devices = decodePodDevices(raw, Annotation.devicesToAllocate);
-      const usage = podUsage(devices, pod.spec?.containers.length ?? devices.length);
+      const devices = heldDevices(pod, decodePodDevices(raw, key));
+      const usage = podUsage(devices, pod.spec?.initContainers?.length ?? 0);
       return { ...who, node, devices, usage };
     } catch (error) {
       this.options.onInvalid?.(`pod ${who.namespace}/${who.name}`, error);

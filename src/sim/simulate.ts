@@ -97,15 +97,15 @@ export function random(seed: number): () => number {
 }
 
 function placementFor(policy: SimPolicy, classes: readonly TaskClass[]): PlacementPolicy {
-  const scaling = { memory: 1, cores: 1 };
-  const table: Record<SimPolicy, { node: string; gpu: GPUPolicy }> = {
+  const table: Record<SimPolicy, { node: string; gpu: GPUPolicy["order"] }> = {
     binpack: { node: "binpack", gpu: "binpack" },
     spread: { node: "spread", gpu: "spread" },
     "hami-default": { node: "binpack", gpu: "spread" },
     fgd: { node: "fgd", gpu: "binpack" },
   };
   const scorers: Record<string, NodeScorer> = { fgd: fgdScorer(classes) };
-  return { scaling, nodePolicy: table[policy].node, gpuPolicy: table[policy].gpu, scorers };
+  const gpuPolicy = { order: table[policy].gpu, numa: false, mutex: false };
+  return { nodePolicy: table[policy].node, gpuPolicy, scorers };
 }
 
 interface NodeState {
@@ -216,16 +216,14 @@ class Cluster {
   private placeCpuOnly(roomy: NodeState[], t: Prepared): boolean {
     const cost = (st: NodeState): number => {
       if (this.classes === undefined) return -(st.cpuFree - t.task.cpuMilli) / st.node.cpuMilli;
-      const scaling = this.placement.scaling;
       const node = (cpu: number, memory: number) => ({
         devices: st.node.devices,
         usage: st.usage,
         host: { cpuMilli: cpu, memoryMiB: memory },
       });
-      const before = nodeFragmentation(node(st.cpuFree, st.memoryFree), scaling, this.classes);
+      const before = nodeFragmentation(node(st.cpuFree, st.memoryFree), this.classes);
       const after = nodeFragmentation(
         node(st.cpuFree - t.task.cpuMilli, st.memoryFree - t.task.memoryMiB),
-        scaling,
         this.classes,
       );
       return after - before;
@@ -332,7 +330,6 @@ export function simulate(options: SimOptions): SimResult {
     record.arrive(t.task, cluster.place(t));
   }
   const { arrivedTasks, failedTasks, firstFailure, curve, allocationAt } = record;
-  const scaling = { memory: 1, cores: 1 };
   const fragmented = cluster.states.reduce(
     (sum, s) =>
       sum +
@@ -342,7 +339,6 @@ export function simulate(options: SimOptions): SimResult {
           usage: s.usage,
           host: { cpuMilli: s.cpuFree, memoryMiB: s.memoryFree },
         },
-        scaling,
         classes,
       ),
     0,

@@ -3,7 +3,7 @@
 // a bad row is an error naming the file, line, column and value.
 
 import { z } from "zod";
-import type { Device, Pod } from "../core/index.js";
+import { HAMI_CORE_MODE, type Device, type Pod } from "../core/index.js";
 import { modelMemory } from "./models.js";
 
 /** Sharing is not limited by a slot count in the trace: a GPU takes as many tasks as fit. */
@@ -93,6 +93,7 @@ export function parseNodes(text: string, file = "nodes"): SimNode[] {
       cores: 100,
       splitCount: TRACE_SPLIT_COUNT,
       numa: 0,
+      mode: HAMI_CORE_MODE,
       healthy: true,
     }));
     return { name: n.sn, model: n.model, cpuMilli: n.cpu_milli, memoryMiB: n.memory_mib, devices };

@@ -5,6 +5,7 @@
 import type { CoreV1Api } from "@kubernetes/client-node";
 import { PatchStrategy, setHeaderOptions, type V1Pod } from "@kubernetes/client-node";
 import {
+  allocationRecord,
   Annotation,
   decodePodDevices,
   encodeNodeDevices,
@@ -22,6 +23,7 @@ export function simulatedGpus(node: string, count: number, extra: Partial<Device
     cores: 100,
     splitCount: 4,
     numa: 0,
+    mode: "hami-core",
     healthy: true,
     ...extra,
   }));
@@ -79,9 +81,9 @@ export function deviceTotals(
     { memoryMiB: number; cores: number; slots: number; node: string }
   >();
   for (const pod of pods) {
-    const raw = pod.metadata?.annotations?.[Annotation.devicesToAllocate];
+    const { key, raw } = allocationRecord(pod.metadata?.annotations ?? {});
     if (raw === undefined || pod.spec?.nodeName === undefined) continue;
-    for (const device of decodePodDevices(raw, Annotation.devicesToAllocate).flat()) {
+    for (const device of decodePodDevices(raw, key).flat()) {
       const t = totals.get(device.uuid) ?? {
         memoryMiB: 0,
         cores: 0,

@@ -102,7 +102,7 @@ describe("webhook behind a real kube-apiserver", { skip: missing }, () => {
         pod.spec?.containers[0]?.resources?.requests,
         pod.spec?.containers[0]?.resources?.limits,
       );
-      assert.match(pod.metadata?.annotations?.["hami.io/webhook-changes"] ?? "", /exclusive GPU/);
+      assert.match(pod.metadata?.annotations?.["hami.io/webhook-changes"] ?? "", /: exclusive\)/);
     }
     const events = bus.history().filter((event) => event.pod.name === "gpu-1");
     assert.deepEqual(
@@ -131,7 +131,7 @@ describe("webhook behind a real kube-apiserver", { skip: missing }, () => {
   it("an invalid value is refused naming field and value", async () => {
     const body = gpuPod("bad");
     body.spec!.containers[0]!.resources = {
-      limits: { "nvidia.com/gpu": "1", "nvidia.com/gpucores": "150" },
+      limits: { "nvidia.com/gpu": "1", "nvidia.com/gpumem-percentage": "150" },
     };
     await assert.rejects(
       core.createNamespacedPod({ namespace: "default", body }),
@@ -140,7 +140,7 @@ describe("webhook behind a real kube-apiserver", { skip: missing }, () => {
         assert.equal(code, 400);
         assert.equal(
           message,
-          'admission webhook "vgpu.hami.io" denied the request: [InvalidGPUCores] spec.containers[0].resources.limits[nvidia.com/gpucores]="150": GPU cores percentage must be an integer 0..100',
+          'admission webhook "vgpu.hami.io" denied the request: [InvalidGPUMemoryPercentage] spec.containers[0].resources.limits[nvidia.com/gpumem-percentage]="150": GPU memory percentage must be an integer 0..100',
         );
         return true;
       },

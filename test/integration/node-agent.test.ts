@@ -190,8 +190,8 @@ describe("node agent with the simulated kubelet (mock GPUs)", { skip: missing },
     assert.deepEqual(
       devices.map((d) => [d.uuid, d.type, d.memoryMiB, d.splitCount, d.numa, d.healthy]),
       [
-        ["GPU-aaaa", "NVIDIA-A100-SXM4-40GB", 40_000, 4, 0, true],
-        ["GPU-bbbb", "NVIDIA-Tesla-T4", 15_360, 4, 1, true],
+        ["GPU-aaaa", "NVIDIA A100-SXM4-40GB", 40_000, 4, 0, true],
+        ["GPU-bbbb", "NVIDIA-Tesla T4", 15_360, 4, 1, true],
       ],
     );
     const lease = await kc
@@ -209,12 +209,7 @@ describe("node agent with the simulated kubelet (mock GPUs)", { skip: missing },
 
   it("Allocate answers the HAMi-core contract for MiB and cores, records it and publishes it", async () => {
     const created = await place(
-      pod(
-        "mib",
-        [{ [RESOURCE]: "1", "nvidia.com/gpumem": "3000", "nvidia.com/gpucores": "30" }],
-        [],
-        [{ name: "CUDA_DISABLE_CONTROL", value: "true" }],
-      ),
+      pod("mib", [{ [RESOURCE]: "1", "nvidia.com/gpumem": "3000", "nvidia.com/gpucores": "30" }]),
     );
     await running("mib");
     const e = envs("mib");
@@ -228,13 +223,13 @@ describe("node agent with the simulated kubelet (mock GPUs)", { skip: missing },
     const mounts = kubelet.allocations.get("default/mib/c0")?.mounts ?? [];
     assert.deepEqual(
       mounts.map((m) => m.container_path),
-      [`${dir}/vgpu/libvgpu.so`, `${dir}/vgpu`, "/tmp/vgpulock"],
-      "no ld.so.preload: CUDA_DISABLE_CONTROL",
+      [`${dir}/vgpu/libvgpu.so`, `${dir}/vgpu`, "/tmp/vgpulock", "/etc/ld.so.preload"],
     );
     const cacheDir = join(dir, "vgpu", "containers", `${created.metadata?.uid}_c0`);
     assert.ok(existsSync(cacheDir), "per-container cache dir on the host");
     const a = await annotations("mib");
-    assert.equal(a[Annotation.devicesAllocated], a[Annotation.devicesToAllocate]);
+    assert.match(a[Annotation.devicesAllocated] ?? "", /^GPU-(aaaa|bbbb),NVIDIA,3000,30:;$/);
+    assert.equal(a[Annotation.devicesToAllocate], ";", "HAMi's lifecycle: served entries erased");
     assert.equal(a[Annotation.bindPhase], "success");
     await waitFor("allocated event", () =>
       published.find((ev) => ev.type === "allocated" && ev.pod.name === "mib"),
@@ -277,6 +272,9 @@ describe("node agent with the simulated kubelet (mock GPUs)", { skip: missing },
       ...config,
       nvidia: { ...config.nvidia, deviceMemoryScaling: 2, disablecorelimit: true },
     };
+    await waitFor("the agent registers memory x 2", () =>
+      view.candidate(NODE).devices.some((d) => d.memoryMiB >= 60_000) ? true : undefined,
+    );
     await place(pod("over", [{ [RESOURCE]: "1", "nvidia.com/gpumem": "60000" }]));
     await running("over");
     assert.equal(envs("over").CUDA_OVERSUBSCRIBE, "true");
@@ -294,6 +292,30 @@ describe("node agent with the simulated kubelet (mock GPUs)", { skip: missing },
       ...config,
       nvidia: { ...config.nvidia, deviceMemoryScaling: 1, disablecorelimit: false },
     };
+    await waitFor("the agent registers memory x 1 again", () =>
+      view.candidate(NODE).devices.every((d) => d.memoryMiB < 60_000) ? true : undefined,
+    );
+  });
+
+  it("CUDA_DISABLE_CONTROL (a Go bool) gets none of the HAMi-core mounts and no host dir", async () => {
+    const created = await place(
+      pod(
+        "nocontrol",
+        [{ [RESOURCE]: "1", "nvidia.com/gpumem": "100" }],
+        [],
+        [{ name: "CUDA_DISABLE_CONTROL", value: "True" }],
+      ),
+    );
+    await running("nocontrol");
+    assert.deepEqual(kubelet.allocations.get("default/nocontrol/c0")?.mounts, []);
+    assert.equal(envs("nocontrol").CUDA_DEVICE_MEMORY_LIMIT_0, "100m");
+    const cacheDir = join(dir, "vgpu", "containers", `${created.metadata?.uid}_c0`);
+    assert.ok(!existsSync(cacheDir), "no per-container host dir");
+    await core.deleteNamespacedPod({
+      namespace: "default",
+      name: "nocontrol",
+      gracePeriodSeconds: 0,
+    });
   });
 
   it("a GPU turning unhealthy is re-sent to the kubelet and re-registered", async () => {
@@ -387,6 +409,7 @@ describe("node agent with the simulated kubelet (mock GPUs)", { skip: missing },
     );
     const a = await annotations("across-restart");
     assert.equal(a[Annotation.devicesAllocated], planned);
+    assert.equal(a[Annotation.devicesToAllocate], ";;");
     assert.equal(a[Annotation.bindPhase], "success");
     await core.deleteNamespacedPod({
       namespace: "default",

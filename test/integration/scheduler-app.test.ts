@@ -65,8 +65,7 @@ describe("scheduler app against a real kube-apiserver", { skip: missing }, () =>
       requireLease: false,
     });
     const registry = createRegistry(false);
-    const scaling = placementPolicy(config).scaling;
-    const metrics = schedulerMetrics(registry, () => deviceStats(view, scaling));
+    const metrics = schedulerMetrics(registry, () => deviceStats(view));
     const log = createLogger({ level: "silent" });
     feed = feedView(kc, view, { leaseNamespace: "kube-system", log });
     await feed.synced;
@@ -114,13 +113,13 @@ describe("scheduler app against a real kube-apiserver", { skip: missing }, () =>
     const bad = await request(app)
       .post("/filter")
       .send({
-        Pod: gpuPod("bad", { "nvidia.com/gpu": "1", "nvidia.com/gpucores": "150" }),
+        Pod: gpuPod("bad", { "nvidia.com/gpu": "1", "nvidia.com/gpumem-percentage": "150" }),
         NodeNames: ["node-a"],
       });
     assert.deepEqual(bad.body.NodeNames, []);
     assert.match(
       bad.body.FailedAndUnresolvableNodes["node-a"],
-      /spec.containers\[0\].resources.limits\[nvidia.com\/gpucores\]="150"/,
+      /spec.containers\[0\].resources.limits\[nvidia.com\/gpumem-percentage\]="150"/,
     );
   });
 
@@ -175,17 +174,27 @@ describe("scheduler app against a real kube-apiserver", { skip: missing }, () =>
       annotations[Annotation.devicesToAllocate],
       "GPU-node-a-0,NVIDIA,3000,20:GPU-node-a-1,NVIDIA,3000,20:;",
     );
+    assert.equal(
+      annotations[Annotation.devicesAllocated],
+      annotations[Annotation.devicesToAllocate],
+      "HAMi's lifecycle: the plan goes to both at bind",
+    );
     const events = await waitFor("pod event", async () => {
       const list = await core.listNamespacedEvent({
         namespace: "default",
         fieldSelector: "involvedObject.name=bound",
       });
-      return list.items.length > 0 ? list.items : undefined;
+      return list.items.length >= 2 ? list.items : undefined;
     });
-    assert.equal(events[0]?.reason, "DevicesAllocated");
+    const byReason = (reason: string) => events.find((e) => e.reason === reason)?.message ?? "";
     assert.match(
-      events[0]?.message ?? "",
+      byReason("DevicesAllocated"),
       /node node-a: main: GPU-node-a-0 3000MiB 20%, GPU-node-a-1 3000MiB 20%/,
+    );
+    assert.equal(
+      byReason("BindingSucceed"),
+      "Successfully binding node [node-a] to default/bound",
+      "HAMi's reason and words",
     );
     const published = bus
       .history()

@@ -148,7 +148,9 @@ describe("webhook app - health and metrics", () => {
     await request(app).post("/mutate").send(review(pod())).expect(200);
     await request(app)
       .post("/mutate")
-      .send(review(pod({ containers: [container("m", { "nvidia.com/gpucores": "900" })] })))
+      .send(
+        review(pod({ containers: [container("m", { "nvidia.com/gpumem-percentage": "900" })] })),
+      )
       .expect(200);
     await request(app)
       .post("/mutate")
@@ -159,7 +161,7 @@ describe("webhook app - health and metrics", () => {
     const text = res.text;
     assert.match(text, /hami_webhook_requests_total\{decision="mutate"\} 1/);
     assert.match(text, /hami_webhook_requests_total\{decision="deny"\} 1/);
-    assert.match(text, /hami_webhook_denials_total\{reason="InvalidGPUCores"\} 1/);
+    assert.match(text, /hami_webhook_denials_total\{reason="InvalidGPUMemoryPercentage"\} 1/);
     assert.match(text, /hami_webhook_latency_seconds_count\{decision="allowed"\} 1/);
     assert.match(text, /hami_webhook_requests_total\{decision="error"\} 1/);
   });

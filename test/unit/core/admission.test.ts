@@ -47,20 +47,22 @@ describe("admission - responses", () => {
     const { response } = admit(request(pod()), policy());
     assert.deepEqual(response.warnings, [
       "hami: container main: nvidia.com/gpumem-percentage=100 (defaultMemory 0 = whole GPU)",
-      "hami: container main: nvidia.com/gpucores=100 (whole-GPU memory without cores: exclusive GPU)",
+      "hami: container main: nvidia.com/gpucores=100 (no cores and whole-GPU or no memory: exclusive)",
       "hami: schedulerName=hami-scheduler",
     ]);
   });
 
   it("a denial is allowed=false with a 400 status naming the reason, field and value", () => {
-    const input = pod({ containers: [container("main", { "nvidia.com/gpucores": "150" })] });
+    const input = pod({
+      containers: [container("main", { "nvidia.com/gpumem-percentage": "150" })],
+    });
     const { response } = admit(request(input), policy());
     assert.equal(response.allowed, false);
     assert.equal(response.status?.code, 400);
     assert.equal(response.status?.reason, "BadRequest");
     assert.equal(
       response.status?.message,
-      '[InvalidGPUCores] spec.containers[0].resources.limits[nvidia.com/gpucores]="150": GPU cores percentage must be an integer 0..100',
+      '[InvalidGPUMemoryPercentage] spec.containers[0].resources.limits[nvidia.com/gpumem-percentage]="150": GPU memory percentage must be an integer 0..100',
     );
     assert.equal(response.patch, undefined);
   });

@@ -69,24 +69,31 @@ describe("allocate - the HAMi-core environment contract", () => {
     assert.equal(r.envs.GPU_CORE_UTILIZATION_POLICY, "disable");
     assert.equal(r.envs.LIBCUDA_LOG_LEVEL, "3");
     assert.equal(r.envs.CUDA_DEVICE_MEMORY_SHARED_CACHE, "/opt/hami/vgpu/c.cache");
-    assert.ok(!r.mounts.some((m) => m.containerPath === "/etc/ld.so.preload"), "no preload");
+    assert.deepEqual(r.mounts, [], "control disabled: none of the HAMi-core mounts");
+  });
+
+  it("CUDA_DISABLE_CONTROL is a Go bool: 1, t, True, TRUE disable; anything else does not", () => {
+    const mounts = (value: string) =>
+      containerResponse(
+        [gpu("GPU-a", 1000, 0)],
+        { ...who, env: { CUDA_DISABLE_CONTROL: value } },
+        { hookPath: "/usr/local", memoryScaling: 1, disableCoreLimit: false },
+        "c",
+      ).mounts.length;
+    for (const value of ["1", "t", "T", "true", "True", "TRUE"])
+      assert.equal(mounts(value), 0, value);
+    for (const value of ["0", "false", "yes", "on", ""]) assert.equal(mounts(value), 4, value);
   });
 });
 
 describe("allocate - which container a kubelet call is for", () => {
-  const pod = (
-    uid: string,
-    created: number,
-    devices: number[],
-    apps = devices.length,
-  ): PendingPod => ({
+  const pod = (uid: string, created: number, devices: number[]): PendingPod => ({
     uid,
     namespace: "default",
     name: uid,
     created,
     arrival: created,
     containers: devices.map((_, i) => `c${i}`),
-    appContainers: apps,
     devices: devices.map((n) => Array.from({ length: n }, (_, i) => gpu(`GPU-${i}`, 100, 0))),
     served: [],
   });
@@ -110,12 +117,12 @@ describe("allocate - which container a kubelet call is for", () => {
     assert.equal(match.pod.uid, "z-first");
   });
 
-  it("init containers first, containers without devices skipped, served ones skipped", () => {
-    const p = pod("p", 1, [1, 0, 2], 2);
-    assert.equal(nextContainer(p), 2, "the init container (index 2) comes first");
-    p.served[2] = true;
-    assert.equal(nextContainer(p), 0);
+  it("PodDevices order (init containers first), no-device containers and served ones skipped", () => {
+    const p = pod("p", 1, [2, 1, 0]);
+    assert.equal(nextContainer(p), 0, "the init container (index 0) comes first");
     p.served[0] = true;
+    assert.equal(nextContainer(p), 1);
+    p.served[1] = true;
     assert.equal(nextContainer(p), undefined);
   });
 

@@ -11,6 +11,7 @@ import {
   type Device,
   type DeviceUsage,
   type FitOptions,
+  type GPUPolicy,
   type PodPreferences,
 } from "../../../src/core/index.js";
 import { container, pod, policy } from "../../helpers/pods.js";
@@ -24,6 +25,7 @@ function gpu(i: number, extra: Partial<Device> = {}): Device {
     cores: 100,
     splitCount: 4,
     numa: 0,
+    mode: "hami-core",
     healthy: true,
     ...extra,
   };
@@ -36,8 +38,7 @@ interface Case {
   containers: Record<string, string>[];
   init?: Record<string, string>[];
   prefs?: PodPreferences;
-  scaling?: number;
-  gpuPolicy?: "binpack" | "spread";
+  gpuPolicy?: Partial<GPUPolicy>;
   /** Per container: "uuid/MiB/cores" joined by "+"; or the refusal reason and a message pattern. */
   expect: string[] | { reason: string; message?: RegExp };
 }
@@ -68,19 +69,56 @@ const cases: Case[] = [
     expect: ["GPU-0/8192/30"],
   },
   {
-    name: "percentage of scaled memory when deviceMemoryScaling > 1",
-    devices: [gpu(0, { memoryMiB: 16_384 })],
+    name: "percentage of the registered memory (already x deviceMemoryScaling 2 by the agent)",
+    devices: [gpu(0, { memoryMiB: 32_768 })],
     containers: [{ [GPU]: "1", [PCT]: "50" }],
-    scaling: 2,
     expect: ["GPU-0/16384/0"],
   },
   {
-    name: "oversubscription: 2 x 24000 MiB on a 40000 MiB GPU with scaling 1.5",
-    devices: [gpu(0)],
+    name: "oversubscription: 2 x 24000 MiB on a 40000 MiB GPU registered x 1.5",
+    devices: [gpu(0, { memoryMiB: 60_000 })],
     usage: { "GPU-0": { slots: 1, memoryMiB: 24_000, cores: 0 } },
     containers: [{ [GPU]: "1", [MEM]: "24000" }],
-    scaling: 1.5,
     expect: ["GPU-0/24000/0"],
+  },
+  {
+    name: "100 cores is exclusive only on a card of 100 cores (deviceCoreScaling 2 -> 200)",
+    devices: [gpu(0, { cores: 200 })],
+    usage: { "GPU-0": { slots: 1, memoryMiB: 100, cores: 50 } },
+    containers: [{ [GPU]: "1", [MEM]: "100", [CORES]: "100" }],
+    expect: ["GPU-0/100/100"],
+  },
+  {
+    name: "gpu policy mutex: only devices nobody uses",
+    devices: [gpu(0), gpu(1)],
+    usage: { "GPU-0": { slots: 1, memoryMiB: 100, cores: 0 } },
+    containers: [{ [GPU]: "1", [MEM]: "100" }],
+    gpuPolicy: { order: "binpack", mutex: true },
+    expect: ["GPU-1/100/0"],
+  },
+  {
+    name: "gpu policy mutex refuses a node whose devices are all in use",
+    devices: [gpu(0)],
+    usage: { "GPU-0": { slots: 1, memoryMiB: 100, cores: 0 } },
+    containers: [{ [GPU]: "1", [MEM]: "100" }],
+    gpuPolicy: { mutex: true },
+    expect: { reason: "NodeUnfitPod", message: /1 ExclusiveDeviceAllocateConflict/ },
+  },
+  {
+    name: "gpu policy numa: a multi-GPU container lands on one NUMA node when one can hold it",
+    devices: [gpu(0, { numa: 0 }), gpu(1, { numa: 1 }), gpu(2, { numa: 1 })],
+    usage: { "GPU-0": { slots: 1, memoryMiB: 100, cores: 0 } },
+    containers: [{ [GPU]: "2", [MEM]: "100" }],
+    gpuPolicy: { order: "binpack", numa: true },
+    expect: ["GPU-1/100/0+GPU-2/100/0"],
+  },
+  {
+    name: "without numa, binpack takes the busiest devices across NUMA nodes",
+    devices: [gpu(0, { numa: 0 }), gpu(1, { numa: 1 }), gpu(2, { numa: 1 })],
+    usage: { "GPU-0": { slots: 1, memoryMiB: 100, cores: 0 } },
+    containers: [{ [GPU]: "2", [MEM]: "100" }],
+    gpuPolicy: { order: "binpack" },
+    expect: ["GPU-0/100/0+GPU-1/100/0"],
   },
   {
     name: "memory short without scaling",
@@ -104,9 +142,9 @@ const cases: Case[] = [
     expect: { reason: "NodeUnfitPod", message: /1 ExclusiveDeviceAllocateConflict/ },
   },
   {
-    name: "nothing joins an exclusively held device",
+    name: "nothing without cores joins a device whose cores are all taken",
     devices: [gpu(0)],
-    usage: { "GPU-0": { slots: 1, memoryMiB: 40_000, cores: 100 } },
+    usage: { "GPU-0": { slots: 1, memoryMiB: 100, cores: 100 } },
     containers: [{ [GPU]: "1", [MEM]: "10" }],
     expect: { reason: "NodeUnfitPod", message: /1 CardComputeUnitsExhausted/ },
   },
@@ -164,7 +202,7 @@ const cases: Case[] = [
       { [GPU]: "1", [PCT]: "60" },
       { [GPU]: "1", [PCT]: "60" },
     ],
-    gpuPolicy: "binpack",
+    gpuPolicy: { order: "binpack" },
     expect: ["GPU-0/24000/0", "GPU-1/24000/0"],
   },
   {
@@ -174,18 +212,18 @@ const cases: Case[] = [
     expect: ["", "GPU-0/500/20+GPU-1/500/20"],
   },
   {
-    name: "an init container runs alone: it may take what the app containers take too",
+    name: "an init container runs alone: it may take what the app containers take too (init first)",
     devices: [gpu(0)],
     containers: [{ [GPU]: "1", [PCT]: "50" }],
     init: [{ [GPU]: "1", [PCT]: "100", [CORES]: "100" }],
-    expect: ["GPU-0/20000/0", "GPU-0/40000/100"],
+    expect: ["GPU-0/40000/100", "GPU-0/20000/0"],
   },
   {
     name: "gpu binpack fills the busier device",
     devices: [gpu(0), gpu(1)],
     usage: { "GPU-1": { slots: 1, memoryMiB: 1000, cores: 10 } },
     containers: [{ [GPU]: "1", [MEM]: "100" }],
-    gpuPolicy: "binpack",
+    gpuPolicy: { order: "binpack" },
     expect: ["GPU-1/100/0"],
   },
   {
@@ -193,7 +231,7 @@ const cases: Case[] = [
     devices: [gpu(0), gpu(1)],
     usage: { "GPU-0": { slots: 1, memoryMiB: 1000, cores: 10 } },
     containers: [{ [GPU]: "1", [MEM]: "100" }],
-    gpuPolicy: "spread",
+    gpuPolicy: { order: "spread" },
     expect: ["GPU-1/100/0"],
   },
   {
@@ -229,8 +267,7 @@ describe("fit - device fit per container", () => {
         policy(),
       );
       const options: FitOptions = {
-        scaling: { memory: c.scaling ?? 1, cores: 1 },
-        gpuPolicy: c.gpuPolicy ?? "spread",
+        gpuPolicy: { order: "spread", numa: false, mutex: false, ...c.gpuPolicy },
         preferences: c.prefs ?? {},
       };
       const result = fitPod(
@@ -267,8 +304,7 @@ describe("fit - device fit per container", () => {
       policy(),
     );
     const result = fitPod({ name: "n", devices: [gpu(0)], usage: [] }, request, {
-      scaling: { memory: 1, cores: 1 },
-      gpuPolicy: "spread",
+      gpuPolicy: { order: "spread", numa: false, mutex: false },
       preferences: {},
     });
     assert.ok(result.fits);

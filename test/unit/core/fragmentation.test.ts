@@ -10,7 +10,6 @@ import {
   type TaskClass,
 } from "../../../src/core/index.js";
 
-const scaling = { memory: 1, cores: 1 };
 const gpu = (i: number): Device => ({
   uuid: `g${i}`,
   index: i,
@@ -19,6 +18,7 @@ const gpu = (i: number): Device => ({
   cores: 100,
   splitCount: 100,
   numa: 0,
+  mode: "hami-core",
   healthy: true,
 });
 /** A device with `used` of 1000 MiB and the same share of cores taken. */
@@ -34,7 +34,6 @@ const frag = (
 ) =>
   nodeFragmentation(
     { devices: shares.map((_, i) => gpu(i)), usage: shares.map(taken), host },
-    scaling,
     classes,
   );
 
@@ -76,12 +75,12 @@ describe("fragmentation - known answers", () => {
     const devices = [gpu(0), gpu(1)];
     const before = [taken(0.5), taken(0)];
     // a 0.5 task: onto the half-used GPU (fills it: no sliver) vs onto the empty one (leaves 0.5+0.5 usable)
-    const fillUp = scorer({ devices, before, after: [taken(1), taken(0)], scaling });
-    const breakNew = scorer({ devices, before, after: [taken(0.5), taken(0.5)], scaling });
+    const fillUp = scorer({ devices, before, after: [taken(1), taken(0)] });
+    const breakNew = scorer({ devices, before, after: [taken(0.5), taken(0.5)] });
     assert.ok(fillUp.score >= breakNew.score);
     // a 0.3 task: leaving a 0.2 sliver on the half-used GPU is worse than opening the empty one
-    const sliver = scorer({ devices, before, after: [taken(0.8), taken(0)], scaling });
-    const open = scorer({ devices, before, after: [taken(0.5), taken(0.3)], scaling });
+    const sliver = scorer({ devices, before, after: [taken(0.8), taken(0)] });
+    const open = scorer({ devices, before, after: [taken(0.5), taken(0.3)] });
     assert.ok(open.score > sliver.score, `${open.reason} vs ${sliver.reason}`);
   });
 });

@@ -35,7 +35,7 @@ describe("mutate - HAMi example scenarios", () => {
     });
     assert.equal(result.pod.spec.schedulerName, "hami-scheduler");
     assert.equal(result.changes.length, 3);
-    assert.match(result.pod.metadata?.annotations?.[CHANGES_ANNOTATION] ?? "", /exclusive GPU/);
+    assert.match(result.pod.metadata?.annotations?.[CHANGES_ANNOTATION] ?? "", /exclusive/);
   });
 
   it("memory in MiB: keeps the request, adds no cores, sets the scheduler", () => {
@@ -191,17 +191,46 @@ describe("mutate - defaults and config", () => {
     assert.ok(result.changes.includes("container main: nvidia.com/gpu=2 (defaultGPUNum)"));
   });
 
-  it("defaultMemory > 0 is written as MiB and is not exclusive", () => {
+  it("HAMi v2.7+: a count without memory is exclusive even with defaultMemory (MiB written)", () => {
     const result = mutated(mutatePod(pod(), policy({ defaultMemory: 8000 })));
-    assert.deepEqual(limitsOf(result.pod), { "nvidia.com/gpu": "1", "nvidia.com/gpumem": "8000" });
+    assert.deepEqual(limitsOf(result.pod), {
+      "nvidia.com/gpu": "1",
+      "nvidia.com/gpumem": "8000",
+      "nvidia.com/gpucores": "100",
+    });
   });
 
-  it("defaultCores applies when cores are absent, instead of exclusivity", () => {
-    const result = mutated(mutatePod(pod(), policy({ defaultCores: 25 })));
+  it("HAMi v2.7+: a count without memory is exclusive even with defaultCores", () => {
+    const result = mutated(mutatePod(pod(), policy({ defaultCores: 30 })));
+    assert.equal(limitsOf(result.pod)?.["nvidia.com/gpucores"], "100");
+  });
+
+  it("defaultCores applies to a container that names its memory", () => {
+    const input = pod({
+      containers: [container("main", { "nvidia.com/gpu": "1", "nvidia.com/gpumem": "1000" })],
+    });
+    const result = mutated(mutatePod(input, policy({ defaultCores: 25 })));
     assert.equal(limitsOf(result.pod)?.["nvidia.com/gpucores"], "25");
   });
 
-  it("both gpumem and gpumem-percentage: MiB wins, percentage removed, warning given", () => {
+  it("gpumem-percentage 100 with gpumem is exclusive (cores 100), gpumem still wins", () => {
+    const limits = {
+      "nvidia.com/gpu": "1",
+      "nvidia.com/gpumem": "4000",
+      "nvidia.com/gpumem-percentage": "100",
+    };
+    const result = mutated(mutatePod(pod({ containers: [container("main", limits)] }), policy()));
+    assert.equal(limitsOf(result.pod)?.["nvidia.com/gpucores"], "100");
+    assert.match(result.warnings.join(), /nvidia.com\/gpumem=4000 is used/);
+  });
+
+  it("with memoryFactor > 1 the MiB default is left to the scheduler (gpumem is read x factor)", () => {
+    const result = mutated(mutatePod(pod(), policy({ defaultMemory: 2000, memoryFactor: 4 })));
+    assert.equal(limitsOf(result.pod)?.["nvidia.com/gpumem"], undefined);
+    assert.match(result.changes.join(), /2000 MiB per GPU \(defaultMemory, at scheduling\)/);
+  });
+
+  it("both gpumem and gpumem-percentage: both kept as HAMi does, MiB used, warning given", () => {
     const limits = {
       "nvidia.com/gpu": "1",
       "nvidia.com/gpumem": "2000",
@@ -211,13 +240,10 @@ describe("mutate - defaults and config", () => {
       containers: [container("main", limits, { resources: { limits, requests: { ...limits } } })],
     });
     const result = mutated(mutatePod(input, policy()));
-    assert.deepEqual(limitsOf(result.pod), { "nvidia.com/gpu": "1", "nvidia.com/gpumem": "2000" });
-    assert.deepEqual(result.pod.spec.containers[0]?.resources?.requests, {
-      "nvidia.com/gpu": "1",
-      "nvidia.com/gpumem": "2000",
-    });
+    assert.deepEqual(limitsOf(result.pod), limits);
+    assert.deepEqual(result.pod.spec.containers[0]?.resources?.requests, limits);
     assert.equal(result.warnings.length, 1);
-    assert.match(result.warnings[0] ?? "", /nvidia.com\/gpumem=2000 MiB wins/);
+    assert.match(result.warnings[0] ?? "", /nvidia.com\/gpumem=2000 is used/);
   });
 
   it("resources given only in requests are read and completed in both maps", () => {
@@ -280,10 +306,18 @@ describe("mutate - defaults and config", () => {
     assert.ok(!ours.changes.some((change) => change.startsWith("schedulerName")));
   });
 
-  it("forceOverwriteDefaultScheduler false keeps default-scheduler and warns", () => {
-    const result = mutated(mutatePod(pod(), policy({ forceOverwriteDefaultScheduler: false })));
-    assert.equal(result.pod.spec.schedulerName, "default-scheduler");
-    assert.match(result.warnings.join(), /forceOverwriteDefaultScheduler is false/);
+  it("forceOverwriteDefaultScheduler false: a default-scheduler pod passes untouched, as HAMi", () => {
+    const decision = mutatePod(pod(), policy({ forceOverwriteDefaultScheduler: false }));
+    assert.equal(decision.kind, "skip");
+    assert.match(
+      decision.kind === "skip" ? decision.message : "",
+      /forceOverwriteDefaultScheduler is false/,
+    );
+    const blank = mutatePod(
+      pod({ schedulerName: "" }),
+      policy({ forceOverwriteDefaultScheduler: false }),
+    );
+    assert.equal(blank.kind, "mutate", "an unset scheduler is still ours");
   });
 
   it("a pod that chose another scheduler is left alone", () => {
@@ -336,6 +370,97 @@ describe("mutate - defaults and config", () => {
   });
 });
 
+describe("mutate - what HAMi admits, we admit (with a warning where it is odd)", () => {
+  const cases: {
+    name: string;
+    limits?: Record<string, string>;
+    annotations?: Record<string, string>;
+    warning?: RegExp;
+    check?: (pod: Pod) => void;
+  }[] = [
+    {
+      name: "count above maxGPUCount",
+      limits: { "nvidia.com/gpu": "17" },
+      warning: /no node offers more than 16 GPUs/,
+    },
+    {
+      name: "count 0 with memory: no GPU",
+      limits: { "nvidia.com/gpu": "0", "nvidia.com/gpumem": "10" },
+      warning: /nvidia.com\/gpu=0, so it gets no GPU/,
+      check: (p) => {
+        assert.equal(limitsOf(p)?.["nvidia.com/gpucores"], undefined);
+      },
+    },
+    {
+      name: "cores above 100",
+      limits: { "nvidia.com/gpu": "1", "nvidia.com/gpucores": "101" },
+      warning: /gpucores=101 is more than a GPU; 100 is used/,
+    },
+    {
+      name: "percentage 0 is unset",
+      limits: { "nvidia.com/gpumem-percentage": "0" },
+      check: (p) => {
+        assert.equal(limitsOf(p)?.["nvidia.com/gpucores"], undefined, "not exclusive");
+      },
+    },
+    {
+      name: "gpumem 0 is unset (the default applies)",
+      limits: { "nvidia.com/gpumem": "0" },
+      check: (p) => {
+        assert.equal(limitsOf(p)?.["nvidia.com/gpumem-percentage"], "100");
+      },
+    },
+    { name: "priority 2", limits: { "nvidia.com/gpu": "1", "nvidia.com/priority": "2" } },
+    { name: "empty gputype entry", annotations: { "nvidia.com/use-gputype": "A100,,V100" } },
+    {
+      name: "empty annotation values",
+      annotations: { "nvidia.com/use-gpuuuid": "", "nvidia.com/nouse-gpuuuid": "," },
+    },
+    {
+      name: "odd type and uuid text",
+      annotations: { "nvidia.com/nouse-gputype": "T4;x", "nvidia.com/use-gpuuuid": "GPU-1 GPU-2" },
+    },
+    {
+      name: "unknown node policy",
+      annotations: { "hami.io/node-scheduler-policy": "pack" },
+      warning: /node-scheduler-policy="pack" is not one of binpack, spread, fgd: binpack is used/,
+    },
+    {
+      name: "HAMi's gpu policy chains",
+      annotations: { "hami.io/gpu-scheduler-policy": "binpack,numa" },
+    },
+    { name: "mutex", annotations: { "hami.io/gpu-scheduler-policy": "mutex" } },
+    {
+      name: "topology-aware",
+      annotations: { "hami.io/gpu-scheduler-policy": "topology-aware" },
+      warning: /topology-aware is placed as binpack/,
+    },
+    {
+      name: "unknown gpu policy word",
+      annotations: { "hami.io/gpu-scheduler-policy": "spread,fastest" },
+      warning: /ignoring "fastest"/,
+    },
+    { name: "numa-bind as a Go bool", annotations: { "nvidia.com/numa-bind": "T" } },
+    {
+      name: "numa-bind that is no bool",
+      annotations: { "nvidia.com/numa-bind": "yes" },
+      warning: /numa-bind="yes" is not a boolean/,
+    },
+  ];
+  for (const testCase of cases) {
+    it(testCase.name, () => {
+      const input = pod({
+        containers: [container("main", testCase.limits ?? { "nvidia.com/gpu": "1" })],
+        annotations: testCase.annotations,
+      });
+      const result = mutated(mutatePod(input, policy()));
+      if (testCase.warning) assert.match(result.warnings.join("\n"), testCase.warning);
+      else assert.deepEqual(result.warnings, []);
+      testCase.check?.(result.pod);
+    });
+  }
+});
+
 describe("mutate - rejections", () => {
   const cases: {
     name: string;
@@ -355,7 +480,7 @@ describe("mutate - rejections", () => {
       name: "fractional count",
       limits: { "nvidia.com/gpu": "1.5" },
       reason: "InvalidGPUCount",
-      message: /integer >= 0/,
+      message: /must be an integer 0\.\./,
     },
     {
       name: "milli count",
@@ -364,34 +489,10 @@ describe("mutate - rejections", () => {
       message: /"500m"/,
     },
     {
-      name: "count above maxGPUCount",
-      limits: { "nvidia.com/gpu": "17" },
-      reason: "GPUCountTooLarge",
-      message: /more than 16 GPUs/,
-    },
-    {
-      name: "count 0 with memory",
-      limits: { "nvidia.com/gpu": "0", "nvidia.com/gpumem": "10" },
-      reason: "InvalidGPUCount",
-      message: /count of 0 contradicts/,
-    },
-    {
-      name: "cores above 100",
-      limits: { "nvidia.com/gpu": "1", "nvidia.com/gpucores": "101" },
-      reason: "InvalidGPUCores",
-      message: /0\.\.100/,
-    },
-    {
       name: "negative cores",
       limits: { "nvidia.com/gpucores": "-5" },
       reason: "InvalidGPUCores",
       message: /"-5"/,
-    },
-    {
-      name: "percentage 0",
-      limits: { "nvidia.com/gpumem-percentage": "0" },
-      reason: "InvalidGPUMemoryPercentage",
-      message: /1\.\.100/,
     },
     {
       name: "percentage 101",
@@ -400,64 +501,10 @@ describe("mutate - rejections", () => {
       message: /"101"/,
     },
     {
-      name: "memory 0 MiB",
-      limits: { "nvidia.com/gpumem": "0" },
-      reason: "InvalidGPUMemory",
-      message: />= 1/,
-    },
-    {
       name: "unparsable memory",
       limits: { "nvidia.com/gpumem": "lots" },
       reason: "InvalidQuantity",
       message: /"lots": not a Kubernetes quantity/,
-    },
-    {
-      name: "priority 2",
-      limits: { "nvidia.com/gpu": "1", "nvidia.com/priority": "2" },
-      reason: "InvalidPriority",
-      message: /0 high, 1 low/,
-    },
-    {
-      name: "empty gputype entry",
-      annotations: { "nvidia.com/use-gputype": "A100,,V100" },
-      reason: "InvalidAnnotation",
-      message: /use-gputype\]="A100,,V100": comma list has an empty entry/,
-    },
-    {
-      name: "bad nouse-gputype",
-      annotations: { "nvidia.com/nouse-gputype": "T4;rm -rf" },
-      reason: "InvalidAnnotation",
-      message: /nouse-gputype/,
-    },
-    {
-      name: "bad uuid list",
-      annotations: { "nvidia.com/use-gpuuuid": "GPU-1 GPU-2" },
-      reason: "InvalidAnnotation",
-      message: /use-gpuuuid/,
-    },
-    {
-      name: "bad nouse uuid",
-      annotations: { "nvidia.com/nouse-gpuuuid": "," },
-      reason: "InvalidAnnotation",
-      message: /empty entry/,
-    },
-    {
-      name: "bad node policy",
-      annotations: { "hami.io/node-scheduler-policy": "pack" },
-      reason: "InvalidAnnotation",
-      message: /must be one of binpack, spread/,
-    },
-    {
-      name: "bad gpu policy",
-      annotations: { "hami.io/gpu-scheduler-policy": "" },
-      reason: "InvalidAnnotation",
-      message: /gpu-scheduler-policy/,
-    },
-    {
-      name: "bad numa-bind",
-      annotations: { "nvidia.com/numa-bind": "yes" },
-      reason: "InvalidAnnotation",
-      message: /true or false/,
     },
     {
       name: "nodeName set",
@@ -513,7 +560,9 @@ describe("mutate - rejections", () => {
   });
 
   it("an init container's bad value names the init container", () => {
-    const input = pod({ initContainers: [container("init", { "nvidia.com/gpucores": "200" })] });
+    const input = pod({
+      initContainers: [container("init", { "nvidia.com/gpumem-percentage": "200" })],
+    });
     const decision = mutatePod(input, policy());
     assert.match(decision.kind === "deny" ? decision.message : "", /spec\.initContainers\[0\]/);
   });

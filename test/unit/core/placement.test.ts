@@ -20,6 +20,7 @@ function node(name: string, usedMiB: number, extra: Partial<NodeCandidate> = {})
     cores: 100,
     splitCount: 10,
     numa: 0,
+    mode: "hami-core",
     healthy: true,
   };
   const usage = [{ slots: usedMiB > 0 ? 1 : 0, memoryMiB: usedMiB, cores: 0 }];
@@ -27,9 +28,8 @@ function node(name: string, usedMiB: number, extra: Partial<NodeCandidate> = {})
 }
 
 const placement = (nodePolicy: string): PlacementPolicy => ({
-  scaling: { memory: 1, cores: 1 },
   nodePolicy,
-  gpuPolicy: "spread",
+  gpuPolicy: { order: "spread", numa: false, mutex: false },
 });
 
 const smallPod = (annotations: Record<string, string> = {}) =>

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { HamiError, readPodPreferences } from "../../../src/core/index.js";
+import { readPodPreferences } from "../../../src/core/index.js";
 
 describe("pod annotations - preferences", () => {
   it("parses every annotation, trimming list entries", () => {
@@ -20,7 +20,7 @@ describe("pod annotations - preferences", () => {
       useGPUUUID: ["GPU-1"],
       nouseGPUUUID: ["GPU-2", "GPU-3"],
       nodeSchedulerPolicy: "spread",
-      gpuSchedulerPolicy: "binpack",
+      gpuSchedulerPolicy: { order: "binpack", numa: false, mutex: false },
       numaBind: false,
     });
   });
@@ -32,14 +32,48 @@ describe("pod annotations - preferences", () => {
     );
   });
 
-  it("a malformed value throws a HamiError naming the annotation and value", () => {
-    assert.throws(
-      () => readPodPreferences({ "nvidia.com/use-gputype": "A100,-x" }),
-      (error: unknown) =>
-        error instanceof HamiError &&
-        error.reason === "InvalidAnnotation" &&
-        error.field === "metadata.annotations[nvidia.com/use-gputype]" &&
-        error.value === "A100,-x",
+  it("empty values and empty list items are no constraint, as in HAMi's CheckUUID/CheckType", () => {
+    const warnings: string[] = [];
+    const preferences = readPodPreferences(
+      {
+        "nvidia.com/use-gputype": "",
+        "nvidia.com/nouse-gputype": " , ",
+        "nvidia.com/use-gpuuuid": "GPU-1,,",
+        "hami.io/gpu-scheduler-policy": "",
+        "hami.io/node-scheduler-policy": " ",
+      },
+      warnings,
     );
+    assert.equal(preferences.useGPUType, undefined);
+    assert.equal(preferences.nouseGPUType, undefined);
+    assert.deepEqual(preferences.useGPUUUID, ["GPU-1"]);
+    assert.equal(preferences.gpuSchedulerPolicy, undefined);
+    assert.equal(preferences.nodeSchedulerPolicy, undefined);
+    assert.deepEqual(warnings, []);
+  });
+
+  it("HAMi's gpu policy chains: order word, numa and mutex; the config order when none", () => {
+    const base = { order: "binpack" as const, numa: false, mutex: false };
+    const read = (value: string) =>
+      readPodPreferences({ "hami.io/gpu-scheduler-policy": value }, [], base).gpuSchedulerPolicy;
+    assert.deepEqual(read("spread,numa"), { order: "spread", numa: true, mutex: false });
+    assert.deepEqual(read("numa"), { order: "binpack", numa: true, mutex: false });
+    assert.deepEqual(read("mutex"), { order: "binpack", numa: false, mutex: true });
+    assert.deepEqual(read("topology-aware"), { order: "binpack", numa: false, mutex: false });
+  });
+
+  it("numa-bind is a Go bool; anything else is false with a warning", () => {
+    for (const value of ["1", "t", "T", "TRUE", "true", "True"])
+      assert.equal(readPodPreferences({ "nvidia.com/numa-bind": value }).numaBind, true, value);
+    const warnings: string[] = [];
+    assert.equal(readPodPreferences({ "nvidia.com/numa-bind": "yes" }, warnings).numaBind, false);
+    assert.match(warnings[0] ?? "", /not a boolean/);
+  });
+
+  it("a huge value is cut in the warning, with its size", () => {
+    const warnings: string[] = [];
+    readPodPreferences({ "hami.io/node-scheduler-policy": "x".repeat(100_000) }, warnings);
+    assert.ok((warnings[0]?.length ?? 0) < 300, warnings[0]);
+    assert.match(warnings[0] ?? "", /100000 bytes/);
   });
 });

@@ -29,14 +29,14 @@ describe("discovery - nvidia-smi output", () => {
     assert.deepEqual(
       gpus.map((g) => [g.index, g.uuid, g.type, g.memoryMiB, g.healthy, g.busId, g.mig]),
       [
-        [0, "GPU-11111111-aaaa", "NVIDIA-A100-SXM4-80GB", 81920, true, "00000000:3B:00.0", false],
-        [1, "GPU-22222222-bbbb", "NVIDIA-Tesla-T4", 15360, true, "00000000:AF:00.0", false],
-        [2, "GPU-33333333-cccc", "NVIDIA-H100-80GB-HBM3", 1, false, "00000000:18:00.0", false],
-        [3, "GPU-44444444-dddd", "NVIDIA-A30", 24576, true, "", true],
+        [0, "GPU-11111111-aaaa", "NVIDIA A100-SXM4-80GB", 81920, true, "00000000:3B:00.0", false],
+        [1, "GPU-22222222-bbbb", "NVIDIA-Tesla T4", 15360, true, "00000000:AF:00.0", false],
+        [2, "GPU-33333333-cccc", "NVIDIA H100 80GB HBM3", 1, false, "00000000:18:00.0", false],
+        [3, "GPU-44444444-dddd", "NVIDIA A30", 24576, true, "", true],
         [
           4,
           "GPU-55555555-eeee",
-          "NVIDIA-Weird-Name-With-Commas",
+          "NVIDIA-Weird Name With Commas",
           1024,
           true,
           "00000000:01:00.0",
@@ -68,9 +68,12 @@ describe("discovery - nvidia-smi output", () => {
     assert.match(gpus[1]?.problem ?? "", /MIG/);
   });
 
-  it("device types are safe for the register annotation", () => {
-    assert.equal(deviceType("Tesla V100-SXM2-32GB"), "NVIDIA-Tesla-V100-SXM2-32GB");
-    assert.equal(deviceType("NVIDIA A10: rev;1"), "NVIDIA-A10-rev1");
+  it("device types are HAMi's: NVML's name, spaces kept, NVIDIA- prefixed only when missing", () => {
+    assert.equal(deviceType("Tesla V100-SXM2-32GB"), "NVIDIA-Tesla V100-SXM2-32GB");
+    assert.equal(deviceType("Tesla T4"), "NVIDIA-Tesla T4");
+    assert.equal(deviceType("NVIDIA GeForce RTX 4090"), "NVIDIA GeForce RTX 4090");
+    assert.equal(deviceType("nvidia a10"), "NVIDIA-nvidia a10", "case-sensitive, as HasPrefix");
+    assert.equal(deviceType("NVIDIA A10\u0000\n"), "NVIDIA A10");
     assert.equal(deviceType("[N/A]"), "NVIDIA-unknown");
   });
 });
@@ -88,8 +91,8 @@ describe("discovery - mock device file", () => {
       assert.deepEqual(
         gpus.map((g) => [g.index, g.uuid, g.type, g.numa]),
         [
-          [0, "GPU-mock-n1-0", "NVIDIA-Tesla-T4", 0],
-          [1, "GPU-mock-n1-1", "NVIDIA-Tesla-T4", 0],
+          [0, "GPU-mock-n1-0", "NVIDIA-Tesla T4", 0],
+          [1, "GPU-mock-n1-1", "NVIDIA-Tesla T4", 0],
           [2, "GPU-fixed", "NVIDIA-A100", 1],
         ],
       );
@@ -106,11 +109,18 @@ describe("discovery - mock device file", () => {
 });
 
 describe("discovery - devices the plugin advertises", () => {
+  it("registers memory x deviceMemoryScaling and cores 100 x deviceCoreScaling, as HAMi", () => {
+    const offer = { splitCount: 10, memoryScaling: 1.5, coreScaling: 2 };
+    const [device] = toDevices([{ ...gpu, memoryMiB: 15_360 }], [], offer);
+    assert.deepEqual([device?.memoryMiB, device?.cores, device?.mode], [23_040, 200, "hami-core"]);
+  });
+
   const gpu = { index: 0, uuid: "GPU-a", type: "T4", memoryMiB: 100, numa: 1, healthy: true };
 
   it("a GPU that disappears stays registered, unhealthy", () => {
-    const first = toDevices([gpu, { ...gpu, index: 1, uuid: "GPU-b" }], [], 3);
-    const next = toDevices([gpu], first, 3);
+    const offer = { splitCount: 3, memoryScaling: 1, coreScaling: 1 };
+    const first = toDevices([gpu, { ...gpu, index: 1, uuid: "GPU-b" }], [], offer);
+    const next = toDevices([gpu], first, offer);
     assert.deepEqual(
       next.map((d) => [d.uuid, d.healthy, d.splitCount]),
       [
@@ -121,7 +131,12 @@ describe("discovery - devices the plugin advertises", () => {
   });
 
   it("splitCount virtual devices per GPU, <uuid>-<n>, unhealthy with their GPU", () => {
-    const devices = toDevices([gpu, { ...gpu, index: 1, uuid: "GPU-b", healthy: false }], [], 2);
+    const offer = { splitCount: 2, memoryScaling: 1, coreScaling: 1 };
+    const devices = toDevices(
+      [gpu, { ...gpu, index: 1, uuid: "GPU-b", healthy: false }],
+      [],
+      offer,
+    );
     assert.deepEqual(
       virtualDevices(devices).map((d) => [d.ID, d.health]),
       [

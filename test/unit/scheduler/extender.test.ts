@@ -45,7 +45,9 @@ describe("extender - verdicts reused across pods of one shape", () => {
   it("a node that filled up since the last pod of the same shape is refused", () => {
     const { view, deps } = setup();
     const args = (uid: string) => ({ pod: pod(uid, 10_000), nodeNames: ["n1", "n2"] });
-    assert.deepEqual(filter(args("a"), deps).NodeNames, ["n1", "n2"]);
+    const first = filter(args("a"), deps);
+    assert.deepEqual(first.NodeNames, ["n1"], "the node policy decides: one node");
+    assert.match(first.FailedNodes.n2 ?? "", /fits, but node policy ranks n1 first/);
     const slice = { uuid: "GPU-n1-0", type: "NVIDIA", memoryMiB: 10_000, cores: 0 };
     view.reserve({
       uid: "a",
@@ -59,7 +61,7 @@ describe("extender - verdicts reused across pods of one shape", () => {
     assert.deepEqual(second.NodeNames, ["n2"]);
     assert.match(second.FailedNodes.n1 ?? "", /CardInsufficientMemory/);
     view.unreserve("a");
-    assert.deepEqual(filter(args("c"), deps).NodeNames, ["n1", "n2"]);
+    assert.deepEqual(filter(args("c"), deps).NodeNames, ["n1"]);
   });
 
   it("a Lease that runs out makes the node unavailable with no event in between", () => {
@@ -72,7 +74,7 @@ describe("extender - verdicts reused across pods of one shape", () => {
       },
     });
     const args = (uid: string) => ({ pod: pod(uid, 100), nodeNames: ["n1", "n2"] });
-    assert.deepEqual(filter(args("a"), deps).NodeNames, ["n1", "n2"]);
+    assert.deepEqual(filter(args("a"), deps).NodeNames, ["n1"]);
     advance(60_000);
     const later = filter(args("b"), deps);
     assert.deepEqual(later.NodeNames, ["n2"]);
@@ -88,5 +90,41 @@ describe("extender - verdicts reused across pods of one shape", () => {
     const { deps } = setup();
     assert.deepEqual(filter({ pod: pod("a", 100), nodeNames: ["n1"] }, deps).NodeNames, ["n1"]);
     assert.deepEqual(filter({ pod: pod("b", 20_000), nodeNames: ["n1"] }, deps).NodeNames, []);
+  });
+});
+
+describe("extender - the node policy decides, and says so in HAMi's events", () => {
+  it("filter answers only the top node, with FilteringSucceed; no fit is FilteringFailed", () => {
+    const { view, deps } = setup();
+    const half = { uuid: "GPU-n2-0", type: "NVIDIA", memoryMiB: 8000, cores: 0 };
+    view.reserve({
+      uid: "x",
+      namespace: "default",
+      name: "x",
+      node: "n2",
+      devices: [[half]],
+      usage: new Map([["GPU-n2-0", { slots: 1, memoryMiB: 8000, cores: 0 }]]),
+    });
+    const events: { reason: string; message: string }[] = [];
+    const withEvents = {
+      ...deps,
+      podEvent: (_: Pod, e: { reason: string; message: string }) => events.push(e),
+    };
+    const binpack = filter({ pod: pod("a", 1000), nodeNames: ["n1", "n2"] }, withEvents);
+    assert.deepEqual(binpack.NodeNames, ["n2"], "binpack picks the half-used node, not the name");
+    assert.match(binpack.FailedNodes.n1 ?? "", /fits, but node policy ranks n2 first/);
+    assert.equal(events[0]?.reason, "FilteringSucceed");
+    assert.match(
+      events[0]?.message ?? "",
+      /^find fit node\(n2\), 0 nodes not fit, 2 nodes fit\(n2:/,
+    );
+    const spread = pod("b", 1000);
+    spread.metadata!.annotations = { "hami.io/node-scheduler-policy": "spread" };
+    assert.deepEqual(filter({ pod: spread, nodeNames: ["n1", "n2"] }, withEvents).NodeNames, [
+      "n1",
+    ]);
+    filter({ pod: pod("c", 90_000), nodeNames: ["n1", "n2"] }, withEvents);
+    assert.equal(events.at(-1)?.reason, "FilteringFailed");
+    assert.match(events.at(-1)?.message ?? "", /^no available node, 2 nodes do not meet: /);
   });
 });

@@ -77,6 +77,53 @@ const slice = (uuid: string, memoryMiB: number, cores = 0) => ({
   cores,
 });
 
+describe("ClusterView - HAMi's lifecycle and container order", () => {
+  it("a HAMi-served pod (to-allocate erased, allocated kept) holds its devices", () => {
+    const { v } = view();
+    v.setNode(node("n1"));
+    const served = pod("served", "n1", []);
+    served.metadata!.annotations = {
+      [Annotation.vgpuNode]: "n1",
+      [Annotation.devicesToAllocate]: ";",
+      [Annotation.devicesAllocated]: "GPU-n1-0,NVIDIA,15360,100:;",
+      [Annotation.bindPhase]: "success",
+    };
+    served.status = { phase: "Running" };
+    v.setPod(served);
+    assert.deepEqual(used(v, "n1", "GPU-n1-0"), { slots: 1, memoryMiB: 15_360, cores: 100 });
+  });
+
+  it("init containers come first in the annotation; once all exited 0 only app devices are held", () => {
+    const { v } = view();
+    v.setNode(node("n1"));
+    const base = pod("p", "n1", [[slice("GPU-n1-0", 12_000)], [slice("GPU-n1-0", 2000)]]);
+    base.spec = {
+      nodeName: "n1",
+      initContainers: [{ name: "init" }],
+      containers: [{ name: "app" }],
+    };
+    v.setPod(base);
+    assert.deepEqual(used(v, "n1", "GPU-n1-0"), { slots: 1, memoryMiB: 12_000, cores: 0 });
+    v.setPod({
+      ...base,
+      status: {
+        phase: "Running",
+        initContainerStatuses: [
+          {
+            name: "init",
+            image: "x",
+            imageID: "",
+            ready: false,
+            restartCount: 0,
+            state: { terminated: { exitCode: 0 } },
+          },
+        ],
+      },
+    });
+    assert.deepEqual(used(v, "n1", "GPU-n1-0"), { slots: 1, memoryMiB: 2000, cores: 0 });
+  });
+});
+
 describe("ClusterView - usage from pod annotations", () => {
   it("sums the pods on a node per device, and forgets deleted and terminal pods", () => {
     const { v } = view();
@@ -198,7 +245,7 @@ describe("ClusterView - node availability", () => {
     v.setNode(node("bad", { [Annotation.nodeRegister]: "GPU-x,ten,1,1,T4,0,true" }));
     v.setNode({ metadata: { name: "bare" } });
     assert.match(v.candidate("old").unavailable ?? "", /is 120 s old/);
-    assert.match(v.candidate("bad").unavailable ?? "", /splitCount "ten"/);
+    assert.match(v.candidate("bad").unavailable ?? "", /count "ten" is not an integer/);
     assert.match(
       v.candidate("bare").unavailable ?? "",
       /no hami.io\/node-nvidia-register annotation/,

@@ -60,8 +60,7 @@ describe("sim - trace mapping", () => {
         { name: t4!.name, devices: t4!.devices, usage: [] },
         podRequest(pod, defaults),
         {
-          scaling: { memory: 1, cores: 1 },
-          gpuPolicy: "binpack",
+          gpuPolicy: { order: "binpack", numa: false, mutex: false },
           preferences: readPodPreferences(pod.metadata?.annotations),
         },
       );
