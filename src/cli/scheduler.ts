@@ -6,7 +6,7 @@ import { createServer, type Server } from "node:http";
 import { parseArgs } from "node:util";
 import express from "express";
 import { mutatePolicy, placementPolicy, readEnv, type Config } from "../config/index.js";
-import { fgdScorer } from "../core/index.js";
+import { fgdScorer, quotaResourceNames } from "../core/index.js";
 import { NatsBus, type EventBus } from "../events/index.js";
 import { loadKubeConfig, podApi } from "../k8s/index.js";
 import {
@@ -117,7 +117,11 @@ export async function runScheduler(argv: string[]): Promise<void> {
     },
   });
   const registry = createRegistry(true);
-  const metrics = schedulerMetrics(registry, () => deviceStats(view));
+  const metrics = schedulerMetrics(
+    registry,
+    () => deviceStats(view),
+    () => view.quotas.stats(quotaResourceNames(mutatePolicy(config.current()).resourceNames)),
+  );
   const admission = webhookMetrics(registry);
   const bus = await startBus(opts, log, () => {
     admission.eventsDropped.inc({ bus: "nats" });
@@ -153,6 +157,11 @@ export async function runScheduler(argv: string[]): Promise<void> {
         registry,
         clock: () => new Date(),
         ready: deps.ready,
+        quotas: (namespace) =>
+          view.quotas.quota(
+            namespace,
+            quotaResourceNames(mutatePolicy(config.current()).resourceNames),
+          ),
       }),
     );
     const running = await serveHttps({

@@ -3,7 +3,14 @@
 
 import jsonPatch from "fast-json-patch";
 import { mutatePod, type MutateDecision, type MutatePolicy } from "./mutate.js";
-import { SkipReason } from "./reasons.js";
+import { podRequest } from "./pod-request.js";
+import {
+  quotaExceeded,
+  quotaResourceNames,
+  requestQuotaUsage,
+  type NamespaceQuota,
+} from "./quota.js";
+import { Reason, SkipReason } from "./reasons.js";
 import type { Pod } from "./types.js";
 
 export interface GroupVersionKind {
@@ -47,8 +54,33 @@ function isPodCreate(request: AdmissionRequest): boolean {
   return group === "" && kind === "Pod" && request.operation === "CREATE";
 }
 
+/** A namespace's GPU quota, when the caller knows it (the webhook inside `hami scheduler`). */
+export type QuotaLookup = (namespace: string) => NamespaceQuota | undefined;
+
+/** HAMi's admission quota check (fitResourceQuota): what can be counted before placement. */
+function overQuota(
+  decision: MutateDecision,
+  namespace: string,
+  policy: MutatePolicy,
+  quotas: QuotaLookup | undefined,
+): MutateDecision {
+  if (decision.kind !== "mutate" || quotas === undefined) return decision;
+  const quota = quotas(namespace);
+  if (quota === undefined) return decision;
+  const asked = requestQuotaUsage(podRequest(decision.pod, policy));
+  const names = { ...quotaResourceNames(policy.resourceNames), memoryFactor: policy.memoryFactor };
+  const message = quotaExceeded(quota, asked, names);
+  return message === undefined
+    ? decision
+    : { kind: "deny", code: 403, reason: Reason.ResourceQuotaExceeded, message };
+}
+
 /** Answers one admission request; pods being created are mutated, everything else is allowed. */
-export function admit(request: AdmissionRequest, policy: MutatePolicy): AdmissionOutcome {
+export function admit(
+  request: AdmissionRequest,
+  policy: MutatePolicy,
+  quotas?: QuotaLookup,
+): AdmissionOutcome {
   const { uid } = request;
   if (!isPodCreate(request) || request.object === undefined) {
     const message = `${request.operation} ${request.kind.kind} is not a pod creation`;
@@ -57,7 +89,8 @@ export function admit(request: AdmissionRequest, policy: MutatePolicy): Admissio
       decision: { kind: "skip", reason: SkipReason.NotPodCreate, message },
     };
   }
-  const decision = mutatePod(request.object, policy);
+  const namespace = request.namespace ?? request.object.metadata?.namespace ?? "default";
+  const decision = overQuota(mutatePod(request.object, policy), namespace, policy, quotas);
   switch (decision.kind) {
     case "skip":
       return { response: { uid, allowed: true }, decision };

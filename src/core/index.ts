@@ -2,6 +2,7 @@
 
 export { admit } from "./admission.js";
 export type {
+  QuotaLookup,
   AdmissionOutcome,
   AdmissionRequest,
   AdmissionResponse,
@@ -64,7 +65,7 @@ export type { ContainerDevice, Device, DeviceUsage, HostFree, PodDevices } from 
 export { deviceLoad, deviceReason, fitPod, memoryRequest } from "./fit.js";
 export type { FitOptions, FitResult, NodeState } from "./fit.js";
 export { compareVerdicts, evaluateNode, evaluateNodes, scorerFor } from "./placement.js";
-export type { NodeCandidate, NodeVerdict, PlacementPolicy } from "./placement.js";
+export type { NodeCandidate, NodeVerdict, PlacementPolicy, QuotaCheck } from "./placement.js";
 export { asksForDevices, podRequest } from "./pod-request.js";
 export type { ContainerSlot, DeviceRequest, PodRequest, RequestDefaults } from "./pod-request.js";
 export { extenderPriority, nodeLoad, nodeScorers } from "./score.js";
@@ -86,3 +87,5 @@ export type {
 } from "./allocate.js";
 export { fgdScorer, freeShare, nodeFragmentation } from "./fragmentation.js";
 export type { TaskClass } from "./fragmentation.js";
+export { podQuotaUsage, quotaExceeded, quotaResourceNames, requestQuotaUsage } from "./quota.js";
+export type { NamespaceQuota, QuotaAmount, QuotaNames } from "./quota.js";

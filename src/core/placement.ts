@@ -6,6 +6,7 @@ import type { HostFree, PodDevices } from "./device.js";
 import { fitPod, type NodeState } from "./fit.js";
 import { describeGPUPolicy, type GPUPolicy, type PodPreferences } from "./pod-annotations.js";
 import type { PodRequest } from "./pod-request.js";
+import { podQuotaUsage, quotaExceeded, type NamespaceQuota, type QuotaNames } from "./quota.js";
 import { FitReason } from "./reasons.js";
 import { nodeScorers, type NodeScorer } from "./score.js";
 
@@ -22,6 +23,8 @@ export interface PlacementPolicy {
   gpuPolicy: GPUPolicy;
   /** Extra node policies by name, next to binpack and spread. */
   scorers?: Readonly<Record<string, NodeScorer>>;
+  /** The pod's namespace quota, when it has one. */
+  quota?: QuotaCheck;
 }
 
 export type NodeVerdict =
@@ -41,6 +44,12 @@ export function scorerFor(name: string, policy: PlacementPolicy): NodeScorer {
   return scorer;
 }
 
+/** The pod's namespace quota, checked on the MiB resolved against the devices chosen. */
+export interface QuotaCheck {
+  quota: NamespaceQuota;
+  names: QuotaNames;
+}
+
 /** Fit and score one pod on one node. */
 export function evaluateNode(
   node: NodeCandidate,
@@ -48,6 +57,7 @@ export function evaluateNode(
   preferences: PodPreferences,
   policy: PlacementPolicy,
 ): NodeVerdict {
+  const { quota } = policy;
   if (node.unavailable !== undefined)
     return {
       node: node.name,
@@ -59,6 +69,22 @@ export function evaluateNode(
   const gpuPolicy = preferences.gpuSchedulerPolicy ?? policy.gpuPolicy;
   const result = fitPod(node, request, { gpuPolicy, preferences });
   if (!result.fits) return { node: node.name, ...result };
+  const overQuota =
+    quota === undefined
+      ? undefined
+      : quotaExceeded(
+          quota.quota,
+          podQuotaUsage(result.devices, request.initContainers),
+          quota.names,
+        );
+  if (overQuota !== undefined)
+    return {
+      node: node.name,
+      fits: false,
+      reason: FitReason.ResourceQuotaNotFit,
+      message: overQuota,
+      counts: {},
+    };
   const nodePolicy = preferences.nodeSchedulerPolicy ?? policy.nodePolicy;
   const scored = scorerFor(
     nodePolicy,

@@ -14,6 +14,7 @@ export const Reason = {
   PrivilegedContainer: "PrivilegedContainer",
   NodeNameSet: "NodeNameSet",
   UnsupportedRequest: "UnsupportedRequest",
+  ResourceQuotaExceeded: "ResourceQuotaExceeded",
 } as const;
 
 export type Reason = (typeof Reason)[keyof typeof Reason];
@@ -34,6 +35,7 @@ export const FitReason = {
   NodeUnfitPod: "NodeUnfitPod",
   NodeNoDevices: "NodeNoDevices",
   NodeUnavailable: "NodeUnavailable",
+  ResourceQuotaNotFit: "ResourceQuotaNotFit",
 } as const;
 
 export type FitReason = (typeof FitReason)[keyof typeof FitReason];

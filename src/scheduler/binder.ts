@@ -18,7 +18,7 @@ import {
 } from "../core/index.js";
 import { eventId, type EventBus, type HamiEvent } from "../events/index.js";
 import { ConflictError, type PodApi, type PodEvent } from "../k8s/index.js";
-import { podDemand, type ExtenderDeps } from "./extender.js";
+import { placementFor, podDemand, type ExtenderDeps } from "./extender.js";
 import type { BindingArgs, ExtenderBindingResult } from "./protocol.js";
 
 export const COMPONENT = "hami-scheduler";
@@ -99,7 +99,7 @@ function plan(
   const request = demand.kind === "devices" ? demand.request : { slots: [], initContainers: 0 };
   const preferences = demand.kind === "devices" ? demand.preferences : {};
   const candidate = deps.view.candidate(args.Node, uid);
-  const verdict = evaluateNode(candidate, request, preferences, policy.placement);
+  const verdict = evaluateNode(candidate, request, preferences, placementFor(pod as Pod, deps));
   if (!verdict.fits)
     return {
       result: "unfit",

@@ -10,6 +10,7 @@ import {
   extenderPriority,
   HamiError,
   podRequest,
+  quotaResourceNames,
   readPodPreferences,
   type NodeVerdict,
   type PlacementPolicy,
@@ -63,6 +64,18 @@ export function podDemand(pod: Pod, policy: SchedulerPolicy): PodDemand {
   }
 }
 
+/** The placement policy for one pod: the configured one, plus its namespace's GPU quota (its own
+ * holding left out, so a re-plan at bind does not count it twice). */
+export function placementFor(pod: Pod, deps: ExtenderDeps): PlacementPolicy {
+  const policy = deps.policy();
+  const resources = quotaResourceNames(policy.request.resourceNames);
+  const namespace = pod.metadata?.namespace ?? "default";
+  const quota = deps.view.quotas.quota(namespace, resources, pod.metadata?.uid);
+  if (quota === undefined) return policy.placement;
+  const check = { quota, names: { ...resources, memoryFactor: policy.request.memoryFactor } };
+  return { ...policy.placement, quota: check };
+}
+
 export function podName(pod: Pod): string {
   return `${pod.metadata?.namespace ?? "default"}/${pod.metadata?.name ?? ""}`;
 }
@@ -99,19 +112,20 @@ export function explainPod(
   if (demand.kind !== "devices") return { demand, verdicts: [] };
   const { view } = deps;
   const uid = pod.metadata?.uid ?? "";
-  const shape = JSON.stringify([demand.request, demand.preferences, policy.placement]);
+  const placement = placementFor(pod, deps);
+  const shape = JSON.stringify([demand.request, demand.preferences, placement]);
   const memo = memoFor(view);
   const verdicts = nodeNames.map((name) => {
     const candidate = view.candidate(name, uid);
     // Liveness is judged on every call (a Lease expires without any event); its own holdings make
     // a pod's node special.
     if (candidate.unavailable !== undefined || view.holds(uid, name))
-      return evaluateNode(candidate, demand.request, demand.preferences, policy.placement);
+      return evaluateNode(candidate, demand.request, demand.preferences, placement);
     const version = view.nodeVersion(name);
     const known = memo.get(name) ?? [];
     const hit = known.find((m) => m.version === version && m.shape === shape);
     if (hit !== undefined) return hit.verdict;
-    const verdict = evaluateNode(candidate, demand.request, demand.preferences, policy.placement);
+    const verdict = evaluateNode(candidate, demand.request, demand.preferences, placement);
     const fresh = known.filter((m) => m.version === version).slice(-(SHAPES_PER_NODE - 1));
     memo.set(name, [...fresh, { version, shape, verdict }]);
     return verdict;

@@ -1,4 +1,4 @@
-// Feeds the ClusterView from informers on Nodes, agent Leases and Pods, and exposes device stats
+// Feeds the ClusterView from informers on Nodes, agent Leases, Pods and ResourceQuotas, and exposes device stats
 // for the metrics. The view is rebuilt from these lists on every start.
 
 import {
@@ -8,6 +8,7 @@ import {
   type V1Lease,
   type V1Node,
   type V1Pod,
+  type V1ResourceQuota,
 } from "@kubernetes/client-node";
 import { NO_USAGE } from "../core/index.js";
 import { startInformer, type RunningInformer } from "../k8s/index.js";
@@ -77,6 +78,25 @@ export function feedView(
         },
         delete: (p) => {
           view.removePod(p);
+        },
+      },
+    ),
+    startInformer<V1ResourceQuota>(
+      kc,
+      {
+        path: "/api/v1/resourcequotas",
+        list: () => core.listResourceQuotaForAllNamespaces(),
+        onError: onError("resourcequota"),
+      },
+      {
+        add: (q) => {
+          view.quotas.setQuota(q);
+        },
+        update: (q) => {
+          view.quotas.setQuota(q);
+        },
+        delete: (q) => {
+          view.quotas.removeQuota(q);
         },
       },
     ),

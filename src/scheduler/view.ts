@@ -4,6 +4,7 @@
 // turns API objects into core's NodeCandidate.
 
 import type { V1Lease, V1Node, V1Pod } from "@kubernetes/client-node";
+import { QuotaBook } from "./quotas.js";
 import {
   AGENT_LEASE_PREFIX,
   allocationRecord,
@@ -125,6 +126,8 @@ export class ClusterView {
   private workloadCache: { generation: number; classes: TaskClass[] } | undefined;
   /** Per node, the generation of its last change (devices, lease or the pods on it). */
   private readonly nodeChanges = new Map<string, number>();
+  /** Namespace GPU quotas and what each namespace holds, kept in step with the holdings. */
+  readonly quotas = new QuotaBook();
 
   constructor(options: ViewOptions) {
     this.options = options;
@@ -229,6 +232,7 @@ export class ClusterView {
       this.placedOn.delete(uid);
     }
     const effective = this.reservations.get(uid) ?? this.annotated.get(uid);
+    this.quotas.hold(uid, effective);
     if (before !== undefined && effective?.node !== before) this.options.onRelease?.(before);
     if (effective === undefined) return;
     const onNode = this.perNode.get(effective.node) ?? new Map<string, Holding>();

@@ -59,6 +59,14 @@ export interface DeviceStat {
   slices: { namespace: string; pod: string; cores: number }[];
 }
 
+/** A namespace's GPU quota for one resource, for the hami_resource_quota_* gauges. */
+export interface QuotaStat {
+  namespace: string;
+  resource: string;
+  used: number;
+  limit?: number;
+}
+
 export interface SchedulerMetrics {
   latency: Histogram<"verb">;
   binds: Counter<"result">;
@@ -70,7 +78,35 @@ const MiB = 1024 * 1024;
 export function schedulerMetrics(
   registry: Registry,
   devices: () => DeviceStat[],
+  quotas: () => QuotaStat[] = () => [],
 ): SchedulerMetrics {
+  // HAMi's names and labels (cmd/scheduler/metrics.go collectQuotaMetrics), for its dashboards.
+  new Gauge({
+    name: "hami_resource_quota_used",
+    help: "resourcequota usage for a certain device",
+    labelNames: ["namespace", "quota_name", "limit"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const q of quotas())
+        this.set(
+          { namespace: q.namespace, quota_name: q.resource, limit: String(q.limit ?? 0) },
+          q.used,
+        );
+    },
+  });
+  new Gauge({
+    name: "hami_resource_quota_limit",
+    help: "resourcequota limit for a certain device",
+    labelNames: ["namespace", "quota_name"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const q of quotas())
+        if (q.limit !== undefined)
+          this.set({ namespace: q.namespace, quota_name: q.resource }, q.limit);
+    },
+  });
   const deviceLabels = ["node", "deviceuuid", "devicetype"] as const;
   const gauge = (name: string, help: string, value: (d: DeviceStat) => number): void => {
     new Gauge({

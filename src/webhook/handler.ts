@@ -8,6 +8,7 @@ import {
   type AdmissionResponse,
   type MutatePolicy,
   type Pod,
+  type QuotaLookup,
 } from "../core/index.js";
 import { eventId, type EventBus, type HamiEvent } from "../events/index.js";
 import type { Logger, WebhookMetrics } from "../telemetry/index.js";
@@ -20,6 +21,8 @@ export interface AdmissionDeps {
   metrics: WebhookMetrics;
   bus?: EventBus;
   clock: () => Date;
+  /** Namespace GPU quotas, where this process keeps them (the webhook inside hami scheduler). */
+  quotas?: QuotaLookup;
 }
 
 export type HandlerResult =
@@ -128,7 +131,7 @@ export function handleAdmission(body: unknown, deps: AdmissionDeps): HandlerResu
     });
   }
   const { request, dryRun } = decoded;
-  const outcome = admit(request, deps.policy());
+  const outcome = admit(request, deps.policy(), deps.quotas);
   record(request, outcome, deps);
   // A dry run must have no side effects (the webhook is registered with sideEffects: NoneOnDryRun).
   if (deps.bus && !dryRun) {

@@ -118,7 +118,7 @@ describe("certgen against a real kube-apiserver", { skip: missing }, () => {
     });
   });
 
-  it("patch writes the CA into every webhook; then the apiserver calls the webhook over TLS", async () => {
+  it("patch writes the CA into every webhook, the failure policy into the GPU entry only; then the apiserver calls the webhook over TLS", async () => {
     const dir = await mkdtemp(join(tmpdir(), "hami-certgen-"));
     let webhook: RunningServer | undefined;
     try {
@@ -137,7 +137,7 @@ describe("certgen against a real kube-apiserver", { skip: missing }, () => {
         ],
         namespaceSelector: {
           matchLabels: {
-            "kubernetes.io/metadata.name": name.startsWith("a") ? "default" : "nowhere",
+            "kubernetes.io/metadata.name": name === "vgpu.hami.io" ? "default" : "nowhere",
           },
         },
       });
@@ -145,7 +145,7 @@ describe("certgen against a real kube-apiserver", { skip: missing }, () => {
       await admission.createMutatingWebhookConfiguration({
         body: {
           metadata: { name: "hami-webhook" },
-          webhooks: [entry("a.hami.io"), entry("b.hami.io")],
+          webhooks: [entry("vgpu.hami.io"), entry("env.vgpu.hami.io")],
         },
       });
       const run = await runHami([
@@ -165,10 +165,16 @@ describe("certgen against a real kube-apiserver", { skip: missing }, () => {
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stdout, /written to 2 webhook\(s\) of hami-webhook/);
       const patched = await admission.readMutatingWebhookConfiguration({ name: "hami-webhook" });
-      for (const webhookEntry of patched.webhooks ?? []) {
+      for (const webhookEntry of patched.webhooks ?? [])
         assert.equal(webhookEntry.clientConfig.caBundle, secret.data?.["ca.crt"]);
-        assert.equal(webhookEntry.failurePolicy, "Fail");
-      }
+      assert.deepEqual(
+        patched.webhooks?.map((w) => [w.name, w.failurePolicy]),
+        [
+          ["vgpu.hami.io", "Fail"],
+          ["env.vgpu.hami.io", "Ignore"],
+        ],
+        "the overwriteEnv entry for pods without GPUs stays fail-open",
+      );
       const pod = {
         metadata: { name: "gpu" },
         spec: {

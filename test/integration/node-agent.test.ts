@@ -419,6 +419,60 @@ describe("node agent with the simulated kubelet (mock GPUs)", { skip: missing },
     kubelet.resumeAdmission();
   });
 
+  it("switch from HAMi: a HAMi-served pod is never Allocated again; a HAMi-bound one is served", async () => {
+    kubelet.holdAdmission();
+    // Exactly as HAMi's device plugin leaves them: served (to-allocate erased, allocated kept) ...
+    const hamiPod = (name: string, annotations: Record<string, string>): V1Pod => ({
+      metadata: { name, namespace: "default", annotations },
+      spec: {
+        nodeName: NODE,
+        containers: [{ name: "c0", image: "cuda", resources: { limits: { [RESOURCE]: "1" } } }],
+      },
+    });
+    await core.createNamespacedPod({
+      namespace: "default",
+      body: hamiPod("hami-served", {
+        [Annotation.vgpuNode]: NODE,
+        [Annotation.vgpuTime]: "1764374400",
+        [Annotation.devicesToAllocate]: ";",
+        [Annotation.devicesAllocated]: "GPU-bbbb,NVIDIA,15360,100:;",
+        [Annotation.bindPhase]: "success",
+      }),
+    });
+    const client = devicePluginClient(join(kubelet.pluginDir, PLUGIN_SOCKET));
+    await agent.allocator.refresh();
+    const refused = await client
+      .allocate({ container_requests: [{ devices_ids: ["GPU-bbbb-0"] }] })
+      .then(
+        () => undefined,
+        (error: unknown) => error as { details: string },
+      );
+    assert.match(refused?.details ?? "served", /no pod bound to this node is waiting for devices/);
+    // ... and bound by HAMi's scheduler but not served yet: the plan in both annotations.
+    await core.createNamespacedPod({
+      namespace: "default",
+      body: hamiPod("hami-bound", {
+        [Annotation.vgpuNode]: NODE,
+        [Annotation.vgpuTime]: "1764374400",
+        [Annotation.devicesToAllocate]: "GPU-aaaa,NVIDIA,2000,0:;",
+        [Annotation.devicesAllocated]: "GPU-aaaa,NVIDIA,2000,0:;",
+        [Annotation.bindPhase]: "allocating",
+      }),
+    });
+    await agent.allocator.refresh();
+    const served = await client.allocate({ container_requests: [{ devices_ids: ["GPU-aaaa-0"] }] });
+    assert.equal(served.container_responses[0]?.envs.CUDA_DEVICE_MEMORY_LIMIT_0, "2000m");
+    const a = await annotations("hami-bound");
+    assert.equal(a[Annotation.devicesToAllocate], ";");
+    assert.equal(a[Annotation.devicesAllocated], "GPU-aaaa,NVIDIA,2000,0:;");
+    assert.equal(a[Annotation.bindPhase], "success");
+    assert.equal((await annotations("hami-served"))[Annotation.devicesToAllocate], ";");
+    client.close();
+    for (const name of ["hami-served", "hami-bound"])
+      await core.deleteNamespacedPod({ namespace: "default", name, gracePeriodSeconds: 0 });
+    kubelet.resumeAdmission();
+  });
+
   it("bad Allocate calls get clear errors and the agent keeps serving", async () => {
     const client = devicePluginClient(join(kubelet.pluginDir, PLUGIN_SOCKET));
     const refused = async (ids: string[]) => {

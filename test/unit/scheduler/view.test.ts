@@ -105,7 +105,8 @@ describe("ClusterView - HAMi's lifecycle and container order", () => {
     v.setPod(base);
     assert.deepEqual(used(v, "n1", "GPU-n1-0"), { slots: 1, memoryMiB: 12_000, cores: 0 });
     v.setPod({
-      ...base,
+      metadata: base.metadata,
+      spec: base.spec,
       status: {
         phase: "Running",
         initContainerStatuses: [
