@@ -29,10 +29,13 @@ export function simulatedGpus(node: string, count: number, extra: Partial<Device
   }));
 }
 
+/** A Ready node with GPU capacity; `register` replaces our encoding of `devices` (e.g. the bytes
+ * HAMi's own agent wrote). */
 export async function createSimulatedGpuNode(
   core: CoreV1Api,
   name: string,
   devices: Device[],
+  register = encodeNodeDevices(devices),
 ): Promise<void> {
   await core.createNode({
     body: {
@@ -40,7 +43,7 @@ export async function createSimulatedGpuNode(
         name,
         labels: { gpu: "on", "kubernetes.io/hostname": name },
         annotations: {
-          [Annotation.nodeRegister]: encodeNodeDevices(devices),
+          [Annotation.nodeRegister]: register,
           [Annotation.nodeRegisterTime]: new Date().toISOString(),
         },
       },

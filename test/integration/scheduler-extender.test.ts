@@ -17,9 +17,9 @@ import { spawnHami } from "../helpers/cli.js";
 import {
   controlPlaneMissing,
   startControlPlane,
-  stopProcess,
   type ControlPlane,
 } from "../helpers/control-plane.js";
+import { startExtenderProcess, type RunningExtender } from "../helpers/extender.js";
 import { createSimulatedGpuNode, deviceTotals, simulatedGpus } from "../helpers/gpu-nodes.js";
 import { freePort, waitFor } from "../helpers/net.js";
 import { SCHEDULER_NAME, startScheduler, type RunningScheduler } from "../helpers/scheduler.js";
@@ -29,11 +29,6 @@ const NODES = Array.from({ length: 10 }, (_, i) => `gpu-node-${String(i).padStar
 const MEMORY = [2000, 3000, 4000, 6000];
 const CORES = [0, 10, 25, 30];
 
-interface Extender {
-  stop(): Promise<void>;
-  output(): string;
-}
-
 describe(
   "scheduler extender behind the real kube-scheduler (simulated nodes)",
   { skip: missing },
@@ -41,38 +36,10 @@ describe(
     let plane: ControlPlane;
     let scheduler: RunningScheduler;
     let core: CoreV1Api;
-    let extender: Extender;
+    let extender: RunningExtender;
     let port: number;
 
-    async function startExtender(): Promise<Extender> {
-      const run = spawnHami(
-        [
-          "scheduler",
-          "--host",
-          "127.0.0.1",
-          "--port",
-          String(port),
-          "--kubeconfig",
-          plane.kubeconfig,
-        ],
-        {
-          LOG_LEVEL: "warn",
-        },
-      );
-      await waitFor(
-        "extender ready",
-        async () => {
-          if (run.child.exitCode !== null)
-            throw new Error(`extender exited: ${run.output().stderr}`);
-          return (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok;
-        },
-        30_000,
-      );
-      return {
-        stop: () => stopProcess(run.child),
-        output: () => run.output().stdout + run.output().stderr,
-      };
-    }
+    const startExtender = (): Promise<RunningExtender> => startExtenderProcess(plane, port);
 
     function gpuPod(namespace: string, i: number): V1Pod {
       const gpus = i % 10 === 0 ? 2 : 1;
