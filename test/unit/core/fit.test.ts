@@ -169,6 +169,17 @@ const cases: Case[] = [
     expect: ["GPU-1/100/0"],
   },
   {
+    name: "HAMi's type names keep spaces: use-gputype Tesla T4 matches NVIDIA-Tesla T4",
+    devices: [
+      gpu(0),
+      gpu(1, { type: "NVIDIA-Tesla T4" }),
+      gpu(2, { type: "NVIDIA GeForce RTX 4090" }),
+    ],
+    containers: [{ [GPU]: "1", [MEM]: "100" }],
+    prefs: { useGPUType: ["Tesla T4", "RTX 4090"], nouseGPUType: ["RTX 4090"] },
+    expect: ["GPU-1/100/0"],
+  },
+  {
     name: "nouse-gputype excludes a model",
     devices: [gpu(0), gpu(1, { type: "Tesla T4" })],
     containers: [{ [GPU]: "1", [MEM]: "100" }],

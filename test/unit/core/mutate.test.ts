@@ -337,6 +337,21 @@ describe("mutate - defaults and config", () => {
     );
   });
 
+  it("overwriteEnv: every container of a pod without GPUs gets NVIDIA_VISIBLE_DEVICES=none, scheduler kept", () => {
+    const input = pod({
+      containers: [container("a", { cpu: "1" }), container("b")],
+      initContainers: [container("init")],
+    });
+    const result = mutated(mutatePod(input, policy({ overwriteEnv: true })));
+    const env = (c: { env?: { name: string; value?: string }[] } | undefined) =>
+      c?.env?.find((e) => e.name === "NVIDIA_VISIBLE_DEVICES")?.value;
+    assert.deepEqual(
+      [...(result.pod.spec.initContainers ?? []), ...result.pod.spec.containers].map(env),
+      ["none", "none", "none"],
+    );
+    assert.equal(result.pod.spec.schedulerName, "default-scheduler");
+  });
+
   it("never modifies its input", () => {
     const input = pod({
       initContainers: [container("init", { "nvidia.com/gpumem": "100" })],
