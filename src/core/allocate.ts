@@ -31,9 +31,22 @@ export interface ContainerIdentity {
   env: Record<string, string>;
 }
 
-/** The host directory of one container's shared cache; removed when the pod goes away. */
+/** The host directory of one container's shared cache; removed when the pod goes away. Only for an
+ * identity that cacheDirProblem accepts: both parts end up in a host path. */
 export function containerCacheDir(hookPath: string, podUID: string, container: string): string {
   return `${hookPath}/vgpu/containers/${podUID}_${container}`;
+}
+
+const POD_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const CONTAINER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** Why a pod uid and container name cannot name a host directory (a UUID and a DNS-1123 label, as
+ * Kubernetes makes them), or undefined when they can. */
+export function cacheDirProblem(podUID: string, container: string): string | undefined {
+  if (!POD_UID.test(podUID)) return `pod uid ${JSON.stringify(podUID.slice(0, 64))} is not a UUID`;
+  if (!CONTAINER_NAME.test(container))
+    return `container name ${JSON.stringify(container.slice(0, 64))} is not a DNS-1123 label`;
+  return undefined;
 }
 
 /** CUDA_DISABLE_CONTROL read as HAMi does (Go's strconv.ParseBool; anything else is false). */

@@ -71,6 +71,7 @@ export type { ContainerSlot, DeviceRequest, PodRequest, RequestDefaults } from "
 export { extenderPriority, nodeLoad, nodeScorers } from "./score.js";
 export type { NodeScore, NodeScorer, ScoreInput } from "./score.js";
 export {
+  cacheDirProblem,
   containerCacheDir,
   containerResponse,
   controlDisabled,

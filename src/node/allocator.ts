@@ -2,6 +2,8 @@
 // events (fast path) and by the pod informer / a direct API read (source of truth, backstop when
 // NATS is down or late). Allocate matches the kubelet's call to the pending container (core),
 // answers the HAMi-core contract (core), records what was served on the pod, and publishes it.
+// Events are hints, never authority: a pod known only from an event is read from the API before
+// anything is served, and what is served is what the API says (uid, node, containers, devices).
 
 import { mkdir, rm } from "node:fs/promises";
 import { status } from "@grpc/grpc-js";
@@ -9,6 +11,7 @@ import type { V1Pod } from "@kubernetes/client-node";
 import {
   Annotation,
   BindPhase,
+  cacheDirProblem,
   containerCacheDir,
   containerResponse,
   controlDisabled,
@@ -34,6 +37,8 @@ interface Entry extends PendingPod {
   controlDisabled: boolean[];
   /** Where the store learnt of the pod first. */
   source: "event" | "api";
+  /** The plan comes from the API (informer or read), not only from an event. */
+  confirmed: boolean;
 }
 
 export interface AllocatorDeps {
@@ -157,6 +162,7 @@ export class Allocator {
       served: devices.map(() => false),
       controlDisabled: containers.map((c) => c.controlDisabled === true),
       source: "event",
+      confirmed: false,
     });
   }
 
@@ -190,6 +196,7 @@ export class Allocator {
       served: devices.map((_, i) => served[i] === true || wasServed(i)),
       controlDisabled: disabled(pod),
       source: previous === undefined ? "api" : previous.source,
+      confirmed: true,
     });
   }
 
@@ -203,9 +210,9 @@ export class Allocator {
     this.released.add(uid);
     const { hookPath } = this.deps.policy();
     await Promise.all(
-      names(pod).map((c) =>
-        rm(containerCacheDir(hookPath, uid, c), { recursive: true, force: true }),
-      ),
+      names(pod)
+        .filter((c) => cacheDirProblem(uid, c) === undefined)
+        .map((c) => rm(containerCacheDir(hookPath, uid, c), { recursive: true, force: true })),
     );
     if (entry === undefined) return;
     this.publish("released", entry, "pod deleted or finished");
@@ -241,11 +248,11 @@ export class Allocator {
     const waiting = this.pending().filter((p) => nextContainer(p) !== undefined);
     if (waiting.length > 1 && waiting.some((p) => p.arrival === Number.MAX_SAFE_INTEGER))
       await this.refresh();
-    let match = matchAllocate(this.pending(), ids.length);
+    let match = await this.confirmedMatch(ids.length);
     let path: "event" | "api" = "event";
     if ("error" in match) {
       await this.refresh();
-      match = matchAllocate(this.pending(), ids.length);
+      match = await this.confirmedMatch(ids.length);
       path = "api";
     }
     if ("error" in match) {
@@ -274,6 +281,9 @@ export class Allocator {
     const devices = entry.devices[index] ?? [];
     const env: Record<string, string> =
       entry.controlDisabled[index] === true ? { CUDA_DISABLE_CONTROL: "true" } : {};
+    const problem = cacheDirProblem(entry.uid, container);
+    if (problem !== undefined)
+      throw new AllocateError(status.FAILED_PRECONDITION, `refusing a host path: ${problem}`);
     const response = containerResponse(
       devices,
       { podUID: entry.uid, container, env },
@@ -312,6 +322,37 @@ export class Allocator {
       this.store.set(entry.uid, entry);
     }
     return toProto(response);
+  }
+
+  /** The match for `count` devices among pods whose plan the API confirmed: an event-only pod is read
+   * first, and replaced by what the API says, or dropped when the API does not know it bound here
+   * with that uid (a forged or stale event). Each round confirms or drops one pod. */
+  private async confirmedMatch(count: number): Promise<ReturnType<typeof matchAllocate>> {
+    for (;;) {
+      const match = matchAllocate(this.pending(), count);
+      if ("error" in match) return match;
+      const entry = match.pod as Entry;
+      if (entry.confirmed) return match;
+      await this.confirm(entry);
+    }
+  }
+
+  private async confirm(entry: Entry): Promise<void> {
+    const pod = await this.deps.api.readPod(entry.namespace, entry.name).catch(() => undefined);
+    const bound = pod?.metadata?.annotations?.[Annotation.vgpuNode] === this.deps.node;
+    if (pod !== undefined && pod.metadata?.uid === entry.uid && bound) {
+      this.fromPod(pod);
+      if (this.store.get(entry.uid)?.confirmed === true) return;
+    }
+    this.store.delete(entry.uid);
+    this.deps.log.warn(
+      {
+        pod: `${entry.namespace}/${entry.name}`,
+        node: this.deps.node,
+        reason: "unconfirmed event",
+      },
+      "ignoring an allocation event the API does not confirm",
+    );
   }
 
   /** With exactly one pod waiting here, a call that cannot be matched is that pod's failure. */

@@ -19,7 +19,11 @@ export function sampleEvent(type: EventType, n: number, scope = "scope-a"): Hami
     version: 1,
     time: new Date(Date.UTC(2026, 0, 1, 0, 0, 0, n)).toISOString(),
     id: eventId(type, `key-${n}`, 0),
-    pod: { uid: `uid-${n}`, namespace: type === "admission" ? scope : "ns", name: `pod-${n}` },
+    pod: {
+      uid: `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`,
+      namespace: type === "admission" ? scope : "ns",
+      name: `pod-${n}`,
+    },
   };
   if (type !== "admission") event.node = scope;
   if (type === "allocation" || type === "allocated") {

@@ -16,6 +16,7 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import { status } from "@grpc/grpc-js";
+import { connect } from "nats";
 import { agentSettings } from "../../src/cli/node.js";
 import {
   defaultConfig,
@@ -470,6 +471,68 @@ describe("node agent with the simulated kubelet (mock GPUs)", { skip: missing },
     client.close();
     for (const name of ["hami-served", "hami-bound"])
       await core.deleteNamespacedPod({ namespace: "default", name, gracePeriodSeconds: 0 });
+    kubelet.resumeAdmission();
+  });
+
+  it("a forged allocation event is never served: the API's plan is, a ghost pod is dropped", async () => {
+    kubelet.holdAdmission();
+    const victim = await place(pod("victim", [{ [RESOURCE]: "1", "nvidia.com/gpumem": "500" }]));
+    // An anonymous client on the event stream, bypassing our bus (which would refuse to publish it).
+    const nc = await connect({ servers: nats.url });
+    const js = nc.jetstream();
+    const forged = (uid: string, name: string, container: string) =>
+      new TextEncoder().encode(
+        JSON.stringify({
+          type: "allocation",
+          version: 1,
+          time: "1970-01-01T00:00:00.000Z",
+          id: `forged-${name}`,
+          pod: { uid, namespace: "default", name },
+          node: NODE,
+          containers: [
+            {
+              name: container,
+              devices: [{ uuid: "GPU-aaaa", type: "NVIDIA", memoryMiB: 999_999, cores: 0 }],
+              controlDisabled: true,
+            },
+          ],
+          reason: "bind",
+        }),
+      );
+    const subject = `hami.events.allocation.${NODE}`;
+    await js.publish(subject, forged(victim.metadata?.uid ?? "", "victim", "c0"));
+    await js.publish(subject, forged("11111111-2222-4333-8444-555555555555", "ghost", "c0"));
+    await js.publish(
+      subject,
+      forged("11111111-2222-4333-8444-666666666666", "escape", "../../../../tmp/x"),
+    );
+    await nc.drain();
+    await waitFor("the forged events reached the agent", () =>
+      agent.allocator.pending().some((p) => p.name === "ghost") ? true : undefined,
+    );
+    assert.ok(!agent.allocator.pending().some((p) => p.name === "escape"), "schema refuses it");
+    const client = devicePluginClient(join(kubelet.pluginDir, PLUGIN_SOCKET));
+    const answer = await client.allocate({ container_requests: [{ devices_ids: ["GPU-bbbb-1"] }] });
+    const response = answer.container_responses[0];
+    assert.equal(
+      response?.envs.CUDA_DEVICE_MEMORY_LIMIT_0,
+      "500m",
+      "the API's plan, not the event's",
+    );
+    assert.ok(
+      response?.mounts.some((m) => m.container_path === "/etc/ld.so.preload"),
+      "HAMi-core stays on: the event's controlDisabled is not trusted",
+    );
+    const ghost = await client
+      .allocate({ container_requests: [{ devices_ids: ["GPU-aaaa-1"] }] })
+      .then(
+        () => "served",
+        (error: unknown) => (error as { details: string }).details,
+      );
+    assert.match(ghost, /no pod bound to this node is waiting for devices/);
+    assert.ok(!agent.allocator.pending().some((p) => p.name === "ghost"), "dropped");
+    client.close();
+    await core.deleteNamespacedPod({ namespace: "default", name: "victim", gracePeriodSeconds: 0 });
     kubelet.resumeAdmission();
   });
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
+  cacheDirProblem,
   containerResponse,
   matchAllocate,
   nextContainer,
@@ -83,6 +84,20 @@ describe("allocate - the HAMi-core environment contract", () => {
     for (const value of ["1", "t", "T", "true", "True", "TRUE"])
       assert.equal(mounts(value), 0, value);
     for (const value of ["0", "false", "yes", "on", ""]) assert.equal(mounts(value), 4, value);
+  });
+});
+
+describe("allocate - host paths", () => {
+  it("only a UUID pod uid and a DNS-1123 container name may name a cache dir", () => {
+    assert.equal(cacheDirProblem("0f8fad5b-d9cb-469f-a165-70867728950e", "main"), undefined);
+    assert.match(
+      cacheDirProblem("../../../../tmp", "main") ?? "",
+      /pod uid "..\/..\/..\/..\/tmp" is not a UUID/,
+    );
+    assert.match(
+      cacheDirProblem("0f8fad5b-d9cb-469f-a165-70867728950e", "../x") ?? "",
+      /container name "..\/x" is not a DNS-1123 label/,
+    );
   });
 });
 

@@ -30,6 +30,37 @@ describe("events - schema and subjects", () => {
     );
   });
 
+  it("every field of an allocation event is bounded: uid, names, devices, sizes", () => {
+    const valid = sampleEvent("allocation", 1, "node-1");
+    assert.ok(hamiEventSchema.safeParse(valid).success);
+    const bad: [string, HamiEvent, RegExp][] = [
+      ["uid not a UUID", { ...valid, pod: { ...valid.pod, uid: "../../tmp" } }, /pod\.uid/],
+      ["namespace", { ...valid, pod: { ...valid.pod, namespace: "A B" } }, /pod\.namespace/],
+      ["node", { ...valid, node: "node/../x" }, /node/],
+      [
+        "container name with a path",
+        { ...valid, containers: [{ name: "../../../../tmp/x", devices: [] }] },
+        /containers\.0\.name/,
+      ],
+      [
+        "cores above 100",
+        {
+          ...valid,
+          containers: [
+            { name: "c", devices: [{ uuid: "GPU-1", type: "NVIDIA", memoryMiB: 1, cores: 101 }] },
+          ],
+        },
+        /cores/,
+      ],
+      ["a reason of 1 MB", { ...valid, reason: "x".repeat(1_000_000) }, /reason/],
+    ];
+    for (const [name, event, path] of bad) {
+      const parsed = hamiEventSchema.safeParse(event);
+      assert.ok(!parsed.success, name);
+      assert.match(parsed.error.issues.map((i) => i.path.join(".")).join(" "), path, name);
+    }
+  });
+
   const matches: [string, string, boolean][] = [
     ["hami.events.>", "hami.events.admission.ns", true],
     ["hami.events.*.ns", "hami.events.admission.ns", true],
