@@ -4,6 +4,7 @@
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
+import { preview } from "../core/index.js";
 import { configSchema, nvidiaSchema, type Config } from "./schema.js";
 
 /** The ConfigMap data keys HAMi's chart uses for the device config, in the order we try them. */
@@ -37,7 +38,7 @@ function valueAt(input: unknown, path: PropertyKey[]): unknown {
 export function describeIssues(issues: z.core.$ZodIssue[], input: unknown): string[] {
   const describe = (path: PropertyKey[], message: string): string => {
     const value = valueAt(input, path);
-    const shown = value === undefined ? "missing" : JSON.stringify(value);
+    const shown = value === undefined ? "missing" : preview(value);
     return `${path.map(String).join(".") || "(root)"}=${shown}: ${message}`;
   };
   return issues.flatMap((issue) =>

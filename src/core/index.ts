@@ -10,7 +10,7 @@ export type {
   GroupVersionKind,
 } from "./admission.js";
 export { asksForGPU, readContainerRequest } from "./container-request.js";
-export { HamiError } from "./errors.js";
+export { capText, HamiError, preview } from "./errors.js";
 export {
   CHANGES_ANNOTATION,
   DEFAULT_SCHEDULER,
@@ -37,6 +37,7 @@ export type {
   SchedulerPolicy,
 } from "./pod-annotations.js";
 export { parseQuantity } from "./quantity.js";
+export { podSchema } from "./pod-schema.js";
 export { FitReason, Reason, SkipReason } from "./reasons.js";
 export type {
   Container,

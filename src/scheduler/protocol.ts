@@ -3,27 +3,10 @@
 // Host, Score, PodName, ... Inputs are decoded with zod; a bad body is an HTTP 400 naming the field.
 
 import { z } from "zod";
-import type { Pod } from "../core/index.js";
-
-const container = z.looseObject({ name: z.string() });
-
-const pod = z.looseObject({
-  metadata: z
-    .looseObject({
-      name: z.string().optional(),
-      namespace: z.string().optional(),
-      uid: z.string().optional(),
-      annotations: z.record(z.string(), z.string()).optional(),
-    })
-    .optional(),
-  spec: z.looseObject({
-    containers: z.array(container),
-    initContainers: z.array(container).nullish(),
-  }),
-});
+import { capText, podSchema, type Pod } from "../core/index.js";
 
 export const extenderArgsSchema = z.object({
-  Pod: pod,
+  Pod: podSchema,
   Nodes: z
     .object({ items: z.array(z.looseObject({ metadata: z.looseObject({ name: z.string() }) })) })
     .nullish(),
@@ -62,10 +45,14 @@ export class ProtocolError extends Error {
   readonly status = 400;
 }
 
+/** Each issue with its path, capped: a hostile body never makes a huge message. */
 function describe(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `${issue.path.join(".") || "(body)"}: ${issue.message}`)
-    .join("; ");
+  return capText(
+    error.issues
+      .slice(0, 10)
+      .map((issue) => `${issue.path.slice(0, 20).join(".") || "(body)"}: ${issue.message}`)
+      .join("; "),
+  );
 }
 
 export function decodeExtenderArgs(body: unknown): ExtenderArgs {
@@ -74,7 +61,7 @@ export function decodeExtenderArgs(body: unknown): ExtenderArgs {
   const { Pod, Nodes, NodeNames } = parsed.data;
   const nodeNames = NodeNames ?? Nodes?.items.map((n) => n.metadata.name) ?? [];
   const spec = { ...Pod.spec, initContainers: Pod.spec.initContainers ?? undefined };
-  return { pod: { ...Pod, spec }, nodeNames };
+  return { pod: { ...Pod, spec } as Pod, nodeNames };
 }
 
 export function decodeBindingArgs(body: unknown): BindingArgs {

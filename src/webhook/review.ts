@@ -3,41 +3,7 @@
 
 import { z } from "zod";
 import { describeIssues } from "../config/index.js";
-import type { AdmissionRequest, Pod } from "../core/index.js";
-
-const quantity = z.union([z.string(), z.number()]);
-const resourceList = z.record(z.string(), quantity);
-
-const container = z.looseObject({
-  name: z.string().min(1),
-  resources: z
-    .looseObject({ limits: resourceList.optional(), requests: resourceList.optional() })
-    .optional(),
-  env: z.array(z.looseObject({ name: z.string().min(1), value: z.string().optional() })).optional(),
-  securityContext: z.looseObject({ privileged: z.boolean().optional() }).nullable().optional(),
-});
-
-const stringMap = z.record(z.string(), z.string());
-
-export const podSchema = z.looseObject({
-  metadata: z
-    .looseObject({
-      name: z.string().optional(),
-      generateName: z.string().optional(),
-      namespace: z.string().optional(),
-      uid: z.string().optional(),
-      labels: stringMap.optional(),
-      annotations: stringMap.optional(),
-    })
-    .optional(),
-  spec: z.looseObject({
-    containers: z.array(container).min(1),
-    initContainers: z.array(container).optional(),
-    schedulerName: z.string().optional(),
-    nodeName: z.string().optional(),
-    runtimeClassName: z.string().optional(),
-  }),
-});
+import { podSchema, type AdmissionRequest, type Pod } from "../core/index.js";
 
 const requestSchema = z.looseObject({
   uid: z.string().min(1),
@@ -78,7 +44,11 @@ export function decodeReview(body: unknown): DecodedReview {
       return { ok: false, uid, problems };
     }
     // The schema checks every field core reads; the loose objects carry the rest unchanged.
-    request.object = pod.data as Pod;
+    const { spec } = pod.data;
+    request.object = {
+      ...pod.data,
+      spec: { ...spec, initContainers: spec.initContainers ?? undefined },
+    } as Pod;
   }
   return { ok: true, request, dryRun: dryRun === true };
 }

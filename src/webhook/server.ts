@@ -1,4 +1,4 @@
-// HTTPS serving of the webhook app: TLS 1.2+, keep-alive tuned for the apiserver's pooled
+// HTTPS serving of the webhook app: TLS 1.2+ with modern suites, keep-alive tuned for the apiserver's pooled
 // connections, certificates reloaded from disk without dropping requests.
 
 import { readFile } from "node:fs/promises";
@@ -12,7 +12,23 @@ import type { Logger } from "../telemetry/index.js";
 // connection the client is about to reuse.
 const KEEP_ALIVE_TIMEOUT_MS = 95_000;
 const HEADERS_TIMEOUT_MS = 100_000;
-const MIN_TLS = "TLSv1.2";
+/** TLS 1.2+ with forward-secret AEAD suites only (ECDHE + GCM/ChaCha20; TLS 1.3's are all AEAD):
+ * none of Node's defaults with static RSA key exchange or CBC/SHA-1. */
+export const TLS_SETTINGS = {
+  minVersion: "TLSv1.2",
+  ciphers: [
+    "TLS_AES_128_GCM_SHA256",
+    "TLS_AES_256_GCM_SHA384",
+    "TLS_CHACHA20_POLY1305_SHA256",
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "ECDHE-RSA-CHACHA20-POLY1305",
+  ].join(":"),
+  honorCipherOrder: true,
+} as const;
 
 export interface ServeOptions {
   handler: RequestListener;
@@ -39,7 +55,7 @@ async function readPair(certFile: string, keyFile: string): Promise<PemPair> {
 export async function serveHttps(options: ServeOptions): Promise<RunningServer> {
   const { log } = options;
   const initial = await readPair(options.certFile, options.keyFile);
-  const server = createServer({ ...initial, minVersion: MIN_TLS }, options.handler);
+  const server = createServer({ ...initial, ...TLS_SETTINGS }, options.handler);
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.on("tlsClientError", (error) => {
@@ -51,7 +67,7 @@ export async function serveHttps(options: ServeOptions): Promise<RunningServer> 
       keyFile: options.keyFile,
       pollMs: options.certPollMs,
       onChange: (pair) => {
-        server.setSecureContext({ ...pair, minVersion: MIN_TLS });
+        server.setSecureContext({ ...pair, ...TLS_SETTINGS });
         log.info({ certFile: options.certFile }, "serving certificate reloaded");
       },
       onError: (error) => {

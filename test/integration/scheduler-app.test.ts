@@ -135,6 +135,61 @@ describe("scheduler app against a real kube-apiserver", { skip: missing }, () =>
     assert.match(bind.body.Error, /PodNamespace/);
   });
 
+  it("hostile bodies are 400s naming the field, never 5xx: deep nesting, non-string quantities, huge values", async () => {
+    // 5,000 levels, written as text: JSON.stringify (and supertest) would give up on the object.
+    const deep = `${'{"a":'.repeat(5000)}{}${"}".repeat(5000)}`;
+    const body = JSON.stringify({
+      Pod: { spec: { containers: [{ name: "c" }] }, deep: "DEEP" },
+      NodeNames: "DEEP",
+    }).replaceAll('"DEEP"', deep);
+    const nested = await request(app)
+      .post("/filter")
+      .set("content-type", "application/json")
+      .send(body);
+    assert.equal(nested.status, 400);
+    assert.match(nested.body.Error, /NodeNames/);
+    const numbers = await request(app)
+      .post("/filter")
+      .send({
+        Pod: gpuPod("n", {}),
+        NodeNames: ["node-a"],
+      })
+      .expect(200);
+    assert.ok(Array.isArray(numbers.body.NodeNames));
+    const objectQuantity = gpuPod("q", {});
+    objectQuantity.spec!.containers[0]!.resources = {
+      limits: { "nvidia.com/gpu": { n: 1 } as unknown as string },
+    };
+    const quantity = await request(app)
+      .post("/filter")
+      .send({ Pod: objectQuantity, NodeNames: ["node-a"] });
+    assert.equal(quantity.status, 400);
+    assert.match(
+      quantity.body.Error,
+      /Pod\.spec\.containers\.0\.resources\.limits\.nvidia\.com\/gpu/,
+    );
+    const numeric = gpuPod("numeric", {});
+    numeric.spec!.containers[0]!.resources = {
+      limits: { "nvidia.com/gpu": 1, "nvidia.com/gpumem": 1000 } as unknown as Record<
+        string,
+        string
+      >,
+    };
+    const numericAnswer = await request(app)
+      .post("/filter")
+      .send({ Pod: numeric, NodeNames: ["node-a"] });
+    assert.equal(numericAnswer.status, 200, "numbers are quantities too");
+    const huge = gpuPod("huge-label", {
+      "nvidia.com/gpu": "1",
+      "nvidia.com/gpumem": "x".repeat(1_000_000),
+    });
+    const hugeAnswer = await request(app)
+      .post("/filter")
+      .send({ Pod: huge, NodeNames: ["node-a"] });
+    assert.equal(hugeAnswer.status, 400);
+    assert.ok(JSON.stringify(hugeAnswer.body).length < 2_000, "the value is not echoed");
+  });
+
   it("prioritize gives 0..10 per node", async () => {
     const pod = gpuPod("p", { "nvidia.com/gpu": "1", "nvidia.com/gpumem": "1000" });
     const res = await request(app)

@@ -57,6 +57,38 @@ describe("webhook app - admission", () => {
     );
   });
 
+  it("hostile input never gives a 5xx, and is never echoed whole into the answer", async () => {
+    const { app } = webhookApp();
+    // 5,000 levels, written as text: JSON.stringify (and supertest) would give up on the object.
+    const deep = `${'{"a":'.repeat(5000)}{}${"}".repeat(5000)}`;
+    const json = (body: string) =>
+      request(app).post("/mutate").set("content-type", "application/json").send(body);
+    const envelope = JSON.stringify({ ...review(pod()), request: "DEEP" }).replace('"DEEP"', deep);
+    assert.equal((await json(envelope)).status, 400);
+    const deepPod = pod();
+    deepPod.spec.containers[0]!.resources = { limits: { deep: "DEEP" } };
+    const inPod = await json(JSON.stringify(review(deepPod)).replace('"DEEP"', deep)).expect(200);
+    assert.equal(inPod.body.response.allowed, false);
+    assert.ok(JSON.stringify(inPod.body).length < 2_000, "deep value cut in the message");
+    const label = "x".repeat(4 * 1024 * 1024 - 4096);
+    const privileged = pod({
+      labels: { team: label },
+      annotations: { "hami.io/node-scheduler-policy": label },
+      containers: [
+        container("main", { "nvidia.com/gpu": "1" }, { securityContext: { privileged: true } }),
+      ],
+    });
+    const big = await request(app).post("/mutate").send(review(privileged));
+    assert.ok(big.status === 200 || big.status === 413, String(big.status));
+    assert.ok(JSON.stringify(big.body).length < 4_000, "a 4 MB value is not echoed");
+    const policy = pod({ annotations: { "hami.io/node-scheduler-policy": "y".repeat(100_000) } });
+    const warned = await request(app).post("/mutate").send(review(policy)).expect(200);
+    assert.ok(
+      (warned.body.response.warnings as string[]).every((w) => w.length < 400),
+      "warnings cut the value and say its size",
+    );
+  });
+
   const badBodies: [string, string | object, number, RegExp][] = [
     ["malformed JSON", "{not json", 400, /JSON/],
     [

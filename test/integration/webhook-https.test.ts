@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { Agent } from "node:https";
+import { connect, type ConnectionOptions } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -36,6 +37,35 @@ describe("webhook over HTTPS", () => {
   after(async () => {
     await running.close();
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it("offers only forward-secret AEAD suites: static RSA and CBC/SHA-1 handshakes fail", async () => {
+    const handshake = (options: ConnectionOptions): Promise<string> =>
+      new Promise((resolve) => {
+        const socket = connect({
+          host: "127.0.0.1",
+          port: running.port,
+          ca: ca1.cert,
+          servername: "localhost",
+          ...options,
+        });
+        socket.once("secureConnect", () => {
+          resolve(socket.getCipher().name);
+          socket.destroy();
+        });
+        socket.once("error", () => {
+          resolve("refused");
+        });
+      });
+    const tls12 = { minVersion: "TLSv1.2", maxVersion: "TLSv1.2" } as const;
+    for (const weak of ["AES128-SHA", "AES256-GCM-SHA384", "ECDHE-RSA-AES128-SHA", "AES128-SHA256"])
+      assert.equal(await handshake({ ...tls12, ciphers: weak }), "refused", weak);
+    assert.equal(
+      await handshake({ ...tls12, ciphers: "ECDHE-RSA-AES128-GCM-SHA256" }),
+      "ECDHE-RSA-AES128-GCM-SHA256",
+    );
+    assert.match(await handshake({ minVersion: "TLSv1.3" }), /^TLS_/);
+    assert.equal(await handshake({ maxVersion: "TLSv1.1", minVersion: "TLSv1" }), "refused");
   });
 
   it("is reached for each SAN by a client trusting only the CA", async () => {
