@@ -6,7 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type ConnectionOptions } from "nats";
-import { killOnExit } from "./control-plane.js";
+import { killOnExit, stopProcess } from "./control-plane.js";
 import { freePort, waitFor } from "./net.js";
 
 export interface NatsServer {
@@ -66,13 +66,12 @@ export async function startNats(options: StartOptions = {}): Promise<NatsServer>
       return true;
     });
   };
+  // stopProcess also returns for a process that already died from a signal (exitCode stays null
+  // then: waiting for its "exit" would never end).
   const stop = async (): Promise<void> => {
     const running = child;
     child = undefined;
-    if (running === undefined || running.exitCode !== null) return;
-    const exited = new Promise((resolve) => running.once("exit", resolve));
-    running.kill("SIGTERM");
-    await exited;
+    if (running !== undefined) await stopProcess(running);
   };
   if (options.start !== false) await start();
   return {

@@ -123,9 +123,19 @@ describe("hami local (npm start)", { skip: missing }, () => {
     },
   );
 
-  it("Ctrl-C stops everything and removes the temp state", async () => {
+  it("Ctrl-C stops everything and removes the temp state, even after nats-server died from a signal", async () => {
     const dir = /removing (\S+)/.exec(run.output().stdout)?.[1];
     assert.equal(dir, undefined);
+    const children = spawnSync("ps", ["-o", "pid=,comm=", "--ppid", String(run.child.pid)], {
+      encoding: "utf8",
+    })
+      .stdout.trim()
+      .split("\n")
+      .map((line) => line.trim().split(/\s+/))
+      .map(([pid, comm]) => ({ pid: Number(pid), comm: comm ?? "" }));
+    const nats = children.find((c) => c.comm === "nats-server");
+    assert.ok(nats, `nats-server among ${JSON.stringify(children)}`);
+    process.kill(nats.pid, "SIGKILL");
     run.child.kill("SIGINT");
     const result = await run.exited;
     assert.equal(result.code, 0, result.stderr);
@@ -134,5 +144,14 @@ describe("hami local (npm start)", { skip: missing }, () => {
     assert.equal(existsSync(removed), false);
     const kubeconfig = /kubeconfig (\S+)/.exec(result.stdout)?.[1] ?? "";
     assert.equal(existsSync(kubeconfig), false, "the control plane's temp dir is gone too");
+    const alive = children.filter((c) => {
+      try {
+        process.kill(c.pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    assert.deepEqual(alive, [], "no child left running");
   });
 });
