@@ -143,6 +143,50 @@ describe("Helm chart", { skip: missing }, () => {
     assert.match(rendered.stderr, /nats.url is required when nats.enabled is false/);
   });
 
+  it("hardening: only the serving pair mounted 0400, seccomp RuntimeDefault, HAMi-core read only", async () => {
+    interface PodSpec {
+      securityContext?: { seccompProfile?: { type: string }; runAsNonRoot?: boolean };
+      initContainers?: { name: string; securityContext?: Record<string, unknown> }[];
+      containers: {
+        name: string;
+        securityContext?: { allowPrivilegeEscalation?: boolean };
+        volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
+      }[];
+      volumes: {
+        name: string;
+        secret?: { defaultMode?: number; items?: { key: string }[] };
+        hostPath?: { path: string };
+      }[];
+    }
+    const rendered = await template();
+    const spec = (kind: string, name: string): PodSpec =>
+      (
+        manifests(rendered.stdout).find(
+          (m) => m.kind === kind && m.metadata.name === name,
+        ) as unknown as {
+          spec: { template: { spec: PodSpec } };
+        }
+      ).spec.template.spec;
+    const scheduler = spec("Deployment", "hami-scheduler");
+    const certs = scheduler.volumes.find((v) => v.name === "certs")?.secret;
+    assert.equal(certs?.defaultMode, 0o400);
+    assert.deepEqual(
+      certs?.items?.map((i) => i.key),
+      ["tls.crt", "tls.key"],
+      "never ca.key",
+    );
+    const plugin = spec("DaemonSet", "hami-device-plugin");
+    for (const pod of [scheduler, plugin])
+      assert.equal(pod.securityContext?.seccompProfile?.type, "RuntimeDefault");
+    const init = plugin.initContainers?.[0]?.securityContext ?? {};
+    assert.equal(init.allowPrivilegeEscalation, false);
+    assert.equal(init.readOnlyRootFilesystem, true);
+    const agent = plugin.containers.find((c) => c.name === "hami");
+    const mounts = new Map(agent?.volumeMounts?.map((m) => [m.mountPath, m.readOnly === true]));
+    assert.equal(mounts.get("/usr/local/vgpu"), true, "HAMi-core's files read only");
+    assert.equal(mounts.get("/usr/local/vgpu/containers"), false, "only the cache dirs writable");
+  });
+
   it("the rendered ConfigMap is a valid hami config, and its values reach it", async () => {
     const rendered = await template(...OTHER_VALUES);
     const configMap = manifests(rendered.stdout).find(
