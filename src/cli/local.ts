@@ -65,7 +65,7 @@ export async function runLocal(argv: string[]): Promise<void> {
     await cluster.stop();
     throw error;
   }
-  say(`GPU view: ${cluster.uiURL} (self-signed certificate)`);
+  say(`GPU view: ${cluster.uiURL}`);
   say(`status:   hami status --kubeconfig ${cluster.kubeconfig}`);
   say(`events:   hami events --follow --nats ${cluster.natsURL}`);
   say("running; Ctrl-C stops everything");

@@ -2,7 +2,7 @@
 // of the cluster. With --tls-cert/--tls-key it serves HTTPS and the webhook's admission routes in
 // the same process, as HAMi's hami-scheduler pod does.
 
-import { createServer, type Server } from "node:http";
+import { createServer } from "node:http";
 import { parseArgs } from "node:util";
 import express from "express";
 import { mutatePolicy, placementPolicy, readEnv, type Config } from "../config/index.js";
@@ -10,6 +10,7 @@ import { fgdScorer, quotaResourceNames } from "../core/index.js";
 import { NatsBus, type EventBus } from "../events/index.js";
 import { loadKubeConfig, podApi } from "../k8s/index.js";
 import {
+  type SchedulerAppDeps,
   ClusterView,
   createSchedulerApp,
   deviceStats,
@@ -25,16 +26,21 @@ import {
   webhookMetrics,
   type Logger,
 } from "../telemetry/index.js";
-import { createWebhookApp, serveHttps } from "../webhook/index.js";
+import { createWebhookApp, notFound, serveHttps } from "../webhook/index.js";
 import { liveConfig } from "./live-config.js";
 import { NATS_FLAGS, NATS_USAGE, natsSettings } from "./nats-flags.js";
 import { UsageError } from "./usage.js";
 
 export const SCHEDULER_USAGE = `usage: hami scheduler [--port 8888] [--host 0.0.0.0] [--kubeconfig FILE] [--config FILE]
-                      [--tls-cert FILE --tls-key FILE] [--lease-namespace kube-system]
+                      [--tls-cert FILE --tls-key FILE [--extender-port 8888] [--extender-host 127.0.0.1]
+                       [--status-port 9395]] [--lease-namespace kube-system]
                       [--require-agent-lease] [--register-stale-seconds 0] [--nats URL]
-  the kube-scheduler extender: POST /filter /prioritize /bind, GET /explain/NS/POD, /metrics
-  --tls-cert/--tls-key   serve HTTPS, and the webhook's /mutate on the same port
+  the kube-scheduler extender: POST /filter /prioritize /bind, GET /explain/NS/POD, /ui, /metrics
+  without TLS (development): every route on --host:--port, plain HTTP
+  --tls-cert/--tls-key   the deployed shape: --port serves only the webhook (/mutate, /webhook) and
+                         health over HTTPS; the extender verbs (they bind pods) on plain HTTP at
+                         --extender-host:--extender-port, loopback by default, for the kube-scheduler
+                         in the same pod; /explain, /ui and /metrics (read only) on --status-port
   --require-agent-lease  nodes without a hami-agent-<node> Lease get no pods (expired ones never do)
   ${NATS_USAGE}`;
 
@@ -48,6 +54,9 @@ function options(argv: string[]) {
       config: { type: "string" },
       "tls-cert": { type: "string" },
       "tls-key": { type: "string" },
+      "extender-host": { type: "string", default: "127.0.0.1" },
+      "extender-port": { type: "string", default: "8888" },
+      "status-port": { type: "string", default: "9395" },
       "lease-namespace": { type: "string", default: "kube-system" },
       "require-agent-lease": { type: "boolean", default: false },
       "register-stale-seconds": { type: "string", default: "0" },
@@ -55,9 +64,15 @@ function options(argv: string[]) {
     },
     strict: true,
   });
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new UsageError(`--port=${values.port}: not a TCP port`);
+  const tcpPort = (flag: string, value: string): number => {
+    const port = Number(value);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new UsageError(`--${flag}=${value}: not a TCP port`);
+    return port;
+  };
+  const port = tcpPort("port", values.port);
+  const extenderPort = tcpPort("extender-port", values["extender-port"]);
+  const statusPort = tcpPort("status-port", values["status-port"]);
   const stale = Number(values["register-stale-seconds"]);
   if (!Number.isFinite(stale) || stale < 0)
     throw new UsageError(
@@ -65,7 +80,14 @@ function options(argv: string[]) {
     );
   if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined))
     throw new UsageError("--tls-cert and --tls-key go together");
-  return { ...values, port, stale };
+  if (values["tls-cert"] !== undefined) {
+    const ports = [port, extenderPort, statusPort].filter((p) => p !== 0);
+    if (new Set(ports).size !== ports.length)
+      throw new UsageError(
+        `--port=${port}, --extender-port=${extenderPort} and --status-port=${statusPort} must differ`,
+      );
+  }
+  return { ...values, port, extenderPort, statusPort, stale };
 }
 
 function schedulerPolicy(config: Config, view: ClusterView): SchedulerPolicy {
@@ -76,14 +98,68 @@ function schedulerPolicy(config: Config, view: ClusterView): SchedulerPolicy {
   };
 }
 
-function listenHttp(app: express.Express, host: string, port: number): Promise<Server> {
+interface Listening {
+  serves: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+function listenHttp(
+  app: express.Express,
+  host: string,
+  port: number,
+  serves: string,
+): Promise<Listening> {
   return new Promise((resolve, reject) => {
     const server = createServer(app);
     server.once("error", reject);
     server.listen(port, host, () => {
-      resolve(server);
+      const address = server.address();
+      resolve({
+        serves,
+        port: typeof address === "object" && address !== null ? address.port : port,
+        close: () =>
+          new Promise((done) => {
+            server.close(() => {
+              done();
+            });
+          }),
+      });
     });
   });
+}
+
+/** The deployed shape: the webhook alone on the TLS port (the Service's), the extender verbs on
+ * loopback for the kube-scheduler in the same pod, the read-only status routes on their own port. */
+async function serveDeployed(
+  opts: ReturnType<typeof options>,
+  tls: { certFile: string; keyFile: string },
+  deps: SchedulerAppDeps,
+  webhookApp: () => express.Express,
+): Promise<Listening[]> {
+  const webhook = express();
+  webhook.use(webhookApp());
+  webhook.use(notFound);
+  const https = await serveHttps({
+    handler: webhook,
+    host: opts.host,
+    port: opts.port,
+    ...tls,
+    log: deps.log,
+  });
+  const extender = await listenHttp(
+    createSchedulerApp(deps, { extender: true, status: false }),
+    opts["extender-host"],
+    opts.extenderPort,
+    "extender",
+  );
+  const status = await listenHttp(
+    createSchedulerApp(deps, { extender: false, status: true }),
+    opts.host,
+    opts.statusPort,
+    "status",
+  );
+  return [{ serves: "webhook", port: https.port, close: () => https.close() }, extender, status];
 }
 
 async function startBus(
@@ -141,52 +217,35 @@ export async function runScheduler(argv: string[]): Promise<void> {
     registry,
     ready: () => feed.isSynced(),
   };
-  const app = express();
-  app.use(createSchedulerApp(deps));
   const certFile = opts["tls-cert"];
   const keyFile = opts["tls-key"];
-  let close: () => Promise<void>;
-  let port: number;
-  if (certFile !== undefined && keyFile !== undefined) {
-    app.use(
-      createWebhookApp({
-        policy: () => mutatePolicy(config.current()),
-        log,
-        metrics: admission,
-        bus,
-        registry,
-        clock: () => new Date(),
-        ready: deps.ready,
-        quotas: (namespace) =>
-          view.quotas.quota(
-            namespace,
-            quotaResourceNames(mutatePolicy(config.current()).resourceNames),
-          ),
-      }),
-    );
-    const running = await serveHttps({
-      handler: app,
-      host: opts.host,
-      port: opts.port,
-      certFile,
-      keyFile,
-      log,
-    });
-    port = running.port;
-    close = () => running.close();
-  } else {
-    const server = await listenHttp(app, opts.host, opts.port);
-    const address = server.address();
-    port = typeof address === "object" && address !== null ? address.port : opts.port;
-    close = () =>
-      new Promise((resolve) =>
-        server.close(() => {
-          resolve();
-        }),
-      );
-  }
+  const servers =
+    certFile !== undefined && keyFile !== undefined
+      ? await serveDeployed(opts, { certFile, keyFile }, deps, () =>
+          createWebhookApp({
+            policy: () => mutatePolicy(config.current()),
+            log,
+            metrics: admission,
+            bus,
+            registry,
+            clock: () => new Date(),
+            ready: deps.ready,
+            metricsRoute: false,
+            quotas: (namespace) =>
+              view.quotas.quota(
+                namespace,
+                quotaResourceNames(mutatePolicy(config.current()).resourceNames),
+              ),
+          }),
+        )
+      : [await listenHttp(createSchedulerApp(deps), opts.host, opts.port, "all routes")];
+  const close = (): Promise<unknown> => Promise.all(servers.map((s) => s.close()));
   log.info(
-    { port, tls: certFile !== undefined, config: opts.config ?? "defaults" },
+    {
+      listening: Object.fromEntries(servers.map((s) => [s.serves, s.port])),
+      tls: certFile !== undefined,
+      config: opts.config ?? "defaults",
+    },
     "scheduler extender listening",
   );
   await feed.synced;

@@ -19,7 +19,7 @@ import {
   stopProcess,
   type ControlPlane,
 } from "./control-plane.js";
-import { schedulerConfig, startScheduler, type RunningScheduler } from "./kube-scheduler.js";
+import { startScheduler, type RunningScheduler } from "./kube-scheduler.js";
 import { startNats, type NatsServer } from "./nats-server.js";
 import { freePort, httpsStatus, waitFor } from "./net.js";
 import { SimulatedKubelet } from "./simulated-kubelet.js";
@@ -55,7 +55,7 @@ export interface LocalOptions {
   env: NodeJS.ProcessEnv;
   nodes?: LocalNode[];
   splitCount?: number;
-  /** Port of the scheduler's HTTPS server (UI, extender, webhook); free one when absent. */
+  /** Port of the scheduler's HTTPS server (the webhook); free one when absent. */
   port?: number;
   say: (line: string) => void;
 }
@@ -232,6 +232,8 @@ export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
     const ca = await readFile(join(certs, "ca.crt"), "utf8");
     const port = options.port ?? (await freePort());
     const url = `https://127.0.0.1:${port}`;
+    const extenderPort = await freePort();
+    const statusURL = `http://127.0.0.1:${await freePort()}`;
     cleanups.push(() => processes.stop());
     options.say(
       "starting hami scheduler (extender + webhook), kube-scheduler and the simulated GPU nodes...",
@@ -244,6 +246,8 @@ export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
       `--config=${config}`,
       `--tls-cert=${join(certs, "tls.crt")}`,
       `--tls-key=${join(certs, "tls.key")}`,
+      `--extender-port=${extenderPort}`,
+      `--status-port=${new URL(statusURL).port}`,
       `--nats=${nats.url}`,
       "--lease-namespace=kube-system",
       "--require-agent-lease",
@@ -262,15 +266,10 @@ export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
     const kc = new KubeConfig();
     kc.loadFromFile(plane.kubeconfig);
     await registerWebhook(kc, `${url}/webhook`, ca);
-    const base = await schedulerConfig(plane.kubeconfig, url);
-    const kubeScheduler: RunningScheduler = await startScheduler(plane, {
-      ...base,
-      extenders: base.extenders.map((e) => ({
-        ...e,
-        enableHTTPS: true,
-        tlsConfig: { insecure: true },
-      })),
-    });
+    const kubeScheduler: RunningScheduler = await startScheduler(
+      plane,
+      `http://127.0.0.1:${extenderPort}`,
+    );
     cleanups.push(() => kubeScheduler.stop());
     const kubelets = await startNodes(options, {
       plane,
@@ -298,7 +297,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
       dir,
       kubeconfig: plane.kubeconfig,
       natsURL: nats.url,
-      uiURL: `${url}/ui`,
+      uiURL: `${statusURL}/ui`,
       kubelets,
       stop,
     };

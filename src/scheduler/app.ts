@@ -1,5 +1,8 @@
-// HTTP routes of the extender: thin handlers (decode -> call -> encode), plus explain, health and
-// metrics. Every failure answers JSON; a body kube-scheduler cannot have sent is a 400 naming the field.
+// HTTP routes of the extender: thin handlers (decode -> call -> encode), plus the read-only status
+// routes (explain, the GPU page, metrics) and health. The verbs change state (bind), so in a
+// deployment they are served on loopback only, for the kube-scheduler in the same pod; the status
+// routes get their own port. Every failure answers JSON; a body kube-scheduler cannot have sent is
+// a 400 naming the field.
 
 import express, { type NextFunction, type Request, type Response } from "express";
 import { isStatus } from "../k8s/index.js";
@@ -22,10 +25,45 @@ interface ErrorLike {
   message?: string;
 }
 
-export function createSchedulerApp(deps: SchedulerAppDeps): express.Express {
+/** Which route groups an app serves: the extender verbs, the read-only status routes, or both. */
+export interface SchedulerRoutes {
+  extender: boolean;
+  status: boolean;
+}
+
+export function createSchedulerApp(
+  deps: SchedulerAppDeps,
+  routes: SchedulerRoutes = { extender: true, status: true },
+): express.Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
+  if (routes.extender) extenderRoutes(app, deps);
+  if (routes.status) statusRoutes(app, deps);
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  app.get("/readyz", (_req, res) => {
+    const ready = deps.ready();
+    res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "informers not synced" });
+  });
+  app.use((_req: Request, res: Response) => {
+    res.status(404).json({ Error: "not found" });
+  });
+  app.use((error: ErrorLike, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    const status =
+      error.status !== undefined && error.status >= 400 && error.status < 500 ? error.status : 500;
+    if (status === 500) deps.log.error({ err: error }, "extender request failed");
+    res.status(status).json({ Error: error.message ?? "internal error" });
+  });
+  return app;
+}
+
+function extenderRoutes(app: express.Express, deps: SchedulerAppDeps): void {
   // Parsed per route: the webhook's routes may share this server and read their own bodies.
   const json = express.json({ limit: BODY_LIMIT });
   const timed =
@@ -57,6 +95,9 @@ export function createSchedulerApp(deps: SchedulerAppDeps): express.Express {
     json,
     timed("bind", (body) => bind(decodeBindingArgs(body), deps)),
   );
+}
+
+function statusRoutes(app: express.Express, deps: SchedulerAppDeps): void {
   app.get("/explain/:namespace/:name", async (req, res) => {
     const { namespace, name } = req.params;
     const pod = await deps.api.readPod(namespace, name).catch((error: unknown) => {
@@ -80,25 +121,7 @@ export function createSchedulerApp(deps: SchedulerAppDeps): express.Express {
   app.get("/ui/state", (_req, res) => {
     res.json(uiState(deps.view));
   });
-  app.get("/healthz", (_req, res) => {
-    res.json({ status: "ok" });
-  });
-  app.get("/readyz", (_req, res) => {
-    const ready = deps.ready();
-    res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "informers not synced" });
-  });
   app.get("/metrics", async (_req, res) => {
     res.type(deps.registry.contentType).send(await deps.registry.metrics());
   });
-  app.use((error: ErrorLike, _req: Request, res: Response, next: NextFunction) => {
-    if (res.headersSent) {
-      next(error);
-      return;
-    }
-    const status =
-      error.status !== undefined && error.status >= 400 && error.status < 500 ? error.status : 500;
-    if (status === 500) deps.log.error({ err: error }, "extender request failed");
-    res.status(status).json({ Error: error.message ?? "internal error" });
-  });
-  return app;
 }

@@ -1,5 +1,5 @@
 export { createSchedulerApp } from "./app.js";
-export type { SchedulerAppDeps } from "./app.js";
+export type { SchedulerAppDeps, SchedulerRoutes } from "./app.js";
 export { bind, COMPONENT } from "./binder.js";
 export type { BinderDeps } from "./binder.js";
 export { explainPod, filter, podDemand, prioritize } from "./extender.js";

@@ -11,6 +11,8 @@ export const ADMISSION_PATHS = ["/mutate", "/webhook"];
 
 export interface AppDeps extends AdmissionDeps {
   registry: Registry;
+  /** Serve /metrics here (false where metrics have their own port). */
+  metricsRoute?: boolean;
   /** False while starting or shutting down; /readyz answers 503 then. */
   ready: () => boolean;
 }
@@ -60,9 +62,10 @@ export function createWebhookApp(deps: AppDeps): express.Express {
     const ready = deps.ready();
     res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "not ready" });
   });
-  app.get("/metrics", async (_req, res) => {
-    res.type(deps.registry.contentType).send(await deps.registry.metrics());
-  });
+  if (deps.metricsRoute !== false)
+    app.get("/metrics", async (_req, res) => {
+      res.type(deps.registry.contentType).send(await deps.registry.metrics());
+    });
   // Express 5 forwards a rejected promise (a body that cannot be read) to errorHandler.
   app.post(ADMISSION_PATHS, async (req, res) => {
     const end = deps.metrics.latency.startTimer();
@@ -74,4 +77,9 @@ export function createWebhookApp(deps: AppDeps): express.Express {
   });
   app.use(errorHandler(deps));
   return app;
+}
+
+/** Mounted last by whoever composes the apps: an unknown route is a JSON 404 too. */
+export function notFound(_req: Request, res: Response): void {
+  res.status(404).json({ error: "not found" });
 }

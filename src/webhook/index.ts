@@ -1,6 +1,6 @@
 // Public surface of webhook: the express app, the admission pipeline and HTTPS serving.
 
-export { ADMISSION_PATHS, BODY_LIMIT_BYTES, createWebhookApp } from "./app.js";
+export { ADMISSION_PATHS, BODY_LIMIT_BYTES, createWebhookApp, notFound } from "./app.js";
 export { HttpError, readJsonBody } from "./body.js";
 export type { AppDeps } from "./app.js";
 export { handleAdmission } from "./handler.js";

@@ -5,7 +5,6 @@
 
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { request } from "node:https";
 import { spawnSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { controlPlaneMissing } from "../helpers/control-plane.js";
@@ -15,19 +14,8 @@ import { waitFor } from "../helpers/net.js";
 const missing = controlPlaneMissing();
 const chromium = spawnSync("sh", ["-c", "command -v chromium"], { encoding: "utf8" }).stdout.trim();
 
-function getJson(url: string): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { rejectUnauthorized: false }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => (body += c));
-      res.on("end", () => {
-        resolve(JSON.parse(body));
-      });
-    });
-    req.on("error", reject);
-    req.end();
-  });
+async function getJson(url: string): Promise<unknown> {
+  return (await fetch(url)).json();
 }
 
 interface UiState {
@@ -50,7 +38,7 @@ describe("hami local (npm start)", { skip: missing }, () => {
       },
       300_000,
     );
-    ui = /GPU view: (https:\/\/\S+)/.exec(run.output().stdout)?.[1] ?? "";
+    ui = /GPU view: (http:\/\/\S+)/.exec(run.output().stdout)?.[1] ?? "";
   });
 
   after(async () => {

@@ -1,0 +1,112 @@
+// `hami scheduler` in its deployed shape (with TLS): the Service's HTTPS port serves the webhook
+// only, the extender verbs (they bind pods) listen on loopback for the kube-scheduler in the same
+// pod, and the read-only status routes have their own port. Real processes, real HTTPS, a real
+// kube-apiserver; no node is needed.
+
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { networkInterfaces, tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { generateCA, generateServing } from "../../src/certs/index.js";
+import { spawnHami } from "../helpers/cli.js";
+import {
+  controlPlaneMissing,
+  startControlPlane,
+  stopProcess,
+  type ControlPlane,
+} from "../helpers/control-plane.js";
+import { httpsJson } from "../helpers/https.js";
+import { freePort, waitFor } from "../helpers/net.js";
+import { pod, review } from "../helpers/pods.js";
+
+const missing = controlPlaneMissing();
+
+describe("hami scheduler ports (deployed shape)", { skip: missing }, () => {
+  let plane: ControlPlane;
+  let dir: string;
+  let run: ReturnType<typeof spawnHami>;
+  const ca = generateCA({ commonName: "ports-ca", now: new Date() });
+  const ports = { https: 0, extender: 0, status: 0 };
+
+  before(async () => {
+    plane = await startControlPlane();
+    dir = await mkdtemp(join(tmpdir(), "hami-ports-"));
+    const serving = generateServing(ca, { hosts: ["127.0.0.1"], now: new Date() });
+    await writeFile(join(dir, "tls.crt"), serving.cert);
+    await writeFile(join(dir, "tls.key"), serving.key, { mode: 0o600 });
+    ports.https = await freePort();
+    ports.extender = await freePort();
+    ports.status = await freePort();
+    run = spawnHami(
+      [
+        "scheduler",
+        "--host=0.0.0.0",
+        `--port=${ports.https}`,
+        `--extender-port=${ports.extender}`,
+        `--status-port=${ports.status}`,
+        `--kubeconfig=${plane.kubeconfig}`,
+        `--tls-cert=${join(dir, "tls.crt")}`,
+        `--tls-key=${join(dir, "tls.key")}`,
+      ],
+      { LOG_LEVEL: "warn" },
+    );
+    await waitFor(
+      "status port ready",
+      async () => {
+        if (run.child.exitCode !== null) throw new Error(run.output().stderr);
+        return (await fetch(`http://127.0.0.1:${ports.status}/readyz`).catch(() => undefined))?.ok;
+      },
+      30_000,
+    );
+  });
+
+  after(async () => {
+    await stopProcess(run.child);
+    await plane?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const https = (path: string, body?: unknown) =>
+    httpsJson({ port: ports.https, host: "127.0.0.1", path, ca: ca.cert, body });
+
+  it("the HTTPS (Service) port answers admissions and health, and nothing that binds or reports", async () => {
+    const admitted = await https("/mutate", review(pod()));
+    assert.equal(admitted.status, 200);
+    const bindArgs = { PodName: "p", PodNamespace: "default", PodUID: "", Node: "n" };
+    assert.equal((await https("/bind", bindArgs)).status, 404);
+    assert.equal((await https("/filter", { Pod: pod(), NodeNames: ["n"] })).status, 404);
+    assert.equal((await https("/explain/default/p")).status, 404);
+    assert.equal((await https("/healthz")).status, 200);
+  });
+
+  it("the extender verbs listen on loopback only", async () => {
+    const filter = await fetch(`http://127.0.0.1:${ports.extender}/filter`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ Pod: pod(), NodeNames: [] }),
+    });
+    assert.equal(filter.status, 200);
+    const outside = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a !== undefined && a.family === "IPv4" && !a.internal);
+    if (outside !== undefined) {
+      const reached = await fetch(`http://${outside.address}:${ports.extender}/healthz`)
+        .then(() => true)
+        .catch(() => false);
+      assert.equal(reached, false, `extender reachable on ${outside.address}`);
+    }
+  });
+
+  it("the status port is read only: metrics and explain, no verbs", async () => {
+    const status = `http://127.0.0.1:${ports.status}`;
+    assert.match(await (await fetch(`${status}/metrics`)).text(), /hami_scheduler_binds_total/);
+    assert.equal((await fetch(`${status}/explain/default/nothing`)).status, 404);
+    const bind = await fetch(`${status}/bind`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ PodName: "p", PodNamespace: "default", PodUID: "", Node: "n" }),
+    });
+    assert.equal(bind.status, 404);
+  });
+});
