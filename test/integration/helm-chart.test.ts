@@ -10,6 +10,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { parseAllDocuments, parse } from "yaml";
 import { loadConfigFile } from "../../src/config/index.js";
 import {
@@ -18,6 +19,7 @@ import {
   startControlPlane,
   type ControlPlane,
 } from "../helpers/control-plane.js";
+import { waitFor } from "../helpers/net.js";
 import { startScheduler } from "../helpers/scheduler.js";
 
 const HELM = join(CLUSTER_BIN, "helm");
@@ -185,6 +187,61 @@ describe("Helm chart", { skip: missing }, () => {
     const mounts = new Map(agent?.volumeMounts?.map((m) => [m.mountPath, m.readOnly === true]));
     assert.equal(mounts.get("/usr/local/vgpu"), true, "HAMi-core's files read only");
     assert.equal(mounts.get("/usr/local/vgpu/containers"), false, "only the cache dirs writable");
+  });
+
+  it("no label lets a pod with GPU resources run a privileged container (the apiserver's own policy)", async () => {
+    const rendered = await template();
+    const policy = manifests(rendered.stdout).filter((m) =>
+      m.kind.startsWith("ValidatingAdmissionPolicy"),
+    );
+    assert.equal(policy.length, 2);
+    const applied = await run(
+      join(CLUSTER_BIN, "kubectl"),
+      [`--kubeconfig=${plane.kubeconfig}`, "apply", "-f", "-"],
+      policy.map((m) => JSON.stringify(m)).join("\n"),
+    );
+    assert.equal(applied.code, 0, applied.stderr);
+    const kc = new KubeConfig();
+    kc.loadFromFile(plane.kubeconfig);
+    const core = kc.makeApiClient(CoreV1Api);
+    const podWith = (name: string, gpu: boolean, privileged: boolean, init = false) => {
+      const container = {
+        name: "c",
+        image: "cuda",
+        securityContext: { privileged },
+        resources: gpu ? { limits: { "nvidia.com/gpu": "1" } } : {},
+      };
+      return {
+        metadata: { name, labels: { "hami.io/webhook": "ignore" } },
+        spec: {
+          schedulerName: "hami-scheduler",
+          containers: init
+            ? [{ name: "app", image: "cuda", securityContext: { privileged } }]
+            : [container],
+          ...(init
+            ? { initContainers: [{ ...container, name: "init", securityContext: {} }] }
+            : {}),
+        },
+      };
+    };
+    const create = (body: ReturnType<typeof podWith>) =>
+      core.createNamespacedPod({ namespace: "default", body }).then(
+        () => "created",
+        (error: unknown) => String((error as { body?: string }).body ?? error),
+      );
+    // The policy takes a moment to be loaded by the apiserver's admission chain.
+    await waitFor("policy in force", async () => {
+      const answer = await create(podWith(`probe-${Date.now()}`, true, true));
+      return answer.includes("may not have a privileged container") ? answer : undefined;
+    });
+    assert.match(await create(podWith("gpu-privileged", true, true)), /Forbidden|may not have/);
+    assert.match(
+      await create(podWith("gpu-init-privileged-app", true, true, true)),
+      /may not have a privileged container/,
+      "a GPU init container next to a privileged app container",
+    );
+    assert.equal(await create(podWith("gpu-plain", true, false)), "created");
+    assert.equal(await create(podWith("privileged-no-gpu", false, true)), "created");
   });
 
   it("the rendered ConfigMap is a valid hami config, and its values reach it", async () => {
