@@ -244,6 +244,44 @@ describe("Helm chart", { skip: missing }, () => {
     assert.equal(await create(podWith("privileged-no-gpu", false, true)), "created");
   });
 
+  it("RBAC, checked by the real apiserver: certgen reaches only its Secret, the scheduler only its Lease", async () => {
+    const rendered = await template();
+    const rbac = manifests(rendered.stdout).filter(
+      (m) =>
+        m.kind === "ServiceAccount" ||
+        m.kind.startsWith("Role") ||
+        m.kind.startsWith("ClusterRole"),
+    );
+    const applied = await run(
+      join(CLUSTER_BIN, "kubectl"),
+      [`--kubeconfig=${plane.kubeconfig}`, "apply", "-f", "-"],
+      rbac.map((m) => JSON.stringify(m)).join("\n"),
+    );
+    assert.equal(applied.code, 0, applied.stderr);
+    const can = async (account: string, verb: string, resource: string): Promise<boolean> => {
+      const answer = await run(join(CLUSTER_BIN, "kubectl"), [
+        `--kubeconfig=${plane.kubeconfig}`,
+        "auth",
+        "can-i",
+        verb,
+        resource,
+        "--namespace=kube-system",
+        `--as=system:serviceaccount:kube-system:${account}`,
+      ]);
+      return answer.stdout.trim() === "yes";
+    };
+    assert.equal(await can("hami-certgen", "get", "secret/hami-scheduler-tls"), true);
+    assert.equal(await can("hami-certgen", "update", "secret/hami-scheduler-tls"), true);
+    for (const verb of ["get", "update", "list"])
+      assert.equal(await can("hami-certgen", verb, "secret/other"), false, `certgen ${verb}`);
+    assert.equal(await can("hami-scheduler", "update", "lease/hami-scheduler"), true);
+    assert.equal(
+      await can("hami-scheduler", "update", "lease/kube-controller-manager"),
+      false,
+      "another component's Lease",
+    );
+  });
+
   it("the rendered ConfigMap is a valid hami config, and its values reach it", async () => {
     const rendered = await template(...OTHER_VALUES);
     const configMap = manifests(rendered.stdout).find(
