@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -191,8 +191,10 @@ describe("Helm chart", { skip: missing }, () => {
 
   it("no label lets a pod with GPU resources run a privileged container (the apiserver's own policy)", async () => {
     const rendered = await template();
-    const policy = manifests(rendered.stdout).filter((m) =>
-      m.kind.startsWith("ValidatingAdmissionPolicy"),
+    const policy = manifests(rendered.stdout).filter(
+      (m) =>
+        m.kind.startsWith("ValidatingAdmissionPolicy") &&
+        m.metadata.name === "hami-gpu-pods-not-privileged",
     );
     assert.equal(policy.length, 2);
     const applied = await run(
@@ -279,6 +281,117 @@ describe("Helm chart", { skip: missing }, () => {
       await can("hami-scheduler", "update", "lease/kube-controller-manager"),
       false,
       "another component's Lease",
+    );
+  });
+
+  it("the node agent changes only hami annotations of its own Node and its node's pods, and its own Lease", async () => {
+    const rendered = await template();
+    const objects = manifests(rendered.stdout).filter(
+      (m) =>
+        m.kind === "ServiceAccount" ||
+        m.kind.startsWith("Role") ||
+        m.kind.startsWith("ClusterRole") ||
+        m.kind.startsWith("ValidatingAdmissionPolicy"),
+    );
+    const kubectl = (args: string[], input?: string, kubeconfig = plane.kubeconfig) =>
+      run(join(CLUSTER_BIN, "kubectl"), [`--kubeconfig=${kubeconfig}`, ...args], input);
+    const applied = await kubectl(
+      ["apply", "-f", "-"],
+      objects.map((m) => JSON.stringify(m)).join("\n"),
+    );
+    assert.equal(applied.code, 0, applied.stderr);
+    const kc = new KubeConfig();
+    kc.loadFromFile(plane.kubeconfig);
+    const core = kc.makeApiClient(CoreV1Api);
+    for (const node of ["agent-n1", "agent-n2"]) {
+      await core.createNode({ body: { metadata: { name: node } } });
+      await core.createNamespacedPod({
+        namespace: "default",
+        body: {
+          metadata: { name: `on-${node}` },
+          spec: { nodeName: node, containers: [{ name: "c", image: "cuda" }] },
+        },
+      });
+    }
+    // The agent of agent-n1, as its pod-bound token presents it (impersonated here).
+    const raw = parse(await readFile(plane.kubeconfig, "utf8")) as {
+      users: { user: Record<string, unknown> }[];
+    };
+    for (const u of raw.users)
+      Object.assign(u.user, {
+        as: "system:serviceaccount:kube-system:hami-device-plugin",
+        "as-groups": ["system:serviceaccounts", "system:authenticated"],
+        "as-user-extra": { "authentication.kubernetes.io/node-name": ["agent-n1"] },
+      });
+    const agentConfig = join(dir, "agent-kubeconfig");
+    await writeFile(agentConfig, JSON.stringify(raw));
+    const asAgent = async (args: string[]): Promise<string> => {
+      const answer = await kubectl(args, undefined, agentConfig);
+      return answer.code === 0 ? "allowed" : answer.stderr;
+    };
+    const annotate = (kind: string, name: string, key: string) => [
+      "annotate",
+      kind,
+      name,
+      "-n",
+      "default",
+      "--overwrite",
+      `${key}=x`,
+    ];
+    await waitFor("policy in force", async () => {
+      const answer = await asAgent(annotate("pod", "on-agent-n2", "hami.io/bind-phase"));
+      return answer.includes("may only update its own Node") ? true : undefined;
+    });
+    assert.equal(await asAgent(annotate("pod", "on-agent-n1", "hami.io/bind-phase")), "allowed");
+    assert.equal(
+      await asAgent(annotate("node", "agent-n1", "hami.io/node-nvidia-register")),
+      "allowed",
+    );
+    assert.match(
+      await asAgent(annotate("pod", "on-agent-n1", "team")),
+      /only change hami.io\/ annotations/,
+    );
+    assert.match(
+      await asAgent(["label", "pod", "on-agent-n1", "-n", "default", "x=y"]),
+      /only change hami.io\/ annotations/,
+    );
+    assert.match(
+      await asAgent([
+        "patch",
+        "pod",
+        "on-agent-n1",
+        "-n",
+        "default",
+        "-p",
+        '{"spec":{"containers":[{"name":"c","image":"evil"}]}}',
+      ]),
+      /only change hami.io\/ annotations/,
+      "no image change",
+    );
+    assert.match(
+      await asAgent(["patch", "node", "agent-n1", "-p", '{"spec":{"unschedulable":true}}']),
+      /only change hami.io\/ annotations/,
+      "no cordon",
+    );
+    assert.match(
+      await asAgent(annotate("node", "agent-n2", "hami.io/node-nvidia-register")),
+      /may only update its own Node/,
+    );
+    const lease = (name: string) =>
+      JSON.stringify({
+        apiVersion: "coordination.k8s.io/v1",
+        kind: "Lease",
+        metadata: { name, namespace: "kube-system" },
+        spec: { holderIdentity: "agent-n1" },
+      });
+    const createLease = async (name: string) => {
+      const answer = await kubectl(["create", "-f", "-"], lease(name), agentConfig);
+      return answer.code === 0 ? "allowed" : answer.stderr;
+    };
+    assert.equal(await createLease("hami-agent-agent-n1"), "allowed");
+    assert.match(
+      await createLease("kube-controller-manager"),
+      /may only write Lease hami-agent-agent-n1/,
     );
   });
 
