@@ -283,6 +283,15 @@ describe("scheduler app against a real kube-apiserver", { skip: missing }, () =>
     const pod = await core.readNamespacedPod({ namespace: "default", name: "huge" });
     assert.equal(pod.spec?.nodeName, undefined);
     assert.equal(pod.metadata?.annotations?.[Annotation.devicesToAllocate], undefined);
+    const reasons = await waitFor("both failure events", async () => {
+      const list = await core.listNamespacedEvent({
+        namespace: "default",
+        fieldSelector: "involvedObject.name=huge",
+      });
+      const found = list.items.map((e) => e.reason ?? "");
+      return found.includes("FailedBinding") && found.includes("BindingFailed") ? found : undefined;
+    });
+    assert.ok(reasons.includes("BindingFailed"), "HAMi's reason next to ours");
   });
 
   it("metrics show per-device allocation with HAMi's names, bind counts and latency", async () => {
