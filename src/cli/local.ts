@@ -67,7 +67,9 @@ export async function runLocal(argv: string[]): Promise<void> {
   }
   say(`GPU view: ${cluster.uiURL}`);
   say(`status:   hami status --kubeconfig ${cluster.kubeconfig}`);
-  say(`events:   hami events --follow --nats ${cluster.natsURL}`);
+  say(
+    `events:   NATS_USER=${cluster.nats.user ?? ""} NATS_PASSWORD=${cluster.nats.password ?? ""} hami events --follow --nats ${cluster.nats.url} (read-only user; NATS refuses anonymous clients)`,
+  );
   say("running; Ctrl-C stops everything");
 }
 

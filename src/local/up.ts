@@ -11,7 +11,10 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { AdmissionregistrationV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { stringify } from "yaml";
+import { randomUUID } from "node:crypto";
 import { ensureLocalCerts } from "../certs/index.js";
+import type { NatsEnv } from "../config/index.js";
+import { natsAuthorization, NatsRoles, type NatsRole } from "../events/index.js";
 import {
   controlPlaneMissing,
   killOnExit,
@@ -63,7 +66,8 @@ export interface LocalOptions {
 export interface LocalCluster {
   dir: string;
   kubeconfig: string;
-  natsURL: string;
+  /** NATS as the audit role sees it (read only), for `hami events`. */
+  nats: NatsEnv;
   uiURL: string;
   kubelets: SimulatedKubelet[];
   stop(): Promise<void>;
@@ -107,6 +111,22 @@ async function writeMockDevices(dir: string, node: LocalNode): Promise<string> {
   return path;
 }
 
+/** One NATS user per component role (scheduler, node, audit) with its subject permissions; the
+ * server refuses anonymous clients. */
+async function writeNatsConfig(
+  dir: string,
+): Promise<Record<NatsRole, { user: string; password: string }>> {
+  const users = NatsRoles.map((role) => ({ user: `hami-${role}`, password: randomUUID(), role }));
+  await writeFile(join(dir, "nats.conf"), natsAuthorization(users), { mode: 0o600 });
+  return Object.fromEntries(
+    users.map((u) => [u.role, { user: u.user, password: u.password }]),
+  ) as Record<NatsRole, { user: string; password: string }>;
+}
+
+function natsEnvironment(nats: NatsEnv): NodeJS.ProcessEnv {
+  return { NATS_URL: nats.url, NATS_USER: nats.user, NATS_PASSWORD: nats.password };
+}
+
 class Processes {
   private readonly children: ChildProcess[] = [];
   private readonly dir: string;
@@ -119,12 +139,13 @@ class Processes {
     this.env = env;
   }
 
-  /** Starts `hami <args>`, its output in <dir>/<name>.log. */
-  start(name: string, args: string[]): ChildProcess {
+  /** Starts `hami <args>`, its output in <dir>/<name>.log; `env` adds to the environment (secrets
+   * go there, not in argv, where ps shows them). */
+  start(name: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
     const [bin = process.execPath, ...rest] = this.hami;
     const child = spawn(bin, [...rest, ...args], {
       cwd: ROOT,
-      env: { ...this.env, LOG_LEVEL: "info" },
+      env: { ...this.env, ...env, LOG_LEVEL: "info" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     const log = createWriteStream(join(this.dir, `${name}.log`));
@@ -180,7 +201,7 @@ export async function registerWebhook(kc: KubeConfig, url: string, caPem: string
 
 async function startNodes(
   options: LocalOptions,
-  ctx: { plane: ControlPlane; dir: string; config: string; natsURL: string; processes: Processes },
+  ctx: { plane: ControlPlane; dir: string; config: string; nats: NatsEnv; processes: Processes },
 ): Promise<SimulatedKubelet[]> {
   const kubelets: SimulatedKubelet[] = [];
   for (const node of options.nodes ?? DEFAULT_NODES) {
@@ -191,16 +212,19 @@ async function startNodes(
     });
     kubelets.push(kubelet);
     const devices = await writeMockDevices(ctx.dir, node);
-    ctx.processes.start(node.name, [
-      "node",
-      `--node-name=${node.name}`,
-      `--devices=file:${devices}`,
-      `--device-plugin-dir=${kubelet.pluginDir}`,
-      `--kubeconfig=${ctx.plane.kubeconfig}`,
-      `--config=${ctx.config}`,
-      `--nats=${ctx.natsURL}`,
-      "--lease-namespace=kube-system",
-    ]);
+    ctx.processes.start(
+      node.name,
+      [
+        "node",
+        `--node-name=${node.name}`,
+        `--devices=file:${devices}`,
+        `--device-plugin-dir=${kubelet.pluginDir}`,
+        `--kubeconfig=${ctx.plane.kubeconfig}`,
+        `--config=${ctx.config}`,
+        "--lease-namespace=kube-system",
+      ],
+      natsEnvironment(ctx.nats),
+    );
   }
   return kubelets;
 }
@@ -218,8 +242,13 @@ export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
     options.say("starting etcd and kube-apiserver...");
     const plane = await startControlPlane();
     cleanups.push(() => plane.stop());
-    const nats: NatsServer = await startNats();
+    const natsUsers = await writeNatsConfig(dir);
+    const nats: NatsServer = await startNats({
+      args: ["-c", join(dir, "nats.conf")],
+      probe: { user: natsUsers.audit.user, pass: natsUsers.audit.password },
+    });
     cleanups.push(() => nats.cleanup());
+    const natsAs = (role: NatsRole): NatsEnv => ({ url: nats.url, ...natsUsers[role] });
     const certs = join(dir, "certs");
     await ensureLocalCerts({ dir: certs, hosts: ["127.0.0.1", "localhost"], now: new Date() });
     const config = join(dir, "device-config.yaml");
@@ -238,20 +267,23 @@ export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
     options.say(
       "starting hami scheduler (extender + webhook), kube-scheduler and the simulated GPU nodes...",
     );
-    const scheduler = processes.start("hami-scheduler", [
-      "scheduler",
-      "--host=127.0.0.1",
-      `--port=${port}`,
-      `--kubeconfig=${plane.kubeconfig}`,
-      `--config=${config}`,
-      `--tls-cert=${join(certs, "tls.crt")}`,
-      `--tls-key=${join(certs, "tls.key")}`,
-      `--extender-port=${extenderPort}`,
-      `--status-port=${new URL(statusURL).port}`,
-      `--nats=${nats.url}`,
-      "--lease-namespace=kube-system",
-      "--require-agent-lease",
-    ]);
+    const scheduler = processes.start(
+      "hami-scheduler",
+      [
+        "scheduler",
+        "--host=127.0.0.1",
+        `--port=${port}`,
+        `--kubeconfig=${plane.kubeconfig}`,
+        `--config=${config}`,
+        `--tls-cert=${join(certs, "tls.crt")}`,
+        `--tls-key=${join(certs, "tls.key")}`,
+        `--extender-port=${extenderPort}`,
+        `--status-port=${new URL(statusURL).port}`,
+        "--lease-namespace=kube-system",
+        "--require-agent-lease",
+      ],
+      natsEnvironment(natsAs("scheduler")),
+    );
     await waitFor(
       "hami scheduler ready",
       async () => {
@@ -275,7 +307,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
       plane,
       dir,
       config,
-      natsURL: nats.url,
+      nats: natsAs("node"),
       processes,
     });
     cleanups.push(async () => {
@@ -296,7 +328,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
     return {
       dir,
       kubeconfig: plane.kubeconfig,
-      natsURL: nats.url,
+      nats: natsAs("audit"),
       uiURL: `${statusURL}/ui`,
       kubelets,
       stop,

@@ -1,0 +1,57 @@
+// Who may publish and read what on NATS (DESIGN.md section 1, trust): one user per component role,
+// each allowed only the event subjects its code writes and the JetStream API calls it makes on the
+// HAMI_EVENTS stream. Rendered as a nats-server `authorization` block (hami local, the chart's
+// template mirrors it). Anonymous clients are refused.
+
+import { STREAM_NAME } from "./nats-stream.js";
+import { SUBJECT_PREFIX } from "./subjects.js";
+
+export const NatsRoles = ["scheduler", "node", "audit"] as const;
+export type NatsRole = (typeof NatsRoles)[number];
+
+export interface NatsUser {
+  user: string;
+  password: string;
+  role: NatsRole;
+}
+
+const S = STREAM_NAME;
+/** Find, create or update the stream (whoever connects first creates it). */
+const STREAM_API = [
+  "$JS.API.INFO",
+  `$JS.API.STREAM.INFO.${S}`,
+  `$JS.API.STREAM.CREATE.${S}`,
+  `$JS.API.STREAM.UPDATE.${S}`,
+];
+/** Durable and ephemeral pull consumers on the stream, their pulls and acks. */
+const CONSUMER_API = [
+  `$JS.API.CONSUMER.CREATE.${S}`,
+  `$JS.API.CONSUMER.CREATE.${S}.>`,
+  `$JS.API.CONSUMER.DURABLE.CREATE.${S}.>`,
+  `$JS.API.CONSUMER.INFO.${S}.>`,
+  `$JS.API.CONSUMER.MSG.NEXT.${S}.>`,
+  `$JS.API.CONSUMER.DELETE.${S}.>`,
+  `$JS.ACK.${S}.>`,
+];
+const events = (...types: string[]): string[] => types.map((t) => `${SUBJECT_PREFIX}.${t}.>`);
+
+/** Subjects each role may publish to; every role may subscribe to its own reply inboxes only. */
+export function natsPermissions(role: NatsRole): { publish: string[]; subscribe: string[] } {
+  const publish: Record<NatsRole, string[]> = {
+    // the webhook and the extender run in one process
+    scheduler: [...STREAM_API, ...events("admission", "allocation")],
+    node: [...STREAM_API, ...CONSUMER_API, ...events("allocated", "released", "node")],
+    audit: [...STREAM_API, ...CONSUMER_API],
+  };
+  return { publish: publish[role], subscribe: ["_INBOX.>"] };
+}
+
+/** A nats-server configuration `authorization` block for these users. */
+export function natsAuthorization(users: readonly NatsUser[]): string {
+  const list = (items: string[]): string => `[${items.map((i) => JSON.stringify(i)).join(", ")}]`;
+  const entries = users.map((u) => {
+    const { publish, subscribe } = natsPermissions(u.role);
+    return `    { user: ${JSON.stringify(u.user)}, password: ${JSON.stringify(u.password)}, permissions: { publish: { allow: ${list(publish)} }, subscribe: { allow: ${list(subscribe)} } } }`;
+  });
+  return `authorization {\n  users: [\n${entries.join(",\n")}\n  ]\n}\n`;
+}

@@ -1,0 +1,111 @@
+// NATS with per-component users and subject permissions, on a real nats-server: anonymous clients
+// are refused, each role can do what its component does, and nothing else (a node agent cannot
+// forge an allocation event, the scheduler cannot forge a release).
+
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { connect, type NatsConnection } from "nats";
+import {
+  NatsBus,
+  natsAuthorization,
+  STREAM_NAME,
+  type HamiEvent,
+  type NatsRole,
+  type NatsUser,
+} from "../../src/events/index.js";
+import { createLogger } from "../../src/telemetry/index.js";
+import { collect, sampleEvent } from "../helpers/bus-contract.js";
+import { startNats, type NatsServer } from "../helpers/nats-server.js";
+import { waitFor } from "../helpers/net.js";
+
+const log = createLogger({ level: "silent" });
+
+describe("nats permissions - one user per component role (real nats-server)", () => {
+  let dir: string;
+  let nats: NatsServer;
+  const users: NatsUser[] = (["scheduler", "node", "audit"] as const).map((role) => ({
+    user: `hami-${role}`,
+    password: randomUUID(),
+    role,
+  }));
+  const as = (role: NatsRole) => {
+    const u = users.find((candidate) => candidate.role === role)!;
+    return { user: u.user, password: u.password };
+  };
+  const buses: NatsBus[] = [];
+  const bus = async (role: NatsRole): Promise<NatsBus> => {
+    const started = await NatsBus.start({ nats: { url: nats.url, ...as(role) }, log });
+    buses.push(started);
+    return started;
+  };
+  const raw = (role: NatsRole): Promise<NatsConnection> =>
+    connect({ servers: nats.url, reconnect: false, user: as(role).user, pass: as(role).password });
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "hami-nats-auth-"));
+    const config = join(dir, "nats.conf");
+    await writeFile(config, natsAuthorization(users));
+    nats = await startNats({
+      args: ["-c", config],
+      probe: { ...as("audit"), pass: as("audit").password },
+    });
+  });
+
+  after(async () => {
+    for (const b of buses) await b.close();
+    await nats?.cleanup();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("an anonymous client is refused", async () => {
+    await assert.rejects(connect({ servers: nats.url, reconnect: false }), /Authorization/i);
+  });
+
+  it("the scheduler publishes allocations, the node agent reads its node's and reports back", async () => {
+    const scheduler = await bus("scheduler");
+    const node = await bus("node");
+    const audit = await bus("audit");
+    const allocation = sampleEvent("allocation", 1, "node-a");
+    scheduler.publish(allocation);
+    const seen: HamiEvent[] = [];
+    const sub = node.consume({
+      filter: "allocation.node-a",
+      durable: "hami-node-node-a",
+      start: { kind: "all" },
+      handler: (event) => void seen.push(event),
+    });
+    await waitFor("the agent got its allocation", () => (seen.length > 0 ? true : undefined));
+    await sub.stop();
+    node.publish(sampleEvent("allocated", 2, "node-a"));
+    const history = await collect(audit, 2, { filter: ">" });
+    assert.deepEqual(
+      history.map((e) => e.type),
+      ["allocation", "allocated"],
+    );
+  });
+
+  it("a node agent cannot forge an allocation, the scheduler cannot forge a release", async () => {
+    const forge = async (role: NatsRole, subject: string): Promise<string> => {
+      const nc = await raw(role);
+      try {
+        await nc.jetstream().publish(subject, new TextEncoder().encode("{}"), { timeout: 2000 });
+        return "published";
+      } catch (error) {
+        return String(error);
+      } finally {
+        await nc.close();
+      }
+    };
+    assert.notEqual(await forge("node", "hami.events.allocation.node-a"), "published");
+    assert.notEqual(await forge("scheduler", "hami.events.released.node-a"), "published");
+    assert.notEqual(await forge("audit", "hami.events.admission.team"), "published");
+    const nc = await raw("audit");
+    const info = await (await nc.jetstreamManager()).streams.info(STREAM_NAME);
+    await nc.close();
+    assert.equal(info.state.messages, 2, "only the two legitimate events are in the stream");
+  });
+});
