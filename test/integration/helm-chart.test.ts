@@ -12,13 +12,16 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { parseAllDocuments, parse } from "yaml";
+import { connect } from "nats";
 import { loadConfigFile } from "../../src/config/index.js";
+import { natsPermissions, NatsRoles } from "../../src/events/index.js";
 import {
   CLUSTER_BIN,
   controlPlaneMissing,
   startControlPlane,
   type ControlPlane,
 } from "../helpers/control-plane.js";
+import { startNats } from "../helpers/nats-server.js";
 import { waitFor } from "../helpers/net.js";
 import { startScheduler } from "../helpers/scheduler.js";
 
@@ -393,6 +396,50 @@ describe("Helm chart", { skip: missing }, () => {
       await createLease("kube-controller-manager"),
       /may only write Lease hami-agent-agent-n1/,
     );
+  });
+
+  it("the chart's NATS: the permissions of src/events, and a real nats-server refusing anonymous and forged publishes", async () => {
+    const rendered = await template();
+    const secret = manifests(rendered.stdout).find(
+      (m) => m.kind === "Secret" && m.metadata.name === "hami-nats-users",
+    ) as unknown as { stringData: Record<string, string> };
+    const conf = secret.stringData["nats.conf"] ?? "";
+    for (const role of NatsRoles) {
+      const line = conf.split("\n").find((l) => l.includes(`user: "hami-${role}"`)) ?? "";
+      const allowed = /publish: \{ allow: \[(.*?)\] \}/.exec(line)?.[1] ?? "";
+      assert.deepEqual(
+        allowed.split(", ").map((s) => JSON.parse(s) as string),
+        natsPermissions(role).publish,
+        `${role}: the chart and src/events/nats-permissions.ts agree`,
+      );
+    }
+    const file = join(dir, "nats.conf");
+    await writeFile(file, conf);
+    const password = (role: string) => secret.stringData[`${role}-password`] ?? "";
+    const server = await startNats({
+      args: ["-c", file],
+      probe: { user: "hami-audit", pass: password("audit") },
+    });
+    try {
+      await assert.rejects(connect({ servers: server.url, reconnect: false }), /Authorization/i);
+      const node = await connect({
+        servers: server.url,
+        reconnect: false,
+        user: "hami-node",
+        pass: password("node"),
+      });
+      const forged = await node
+        .jetstream()
+        .publish("hami.events.allocation.n1", new TextEncoder().encode("{}"), { timeout: 2000 })
+        .then(
+          () => "published",
+          (error: unknown) => String(error),
+        );
+      await node.close();
+      assert.notEqual(forged, "published", "a node agent cannot forge an allocation");
+    } finally {
+      await server.cleanup();
+    }
   });
 
   it("the rendered ConfigMap is a valid hami config, and its values reach it", async () => {

@@ -17,10 +17,18 @@ nats://hami-nats.{{ .Release.Namespace }}.svc:4222
 {{- end -}}
 {{- end -}}
 
+{{/* NATS connection for one component role (scheduler, node): the chart's NATS gives each role its
+own user (see nats.yaml); an existing NATS takes a creds file from nats.credentialsSecret. */}}
 {{- define "hami.natsEnv" -}}
+{{- $root := .root -}}
 - name: NATS_URL
-  value: {{ include "hami.natsURL" . | quote }}
-{{- if .Values.nats.credentialsSecret }}
+  value: {{ include "hami.natsURL" $root | quote }}
+{{- if $root.Values.nats.enabled }}
+- name: NATS_USER
+  value: hami-{{ .role }}
+- name: NATS_PASSWORD
+  valueFrom: { secretKeyRef: { name: hami-nats-users, key: {{ .role }}-password } }
+{{- else if $root.Values.nats.credentialsSecret }}
 - name: NATS_CREDS
   value: /etc/hami/nats/creds
 {{- end }}
