@@ -100,6 +100,21 @@ describe("Helm chart", { skip: missing }, () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
+  /** Applies the default rendering's objects that `keep` selects to the test cluster; returns them. */
+  async function applyRendered(keep: (m: Manifest) => boolean): Promise<Manifest[]> {
+    const objects = manifests((await template()).stdout).filter(keep);
+    const applied = await run(
+      join(CLUSTER_BIN, "kubectl"),
+      [`--kubeconfig=${plane.kubeconfig}`, "apply", "-f", "-"],
+      objects.map((m) => JSON.stringify(m)).join("\n"),
+    );
+    assert.equal(applied.code, 0, applied.stderr);
+    return objects;
+  }
+
+  const isRbac = (m: Manifest): boolean =>
+    m.kind === "ServiceAccount" || m.kind.startsWith("Role") || m.kind.startsWith("ClusterRole");
+
   it("passes helm lint", async () => {
     const lint = await run(HELM, ["lint", CHART, "--strict", "--kube-version", "1.36.3"]);
     assert.equal(lint.code, 0, lint.stdout + lint.stderr);
@@ -193,19 +208,12 @@ describe("Helm chart", { skip: missing }, () => {
   });
 
   it("no label lets a pod with GPU resources run a privileged container (the apiserver's own policy)", async () => {
-    const rendered = await template();
-    const policy = manifests(rendered.stdout).filter(
+    const policy = await applyRendered(
       (m) =>
         m.kind.startsWith("ValidatingAdmissionPolicy") &&
         m.metadata.name === "hami-gpu-pods-not-privileged",
     );
     assert.equal(policy.length, 2);
-    const applied = await run(
-      join(CLUSTER_BIN, "kubectl"),
-      [`--kubeconfig=${plane.kubeconfig}`, "apply", "-f", "-"],
-      policy.map((m) => JSON.stringify(m)).join("\n"),
-    );
-    assert.equal(applied.code, 0, applied.stderr);
     const kc = new KubeConfig();
     kc.loadFromFile(plane.kubeconfig);
     const core = kc.makeApiClient(CoreV1Api);
@@ -250,19 +258,7 @@ describe("Helm chart", { skip: missing }, () => {
   });
 
   it("RBAC, checked by the real apiserver: certgen reaches only its Secret, the scheduler only its Lease", async () => {
-    const rendered = await template();
-    const rbac = manifests(rendered.stdout).filter(
-      (m) =>
-        m.kind === "ServiceAccount" ||
-        m.kind.startsWith("Role") ||
-        m.kind.startsWith("ClusterRole"),
-    );
-    const applied = await run(
-      join(CLUSTER_BIN, "kubectl"),
-      [`--kubeconfig=${plane.kubeconfig}`, "apply", "-f", "-"],
-      rbac.map((m) => JSON.stringify(m)).join("\n"),
-    );
-    assert.equal(applied.code, 0, applied.stderr);
+    await applyRendered(isRbac);
     const can = async (account: string, verb: string, resource: string): Promise<boolean> => {
       const answer = await run(join(CLUSTER_BIN, "kubectl"), [
         `--kubeconfig=${plane.kubeconfig}`,
@@ -288,21 +284,9 @@ describe("Helm chart", { skip: missing }, () => {
   });
 
   it("the node agent changes only hami annotations of its own Node and its node's pods, and its own Lease", async () => {
-    const rendered = await template();
-    const objects = manifests(rendered.stdout).filter(
-      (m) =>
-        m.kind === "ServiceAccount" ||
-        m.kind.startsWith("Role") ||
-        m.kind.startsWith("ClusterRole") ||
-        m.kind.startsWith("ValidatingAdmissionPolicy"),
-    );
+    await applyRendered((m) => isRbac(m) || m.kind.startsWith("ValidatingAdmissionPolicy"));
     const kubectl = (args: string[], input?: string, kubeconfig = plane.kubeconfig) =>
       run(join(CLUSTER_BIN, "kubectl"), [`--kubeconfig=${kubeconfig}`, ...args], input);
-    const applied = await kubectl(
-      ["apply", "-f", "-"],
-      objects.map((m) => JSON.stringify(m)).join("\n"),
-    );
-    assert.equal(applied.code, 0, applied.stderr);
     const kc = new KubeConfig();
     kc.loadFromFile(plane.kubeconfig);
     const core = kc.makeApiClient(CoreV1Api);
