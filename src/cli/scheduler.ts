@@ -5,7 +5,13 @@
 import { createServer } from "node:http";
 import { parseArgs } from "node:util";
 import express from "express";
-import { mutatePolicy, placementPolicy, readEnv, type Config } from "../config/index.js";
+import {
+  mutatePolicy,
+  placementPolicy,
+  readEnv,
+  resourceNames,
+  type Config,
+} from "../config/index.js";
 import { fgdScorer, quotaResourceNames } from "../core/index.js";
 import { NatsBus, type EventBus } from "../events/index.js";
 import { loadKubeConfig, podApi } from "../k8s/index.js";
@@ -192,11 +198,13 @@ export async function runScheduler(argv: string[]): Promise<void> {
       requeue.released(node);
     },
   });
+  // The quota ResourceQuota entries follow the live config's resource names.
+  const quotaNames = () => quotaResourceNames(resourceNames(config.current()));
   const registry = createRegistry(true);
   const metrics = schedulerMetrics(
     registry,
     () => deviceStats(view),
-    () => view.quotas.stats(quotaResourceNames(mutatePolicy(config.current()).resourceNames)),
+    () => view.quotas.stats(quotaNames()),
   );
   const admission = webhookMetrics(registry);
   const bus = await startBus(opts, log, () => {
@@ -231,11 +239,7 @@ export async function runScheduler(argv: string[]): Promise<void> {
             clock: () => new Date(),
             ready: deps.ready,
             metricsRoute: false,
-            quotas: (namespace) =>
-              view.quotas.quota(
-                namespace,
-                quotaResourceNames(mutatePolicy(config.current()).resourceNames),
-              ),
+            quotas: (namespace) => view.quotas.quota(namespace, quotaNames()),
           }),
         )
       : [await listenHttp(createSchedulerApp(deps), opts.host, opts.port, "all routes")];

@@ -4,6 +4,7 @@
 
 import { parseGoBool } from "./codec.js";
 import type { ContainerDevice, PodDevices } from "./device.js";
+import { DNS_LABEL_PATTERN, POD_UID_PATTERN } from "./names.js";
 
 export interface AllocatePolicy {
   /** HAMi-core's install path on host and in the container (config hookPath). */
@@ -37,14 +38,12 @@ export function containerCacheDir(hookPath: string, podUID: string, container: s
   return `${hookPath}/vgpu/containers/${podUID}_${container}`;
 }
 
-const POD_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const CONTAINER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
 /** Why a pod uid and container name cannot name a host directory (a UUID and a DNS-1123 label, as
  * Kubernetes makes them), or undefined when they can. */
 export function cacheDirProblem(podUID: string, container: string): string | undefined {
-  if (!POD_UID.test(podUID)) return `pod uid ${JSON.stringify(podUID.slice(0, 64))} is not a UUID`;
-  if (!CONTAINER_NAME.test(container))
+  if (!POD_UID_PATTERN.test(podUID))
+    return `pod uid ${JSON.stringify(podUID.slice(0, 64))} is not a UUID`;
+  if (!DNS_LABEL_PATTERN.test(container))
     return `container name ${JSON.stringify(container.slice(0, 64))} is not a DNS-1123 label`;
   return undefined;
 }
@@ -52,6 +51,13 @@ export function cacheDirProblem(podUID: string, container: string): string | und
 /** CUDA_DISABLE_CONTROL read as HAMi does (Go's strconv.ParseBool; anything else is false). */
 export function controlDisabled(env: Readonly<Record<string, string | undefined>>): boolean {
   return parseGoBool(env.CUDA_DISABLE_CONTROL ?? "") === true;
+}
+
+/** controlDisabled for an env list as a pod spec holds it (a later entry wins, as in Kubernetes). */
+export function envDisablesControl(
+  env: readonly { name: string; value?: string }[] | undefined,
+): boolean {
+  return controlDisabled(Object.fromEntries((env ?? []).map((e) => [e.name, e.value])));
 }
 
 export function containerResponse(

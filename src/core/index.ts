@@ -38,6 +38,7 @@ export type {
 } from "./pod-annotations.js";
 export { parseQuantity } from "./quantity.js";
 export { podSchema } from "./pod-schema.js";
+export { DNS_LABEL_PATTERN, POD_UID_PATTERN } from "./names.js";
 export { FitReason, Reason, SkipReason } from "./reasons.js";
 export type {
   Container,
@@ -76,6 +77,7 @@ export {
   containerCacheDir,
   containerResponse,
   controlDisabled,
+  envDisablesControl,
   matchAllocate,
   nextContainer,
 } from "./allocate.js";
@@ -89,5 +91,11 @@ export type {
 } from "./allocate.js";
 export { fgdScorer, freeShare, nodeFragmentation } from "./fragmentation.js";
 export type { TaskClass } from "./fragmentation.js";
-export { podQuotaUsage, quotaExceeded, quotaResourceNames, requestQuotaUsage } from "./quota.js";
+export {
+  podQuotaUsage,
+  quotaExceeded,
+  quotaResourceNames,
+  quotaUsage,
+  requestQuotaUsage,
+} from "./quota.js";
 export type { NamespaceQuota, QuotaAmount, QuotaNames } from "./quota.js";

@@ -4,7 +4,7 @@
 // memory limit counts in gpumem units (x memoryFactor). Usage is what placed pods hold (an init
 // container's peak counted as the pod's effective request). Pure: limits and usage come in as data.
 
-import { podUsage, type PodDevices } from "./device.js";
+import { podUsage, type DeviceUsage, type PodDevices } from "./device.js";
 import type { PodRequest } from "./pod-request.js";
 import type { ResourceNames } from "./types.js";
 
@@ -21,15 +21,20 @@ export interface NamespaceQuota {
   used: QuotaAmount;
 }
 
-/** What a placed pod counts against its namespace's quota. */
-export function podQuotaUsage(devices: PodDevices, initContainers: number): QuotaAmount {
+/** What a pod's per-device usage counts against its namespace's quota: summed over its devices. */
+export function quotaUsage(usage: ReadonlyMap<string, DeviceUsage>): QuotaAmount {
   let memoryMiB = 0;
   let cores = 0;
-  for (const usage of podUsage(devices, initContainers).values()) {
-    memoryMiB += usage.memoryMiB;
-    cores += usage.cores;
+  for (const u of usage.values()) {
+    memoryMiB += u.memoryMiB;
+    cores += u.cores;
   }
   return { memoryMiB, cores };
+}
+
+/** What a placed pod counts against its namespace's quota. */
+export function podQuotaUsage(devices: PodDevices, initContainers: number): QuotaAmount {
+  return quotaUsage(podUsage(devices, initContainers));
 }
 
 /** What admission can count before placement: MiB and cores times the GPU count; a percentage is

@@ -3,16 +3,14 @@
 
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { DNS_LABEL_PATTERN, POD_UID_PATTERN } from "../core/index.js";
 
 export const EventTypes = ["admission", "allocation", "allocated", "released", "node"] as const;
 export type EventType = (typeof EventTypes)[number];
 
 // Every field is bounded: an event is a hint from the network, and its names may end up in logs,
 // subjects and (never unchecked) host paths. Kubernetes' own rules for names (DNS-1123).
-const dnsLabel = z
-  .string()
-  .max(63)
-  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a DNS-1123 label");
+const dnsLabel = z.string().max(63).regex(DNS_LABEL_PATTERN, "must be a DNS-1123 label");
 const dnsSubdomain = z
   .string()
   .max(253)
@@ -20,9 +18,7 @@ const dnsSubdomain = z
     /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
     "must be a DNS-1123 subdomain",
   );
-const podUid = z
-  .string()
-  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, "must be a UUID");
+const podUid = z.string().regex(POD_UID_PATTERN, "must be a UUID");
 
 const device = z.object({
   uuid: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,127}$/, "must be a GPU UUID"),

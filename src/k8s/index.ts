@@ -10,5 +10,5 @@ export {
 } from "./client.js";
 export { startInformer } from "./informer.js";
 export type { InformerHandlers, InformerOptions, RunningInformer } from "./informer.js";
-export { podApi } from "./pods.js";
+export { containersInDeviceOrder, podApi } from "./pods.js";
 export type { PodApi, PodEvent } from "./pods.js";

@@ -1,8 +1,9 @@
 // The pod writes hami components make, as small typed calls: annotate with a resourceVersion
 // precondition (a merge patch carrying metadata.resourceVersion is a compare-and-swap; a 409 becomes
-// ConflictError), bind, and record a pod Event. No decisions here.
+// ConflictError), bind, and record a pod Event; and the order hami lists a pod's containers in. No
+// decisions here.
 
-import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig, type V1Container, type V1Pod } from "@kubernetes/client-node";
 import { ConflictError, isStatus, MERGE_PATCH } from "./client.js";
 
 export interface PodEvent {
@@ -82,4 +83,9 @@ export function podApi(kc: KubeConfig): PodApi {
       });
     },
   };
+}
+
+/** A pod's containers in the order of HAMi's device annotations: init containers, then app ones. */
+export function containersInDeviceOrder(pod: V1Pod): V1Container[] {
+  return [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
 }

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import type { CoreV1Api, V1Pod } from "@kubernetes/client-node";
 import { parse } from "yaml";
 import { allocationRecord, Annotation, decodePodDevices } from "../core/index.js";
+import { containersInDeviceOrder } from "../k8s/index.js";
 import { waitFor } from "./net.js";
 import type { SimulatedKubelet } from "./simulated-kubelet.js";
 
@@ -80,9 +81,8 @@ export async function waitPlaced(
 const ENV_SHOWN =
   /^(NVIDIA_VISIBLE_DEVICES|CUDA_DEVICE_MEMORY_LIMIT_\d+|CUDA_DEVICE_SM_LIMIT|CUDA_OVERSUBSCRIBE)$/;
 
-/** Containers in PodDevices order: init containers, then app containers. */
 function containerNames(pod: V1Pod): string[] {
-  return [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
+  return containersInDeviceOrder(pod).map((c) => c.name);
 }
 
 function describeDevices(pod: V1Pod): string {

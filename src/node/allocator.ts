@@ -14,8 +14,8 @@ import {
   cacheDirProblem,
   containerCacheDir,
   containerResponse,
-  controlDisabled,
   decodePodDevices,
+  envDisablesControl,
   encodePodDevices,
   matchAllocate,
   nextContainer,
@@ -24,7 +24,7 @@ import {
   type PodDevices,
 } from "../core/index.js";
 import { eventId, type EventBus, type HamiEvent } from "../events/index.js";
-import type { PodApi } from "../k8s/index.js";
+import { containersInDeviceOrder, type PodApi } from "../k8s/index.js";
 import type { Logger } from "../telemetry/index.js";
 import type {
   AllocateRequest,
@@ -59,18 +59,12 @@ const terminal = (pod: V1Pod): boolean =>
   pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed";
 
 /** Containers in PodDevices order: init containers, then app containers. */
-function containersOf(pod: V1Pod) {
-  return [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
-}
-
 function names(pod: V1Pod): string[] {
-  return containersOf(pod).map((c) => c.name);
+  return containersInDeviceOrder(pod).map((c) => c.name);
 }
 
 function disabled(pod: V1Pod): boolean[] {
-  return containersOf(pod).map((c) =>
-    controlDisabled(Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value]))),
-  );
+  return containersInDeviceOrder(pod).map((c) => envDisablesControl(c.env));
 }
 
 function identity(pod: V1Pod): { uid: string; namespace: string; name: string; created: number } {

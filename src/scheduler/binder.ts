@@ -8,8 +8,8 @@ import type { V1Pod } from "@kubernetes/client-node";
 import {
   Annotation,
   BindPhase,
-  controlDisabled,
   encodePodDevices,
+  envDisablesControl,
   evaluateNode,
   podUsage,
   type Pod,
@@ -17,7 +17,12 @@ import {
   type PodRequest,
 } from "../core/index.js";
 import { eventId, type EventBus, type HamiEvent } from "../events/index.js";
-import { ConflictError, type PodApi, type PodEvent } from "../k8s/index.js";
+import {
+  ConflictError,
+  containersInDeviceOrder,
+  type PodApi,
+  type PodEvent,
+} from "../k8s/index.js";
 import { placementFor, podDemand, type ExtenderDeps } from "./extender.js";
 import type { BindingArgs, ExtenderBindingResult } from "./protocol.js";
 
@@ -48,9 +53,7 @@ function describeDevices(devices: PodDevices, request: PodRequest): string {
 
 /** Whether the container opts out of HAMi-core (env CUDA_DISABLE_CONTROL, a Go bool). */
 function containerControlDisabled(pod: V1Pod, container: string | undefined): boolean {
-  const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
-  const env = all.find((c) => c.name === container)?.env ?? [];
-  return controlDisabled(Object.fromEntries(env.map((e) => [e.name, e.value])));
+  return envDisablesControl(containersInDeviceOrder(pod).find((c) => c.name === container)?.env);
 }
 
 interface Placed {
@@ -99,7 +102,8 @@ function plan(
   const request = demand.kind === "devices" ? demand.request : { slots: [], initContainers: 0 };
   const preferences = demand.kind === "devices" ? demand.preferences : {};
   const candidate = deps.view.candidate(args.Node, uid);
-  const verdict = evaluateNode(candidate, request, preferences, placementFor(pod as Pod, deps));
+  const placement = placementFor(pod as Pod, policy, deps.view);
+  const verdict = evaluateNode(candidate, request, preferences, placement);
   if (!verdict.fits)
     return {
       result: "unfit",

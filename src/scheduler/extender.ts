@@ -66,11 +66,14 @@ export function podDemand(pod: Pod, policy: SchedulerPolicy): PodDemand {
 
 /** The placement policy for one pod: the configured one, plus its namespace's GPU quota (its own
  * holding left out, so a re-plan at bind does not count it twice). */
-export function placementFor(pod: Pod, deps: ExtenderDeps): PlacementPolicy {
-  const policy = deps.policy();
+export function placementFor(
+  pod: Pod,
+  policy: SchedulerPolicy,
+  view: ClusterView,
+): PlacementPolicy {
   const resources = quotaResourceNames(policy.request.resourceNames);
   const namespace = pod.metadata?.namespace ?? "default";
-  const quota = deps.view.quotas.quota(namespace, resources, pod.metadata?.uid);
+  const quota = view.quotas.quota(namespace, resources, pod.metadata?.uid);
   if (quota === undefined) return policy.placement;
   const check = { quota, names: { ...resources, memoryFactor: policy.request.memoryFactor } };
   return { ...policy.placement, quota: check };
@@ -112,7 +115,7 @@ export function explainPod(
   if (demand.kind !== "devices") return { demand, verdicts: [] };
   const { view } = deps;
   const uid = pod.metadata?.uid ?? "";
-  const placement = placementFor(pod, deps);
+  const placement = placementFor(pod, policy, view);
   const shape = JSON.stringify([demand.request, demand.preferences, placement]);
   const memo = memoFor(view);
   const verdicts = nodeNames.map((name) => {

@@ -6,6 +6,7 @@ import type { V1ResourceQuota } from "@kubernetes/client-node";
 import type { QuotaStat } from "../telemetry/index.js";
 import {
   parseQuantity,
+  quotaUsage,
   type DeviceUsage,
   type NamespaceQuota,
   type QuotaAmount,
@@ -56,14 +57,8 @@ export class QuotaBook {
     this.holderNamespace.delete(uid);
     if (holding === undefined) return;
     const { namespace, usage } = holding;
-    let memoryMiB = 0;
-    let cores = 0;
-    for (const u of usage.values()) {
-      memoryMiB += u.memoryMiB;
-      cores += u.cores;
-    }
     const pods = this.held.get(namespace) ?? new Map<string, QuotaAmount>();
-    pods.set(uid, { memoryMiB, cores });
+    pods.set(uid, quotaUsage(usage));
     this.held.set(namespace, pods);
     this.holderNamespace.set(uid, namespace);
   }
