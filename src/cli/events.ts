@@ -82,6 +82,8 @@ export async function runEvents(argv: string[]): Promise<void> {
     await finish();
     return;
   }
+  await subscription.caughtUp;
+  process.stderr.write("hami events: following new events; Ctrl-C stops\n");
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       void finish().then(resolve);

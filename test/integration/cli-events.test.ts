@@ -106,14 +106,22 @@ describe("hami events - recorded history", () => {
       "--nats",
       server.url,
     ]);
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
-    await publishAll({ url: server.url }, [
-      sampleEvent("node", 7, "gpu-9"),
-      sampleEvent("released", 8, "gpu-9"),
-      sampleEvent("node", 9, "gpu-9"),
-    ]);
-    await waitFor("followed events", () => jsonLines(proc.output().stdout).length >= 2);
-    proc.child.kill("SIGINT");
+    try {
+      // Only events published after the consumer exists are followed: wait until it says so.
+      await waitFor(
+        "the follower subscribed",
+        () => proc.output().stderr.includes("following new events"),
+        30_000,
+      );
+      await publishAll({ url: server.url }, [
+        sampleEvent("node", 7, "gpu-9"),
+        sampleEvent("released", 8, "gpu-9"),
+        sampleEvent("node", 9, "gpu-9"),
+      ]);
+      await waitFor("followed events", () => jsonLines(proc.output().stdout).length >= 2);
+    } finally {
+      proc.child.kill("SIGINT");
+    }
     const run = await proc.exited;
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(
