@@ -22,7 +22,10 @@ import {
 } from "../../src/node/index.js";
 import { createLogger } from "../../src/telemetry/index.js";
 import { controlPlaneMissing, startControlPlane } from "../../test/helpers/control-plane.js";
-import { SimulatedKubelet } from "../../test/helpers/simulated-kubelet.js";
+import {
+  installSimulatedHamiCore,
+  SimulatedKubelet,
+} from "../../test/helpers/simulated-kubelet.js";
 
 const NODE = "bench-node";
 const PODS = Number(process.env.BENCH_PODS ?? 60);
@@ -47,6 +50,7 @@ if (missing !== undefined) {
 
 const plane = await startControlPlane();
 const hook = await mkdtemp(join(tmpdir(), "hami-bench-hook-"));
+await installSimulatedHamiCore(hook);
 const kc = new KubeConfig();
 kc.loadFromFile(plane.kubeconfig);
 const core = kc.makeApiClient(CoreV1Api);
@@ -72,7 +76,12 @@ const allocator: Allocator = new Allocator({
   listPods: async () =>
     (await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${NODE}` })).items,
   log,
-  policy: () => ({ hookPath: hook, memoryScaling: 1, disableCoreLimit: false }),
+  policy: () => ({
+    hookPath: hook,
+    memoryScaling: 1,
+    disableCoreLimit: false,
+    lockDir: join(hook, "vgpulock"),
+  }),
   isKnownDevice: (id): boolean => plugin.isHealthy(id),
   newId: () => randomUUID(),
   clock: () => new Date(),

@@ -4,6 +4,7 @@
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import { readEnv, type Config } from "../config/index.js";
+import { VGPU_LOCK_DIR } from "../core/index.js";
 import { NatsBus } from "../events/index.js";
 import { loadKubeConfig } from "../k8s/index.js";
 import {
@@ -20,8 +21,10 @@ import { UsageError } from "./usage.js";
 
 export const NODE_USAGE = `usage: hami node [--node-name NAME] [--devices nvml|file:PATH] [--device-plugin-dir /var/lib/kubelet/device-plugins]
                  [--kubeconfig FILE] [--config FILE] [--lease-namespace kube-system] [--nats URL]
-  --node-name   defaults to $NODE_NAME, then the host name
-  --devices     nvml: nvidia-smi on this host; file:PATH: GPUs described in a YAML/JSON file (mock)
+                 [--vgpu-lock-dir /tmp/vgpulock]
+  --node-name      defaults to $NODE_NAME, then the host name
+  --devices        nvml: nvidia-smi on this host; file:PATH: GPUs described in a YAML/JSON file (mock)
+  --vgpu-lock-dir  host directory mounted at /tmp/vgpulock for HAMi-core's locks (HAMi's is the same path)
   ${NATS_USAGE}`;
 
 function source(spec: string, node: string): DeviceSource {
@@ -30,7 +33,7 @@ function source(spec: string, node: string): DeviceSource {
   throw new UsageError(`--devices=${spec}: expected nvml or file:PATH`);
 }
 
-export function agentSettings(config: Config): AgentSettings {
+export function agentSettings(config: Config, lockDir: string): AgentSettings {
   const { nvidia } = config;
   return {
     offer: {
@@ -43,6 +46,7 @@ export function agentSettings(config: Config): AgentSettings {
       hookPath: nvidia.hookPath,
       memoryScaling: nvidia.deviceMemoryScaling,
       disableCoreLimit: nvidia.disablecorelimit,
+      lockDir,
       ...(nvidia.libCudaLogLevel === undefined ? {} : { libCudaLogLevel: nvidia.libCudaLogLevel }),
     },
   };
@@ -58,6 +62,7 @@ export async function runNode(argv: string[]): Promise<void> {
       kubeconfig: { type: "string" },
       config: { type: "string" },
       "lease-namespace": { type: "string", default: "kube-system" },
+      "vgpu-lock-dir": { type: "string", default: VGPU_LOCK_DIR },
       ...NATS_FLAGS,
     },
     strict: true,
@@ -67,6 +72,9 @@ export async function runNode(argv: string[]): Promise<void> {
   const log = createLogger({ level: env.logLevel }).child({ component: "node", node });
   const config = await liveConfig(values.config, log);
   const nats = natsSettings(values, env.nats);
+  const lockDir = values["vgpu-lock-dir"];
+  if (!lockDir.startsWith("/"))
+    throw new UsageError(`--vgpu-lock-dir=${lockDir}: expected an absolute path`);
   const bus = nats === undefined ? undefined : await NatsBus.start({ nats, log });
   if (bus === undefined)
     log.warn("no NATS_URL or --nats: allocations are read from the API server only");
@@ -75,7 +83,7 @@ export async function runNode(argv: string[]): Promise<void> {
     node,
     source: source(values.devices, node),
     pluginDir: values["device-plugin-dir"],
-    settings: () => agentSettings(config.current()),
+    settings: () => agentSettings(config.current(), lockDir),
     leaseNamespace: values["lease-namespace"],
     bus,
     log,

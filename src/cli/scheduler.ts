@@ -191,6 +191,7 @@ export async function runScheduler(argv: string[]): Promise<void> {
     now: () => Date.now(),
     registerStaleMs: opts.stale * 1000,
     requireLease: opts["require-agent-lease"],
+    offeredResource: config.current().nvidia.resourceCountName,
     onInvalid: (what, error) => {
       log.warn({ what, err: error }, "ignoring an invalid annotation");
     },

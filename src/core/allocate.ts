@@ -12,12 +12,21 @@ export interface AllocatePolicy {
   memoryScaling: number;
   disableCoreLimit: boolean;
   libCudaLogLevel?: number;
+  /** Host directory mounted at /tmp/vgpulock, where HAMi-core keeps its lock files. */
+  lockDir: string;
 }
+
+/** HAMi-core's lock directory inside the container (HAMi mounts the host's /tmp/vgpulock there:
+ * Project-HAMi/HAMi, pkg/device-plugin/nvidiadevice/nvinternal/plugin/server.go). */
+export const VGPU_LOCK_DIR = "/tmp/vgpulock";
 
 export interface Mount {
   containerPath: string;
   hostPath: string;
   readOnly: boolean;
+  /** What the host path must be. containerd creates a missing source as a directory, so a file
+   * source must exist before Allocate answers, and a directory source is made by the agent. */
+  source: "file" | "directory";
 }
 
 export interface ContainerResponse {
@@ -82,14 +91,30 @@ export function containerResponse(
   // preload; we add none of them, so such a container never touches HAMi-core's host files.
   if (controlDisabled(who.env)) return { envs, mounts: [] };
   const mounts: Mount[] = [
-    { containerPath: `${vgpu}/libvgpu.so`, hostPath: `${vgpu}/libvgpu.so`, readOnly: true },
+    {
+      containerPath: `${vgpu}/libvgpu.so`,
+      hostPath: `${vgpu}/libvgpu.so`,
+      readOnly: true,
+      source: "file",
+    },
     {
       containerPath: vgpu,
       hostPath: containerCacheDir(policy.hookPath, who.podUID, who.container),
       readOnly: false,
+      source: "directory",
     },
-    { containerPath: "/tmp/vgpulock", hostPath: "/tmp/vgpulock", readOnly: false },
-    { containerPath: "/etc/ld.so.preload", hostPath: `${vgpu}/ld.so.preload`, readOnly: true },
+    {
+      containerPath: VGPU_LOCK_DIR,
+      hostPath: policy.lockDir,
+      readOnly: false,
+      source: "directory",
+    },
+    {
+      containerPath: "/etc/ld.so.preload",
+      hostPath: `${vgpu}/ld.so.preload`,
+      readOnly: true,
+      source: "file",
+    },
   ];
   return { envs, mounts };
 }

@@ -80,6 +80,7 @@ export {
   envDisablesControl,
   matchAllocate,
   nextContainer,
+  VGPU_LOCK_DIR,
 } from "./allocate.js";
 export type {
   AllocateMatch,

@@ -25,6 +25,7 @@ import {
 import { startScheduler, type RunningScheduler } from "./kube-scheduler.js";
 import { startNats, type NatsServer } from "./nats-server.js";
 import { freePort, httpsStatus, waitFor } from "./net.js";
+import { installSimulatedHamiCore } from "./simulated-hami-core.js";
 import { SimulatedKubelet } from "./simulated-kubelet.js";
 
 export class LocalError extends Error {
@@ -222,6 +223,7 @@ async function startNodes(
         `--kubeconfig=${ctx.plane.kubeconfig}`,
         `--config=${ctx.config}`,
         "--lease-namespace=kube-system",
+        `--vgpu-lock-dir=${join(ctx.dir, "vgpulock")}`,
       ],
       natsEnvironment(ctx.nats),
     );
@@ -251,6 +253,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
     const natsAs = (role: NatsRole): NatsEnv => ({ url: nats.url, ...natsUsers[role] });
     const certs = join(dir, "certs");
     await ensureLocalCerts({ dir: certs, hosts: ["127.0.0.1", "localhost"], now: new Date() });
+    await installSimulatedHamiCore(join(dir, "hook"));
     const config = join(dir, "device-config.yaml");
     await writeFile(
       config,

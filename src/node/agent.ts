@@ -110,7 +110,6 @@ export class NodeAgent {
   async start(): Promise<void> {
     const { kc, node, log } = this.options;
     await this.discover();
-    await this.registrar.renewLease();
     const core = kc.makeApiClient(CoreV1Api);
     const fieldSelector = `spec.nodeName=${node}`;
     this.pods = startInformer<V1Pod>(
@@ -146,6 +145,8 @@ export class NodeAgent {
       },
     });
     await this.plugin.start();
+    // The Lease last: the scheduler places pods here once the kubelet has our devices.
+    await this.registrar.renewLease();
     this.every(this.options.pollMs ?? 10_000, () => this.discover());
     this.every(this.options.leaseMs ?? 10_000, () => this.registrar.renewLease());
     this.every(this.options.registerMs ?? 60_000, () => this.registrar.register(this.devices));
@@ -155,8 +156,13 @@ export class NodeAgent {
     );
   }
 
+  /** Stops serving. The Lease goes first: the kubelet fails any pod it admits while the plugin is
+   * gone ("Allocate failed due to no healthy devices present"), so none may be placed here meanwhile. */
   async stop(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
+    await this.registrar.releaseLease().catch((error: unknown) => {
+      this.options.log.warn({ err: error }, "could not delete the agent Lease; it expires instead");
+    });
     await this.plugin.stop();
     await this.subscription?.stop();
     await this.pods?.stop();

@@ -5,7 +5,7 @@
 // Events are hints, never authority: a pod known only from an event is read from the API before
 // anything is served, and what is served is what the API says (uid, node, containers, devices).
 
-import { mkdir, rm } from "node:fs/promises";
+import { chmod, mkdir, rm, stat } from "node:fs/promises";
 import { status } from "@grpc/grpc-js";
 import type { V1Pod } from "@kubernetes/client-node";
 import {
@@ -20,6 +20,7 @@ import {
   matchAllocate,
   nextContainer,
   type AllocatePolicy,
+  type Mount,
   type PendingPod,
   type PodDevices,
 } from "../core/index.js";
@@ -108,6 +109,25 @@ function decodePlan(
     return { devices, served };
   } catch (error) {
     return { error };
+  }
+}
+
+/** Checks the file sources, then makes the directory sources (mode 0777, as HAMi does for
+ * /tmp/vgpulock, so a container running as any user can write its locks and cache). containerd
+ * would turn a missing libvgpu.so or ld.so.preload into an empty directory in the container. */
+async function prepareSources(node: string, mounts: readonly Mount[]): Promise<void> {
+  for (const mount of mounts.filter((m) => m.source === "file")) {
+    const found = await stat(mount.hostPath).catch(() => undefined);
+    if (found?.isFile() !== true)
+      throw new AllocateError(
+        status.FAILED_PRECONDITION,
+        `HAMi-core is not installed on node ${node}: ${mount.hostPath} ${found === undefined ? "does not exist" : "is not a file"} ` +
+          "(the chart's device-plugin init container installs it; a container with CUDA_DISABLE_CONTROL=true needs none)",
+      );
+  }
+  for (const mount of mounts.filter((m) => m.source === "directory")) {
+    await mkdir(mount.hostPath, { recursive: true });
+    await chmod(mount.hostPath, 0o777);
   }
 }
 
@@ -284,11 +304,7 @@ export class Allocator {
       policy,
       this.deps.newId(),
     );
-    if (response.mounts.length > 0)
-      await mkdir(containerCacheDir(policy.hookPath, entry.uid, container), {
-        recursive: true,
-        mode: 0o777,
-      });
+    await prepareSources(this.deps.node, response.mounts);
     const complete = entry.devices.every((d, i) => d.length === 0 || entry.served[i] === true);
     const remaining = entry.devices.map((d, i) => (entry.served[i] === true ? [] : d));
     await this.deps.api.annotatePod(

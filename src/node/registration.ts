@@ -15,6 +15,8 @@ export interface Registrar {
   /** Writes the register annotation (always: its time is the agent's registration heartbeat). */
   register(devices: readonly Device[]): Promise<void>;
   renewLease(): Promise<void>;
+  /** Deletes the Lease: the scheduler stops placing pods here at once, not when it expires. */
+  releaseLease(): Promise<void>;
 }
 
 export function registrar(
@@ -47,6 +49,13 @@ export function registrar(
       } catch (error) {
         if (!isStatus(error, 404)) throw error;
         await leases.createNamespacedLease({ namespace, body: { metadata: { name }, spec } });
+      }
+    },
+    releaseLease: async () => {
+      try {
+        await leases.deleteNamespacedLease({ name, namespace });
+      } catch (error) {
+        if (!isStatus(error, 404)) throw error;
       }
     },
   };

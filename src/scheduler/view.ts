@@ -37,6 +37,8 @@ interface NodeRecord {
   /** Why the register annotation could not be used. */
   error?: string;
   registeredAt?: number;
+  /** The kubelet's allocatable count of ViewOptions.offeredResource. */
+  offered?: number;
 }
 
 export interface ViewOptions {
@@ -46,6 +48,11 @@ export interface ViewOptions {
   registerStaleMs: number;
   /** Nodes without any agent Lease are available when true (no agent liveness yet). */
   requireLease: boolean;
+  /** When set, a node whose kubelet offers none of this resource (the device plugin is not
+   * registered yet, e.g. just after a kubelet restart) is unavailable: the kubelet would fail the
+   * pod ("Allocate failed due to no healthy devices present"). kube-scheduler no longer checks it,
+   * since every GPU resource is ignoredByScheduler. */
+  offeredResource?: string;
   onInvalid?: (what: string, error: unknown) => void;
   /** Called when a pod stops holding devices on a node (deleted, finished, moved). */
   onRelease?: (node: string) => void;
@@ -166,12 +173,22 @@ export class ClusterView {
       this.nodes.set(name, { devices: [], error: `no ${Annotation.nodeRegister} annotation` });
       return;
     }
+    const offered = this.offered(node);
     try {
-      this.nodes.set(name, { devices: decodeNodeDevices(raw), registeredAt });
+      this.nodes.set(name, {
+        devices: decodeNodeDevices(raw),
+        registeredAt,
+        ...(offered === undefined ? {} : { offered }),
+      });
     } catch (error) {
       this.options.onInvalid?.(`node ${name}`, error);
       this.nodes.set(name, { devices: [], error: (error as Error).message });
     }
+  }
+
+  private offered(node: V1Node): number | undefined {
+    const resource = this.options.offeredResource;
+    return resource === undefined ? undefined : Number(node.status?.allocatable?.[resource] ?? 0);
   }
 
   removeNode(name: string): void {
@@ -306,6 +323,8 @@ export class ClusterView {
       return `no agent Lease ${AGENT_LEASE_PREFIX}${name}: the node agent is not running`;
     if (expiry !== undefined && expiry < now)
       return `agent Lease expired ${Math.round((now - expiry) / 1000)} s ago`;
+    if (record.offered !== undefined && !(record.offered > 0))
+      return `the kubelet offers no ${this.options.offeredResource ?? ""} (device plugin not registered)`;
     const stale = this.options.registerStaleMs;
     if (stale > 0 && record.registeredAt !== undefined && now - record.registeredAt > stale)
       return `${Annotation.nodeRegister} is ${Math.round((now - record.registeredAt) / 1000)} s old`;

@@ -3,8 +3,8 @@
 // placed by the real binder of the extender (no kube-scheduler needed to choose one node).
 
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { existsSync, statSync } from "node:fs";
+import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -37,7 +37,7 @@ import {
 } from "../helpers/control-plane.js";
 import { startNats, type NatsServer } from "../helpers/nats-server.js";
 import { waitFor } from "../helpers/net.js";
-import { SimulatedKubelet } from "../helpers/simulated-kubelet.js";
+import { installSimulatedHamiCore, SimulatedKubelet } from "../helpers/simulated-kubelet.js";
 
 const missing = controlPlaneMissing();
 const NODE = "agent-node";
@@ -73,7 +73,7 @@ describe("node agent with the simulated kubelet (mock GPUs)", { skip: missing },
       node: NODE,
       source: fileSource(join(dir, "gpus.json"), NODE),
       pluginDir: kubelet.pluginDir,
-      settings: () => agentSettings(config),
+      settings: () => agentSettings(config, join(dir, "vgpulock")),
       leaseNamespace: "kube-system",
       bus: agentBus,
       log,
@@ -153,6 +153,7 @@ describe("node agent with the simulated kubelet (mock GPUs)", { skip: missing },
     core = kc.makeApiClient(CoreV1Api);
     dir = await mkdtemp(join(tmpdir(), "hami-agent-"));
     await writeFile(join(dir, "gpus.json"), gpuFile(true));
+    await installSimulatedHamiCore(dir);
     const base = defaultConfig();
     config = { ...base, nvidia: { ...base.nvidia, deviceSplitCount: 4, hookPath: dir } };
     kubelet = await SimulatedKubelet.start({
@@ -222,12 +223,22 @@ describe("node agent with the simulated kubelet (mock GPUs)", { skip: missing },
       new RegExp(`^${dir}/vgpu/[0-9a-f-]{36}\\.cache$`),
     );
     const mounts = kubelet.allocations.get("default/mib/c0")?.mounts ?? [];
-    assert.deepEqual(
-      mounts.map((m) => m.container_path),
-      [`${dir}/vgpu/libvgpu.so`, `${dir}/vgpu`, "/tmp/vgpulock", "/etc/ld.so.preload"],
-    );
     const cacheDir = join(dir, "vgpu", "containers", `${created.metadata?.uid}_c0`);
+    assert.deepEqual(
+      mounts.map((m) => [m.container_path, m.host_path, m.read_only]),
+      [
+        [`${dir}/vgpu/libvgpu.so`, `${dir}/vgpu/libvgpu.so`, true],
+        [`${dir}/vgpu`, cacheDir, false],
+        ["/tmp/vgpulock", join(dir, "vgpulock"), false],
+        ["/etc/ld.so.preload", `${dir}/vgpu/ld.so.preload`, true],
+      ],
+    );
     assert.ok(existsSync(cacheDir), "per-container cache dir on the host");
+    assert.equal(
+      statSync(join(dir, "vgpulock")).mode & 0o777,
+      0o777,
+      "lock dir any user can write",
+    );
     const a = await annotations("mib");
     assert.match(a[Annotation.devicesAllocated] ?? "", /^GPU-(aaaa|bbbb),NVIDIA,3000,30:;$/);
     assert.equal(a[Annotation.devicesToAllocate], ";", "HAMi's lifecycle: served entries erased");
@@ -319,6 +330,30 @@ describe("node agent with the simulated kubelet (mock GPUs)", { skip: missing },
     });
   });
 
+  it("refuses Allocate while HAMi-core is not installed, instead of letting containerd mount a directory", async () => {
+    const library = join(dir, "vgpu", "libvgpu.so");
+    await rename(library, `${library}.away`);
+    try {
+      const created = await place(pod("nocore", [{ [RESOURCE]: "1", "nvidia.com/gpumem": "100" }]));
+      const message = await waitFor("the kubelet rejects nocore", () =>
+        kubelet.rejected.get("default/nocore"),
+      );
+      assert.match(
+        message,
+        new RegExp(`HAMi-core is not installed on node ${NODE}: ${library} does not exist`),
+      );
+      const cacheDir = join(dir, "vgpu", "containers", `${created.metadata?.uid}_c0`);
+      assert.ok(!existsSync(cacheDir), "a refused container leaves no host dir");
+    } finally {
+      await rename(`${library}.away`, library);
+      await core.deleteNamespacedPod({
+        namespace: "default",
+        name: "nocore",
+        gracePeriodSeconds: 0,
+      });
+    }
+  });
+
   it("a GPU turning unhealthy is re-sent to the kubelet and re-registered", async () => {
     await writeFile(join(dir, "gpus.json"), gpuFile(false));
     await waitFor("allocatable 4", async () =>
@@ -379,6 +414,22 @@ describe("node agent with the simulated kubelet (mock GPUs)", { skip: missing },
     );
     assert.equal(allocations.length, 1);
     assert.equal(allocated.length, 1);
+  });
+
+  it("a stopping agent deletes its Lease: the scheduler stops placing pods here at once", async () => {
+    await agent.stop();
+    await waitFor("the view sees the node without an agent", () =>
+      /no agent Lease hami-agent-agent-node: the node agent is not running/.test(
+        view.candidate(NODE).unavailable ?? "",
+      )
+        ? true
+        : undefined,
+    );
+    agent = startAgent();
+    await agent.start();
+    await waitFor("the node is a candidate again", () =>
+      view.candidate(NODE).unavailable === undefined ? true : undefined,
+    );
   });
 
   it("an agent killed between bind and Allocate gives the pod the right devices after restart", async () => {

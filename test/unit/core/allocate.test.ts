@@ -13,6 +13,7 @@ const policy: AllocatePolicy = {
   hookPath: "/usr/local",
   memoryScaling: 1,
   disableCoreLimit: false,
+  lockDir: "/tmp/vgpulock",
 };
 const gpu = (uuid: string, memoryMiB: number, cores: number) => ({
   uuid,
@@ -23,7 +24,7 @@ const gpu = (uuid: string, memoryMiB: number, cores: number) => ({
 const who = { podUID: "uid-1", container: "main", env: {} };
 
 describe("allocate - the HAMi-core environment contract", () => {
-  it("one GPU: visible device, memory limit in MiB with 'm', SM limit, shared cache, four mounts", () => {
+  it("one GPU: visible device, memory limit in MiB with 'm', SM limit, shared cache, four mounts with their source types", () => {
     const r = containerResponse([gpu("GPU-a", 3000, 30)], who, policy, "cache-1");
     assert.deepEqual(r.envs, {
       NVIDIA_VISIBLE_DEVICES: "GPU-a",
@@ -36,17 +37,25 @@ describe("allocate - the HAMi-core environment contract", () => {
         containerPath: "/usr/local/vgpu/libvgpu.so",
         hostPath: "/usr/local/vgpu/libvgpu.so",
         readOnly: true,
+        source: "file",
       },
       {
         containerPath: "/usr/local/vgpu",
         hostPath: "/usr/local/vgpu/containers/uid-1_main",
         readOnly: false,
+        source: "directory",
       },
-      { containerPath: "/tmp/vgpulock", hostPath: "/tmp/vgpulock", readOnly: false },
+      {
+        containerPath: "/tmp/vgpulock",
+        hostPath: "/tmp/vgpulock",
+        readOnly: false,
+        source: "directory",
+      },
       {
         containerPath: "/etc/ld.so.preload",
         hostPath: "/usr/local/vgpu/ld.so.preload",
         readOnly: true,
+        source: "file",
       },
     ]);
   });
@@ -63,7 +72,13 @@ describe("allocate - the HAMi-core environment contract", () => {
     const r = containerResponse(
       [gpu("GPU-a", 1000, 0)],
       { ...who, env: { CUDA_DISABLE_CONTROL: "true" } },
-      { hookPath: "/opt/hami", memoryScaling: 1.5, disableCoreLimit: true, libCudaLogLevel: 3 },
+      {
+        ...policy,
+        hookPath: "/opt/hami",
+        memoryScaling: 1.5,
+        disableCoreLimit: true,
+        libCudaLogLevel: 3,
+      },
       "c",
     );
     assert.equal(r.envs.CUDA_OVERSUBSCRIBE, "true");
@@ -73,12 +88,30 @@ describe("allocate - the HAMi-core environment contract", () => {
     assert.deepEqual(r.mounts, [], "control disabled: none of the HAMi-core mounts");
   });
 
+  it("the lock dir's host path is the agent's (--vgpu-lock-dir); the container always sees /tmp/vgpulock", () => {
+    const r = containerResponse(
+      [gpu("GPU-a", 1, 0)],
+      who,
+      { ...policy, lockDir: "/var/run/locks" },
+      "c",
+    );
+    assert.deepEqual(
+      r.mounts.find((m) => m.containerPath === "/tmp/vgpulock"),
+      {
+        containerPath: "/tmp/vgpulock",
+        hostPath: "/var/run/locks",
+        readOnly: false,
+        source: "directory",
+      },
+    );
+  });
+
   it("CUDA_DISABLE_CONTROL is a Go bool: 1, t, True, TRUE disable; anything else does not", () => {
     const mounts = (value: string) =>
       containerResponse(
         [gpu("GPU-a", 1000, 0)],
         { ...who, env: { CUDA_DISABLE_CONTROL: value } },
-        { hookPath: "/usr/local", memoryScaling: 1, disableCoreLimit: false },
+        policy,
         "c",
       ).mounts.length;
     for (const value of ["1", "t", "T", "true", "True", "TRUE"])

@@ -238,6 +238,27 @@ describe("ClusterView - node availability", () => {
     assert.match(v.candidate("n1").unavailable ?? "", /no agent Lease hami-agent-n1/);
   });
 
+  it("a node whose kubelet offers none of the GPU resource (plugin not registered) is unavailable", () => {
+    const { v } = view({ offeredResource: "nvidia.com/gpu" });
+    const withAllocatable = (count: string | undefined): V1Node => {
+      const n = node("n1");
+      n.status = count === undefined ? {} : { allocatable: { "nvidia.com/gpu": count } };
+      return n;
+    };
+    v.setNode(withAllocatable("0"));
+    assert.match(
+      v.candidate("n1").unavailable ?? "",
+      /the kubelet offers no nvidia.com\/gpu \(device plugin not registered\)/,
+    );
+    v.setNode(withAllocatable(undefined));
+    assert.match(v.candidate("n1").unavailable ?? "", /offers no nvidia.com\/gpu/);
+    v.setNode(withAllocatable("20"));
+    assert.equal(v.candidate("n1").unavailable, undefined);
+    const { v: unchecked } = view();
+    unchecked.setNode(withAllocatable("0"));
+    assert.equal(unchecked.candidate("n1").unavailable, undefined, "not checked unless asked");
+  });
+
   it("a stale or malformed register annotation and an unknown node say why", () => {
     const { v, invalid } = view({ registerStaleMs: 60_000 });
     v.setNode(
