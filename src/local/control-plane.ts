@@ -110,6 +110,12 @@ export async function startControlPlane(): Promise<ControlPlane> {
     now,
   });
   const admin = generateClient(ca, { commonName: "admin", organizations: ["system:masters"], now });
+  // What kube-apiserver shows a kubelet for logs and exec (a real node's kubelet checks it).
+  const kubeletClient = generateClient(ca, {
+    commonName: "kube-apiserver-kubelet-client",
+    organizations: ["system:masters"],
+    now,
+  });
   const sa = generateKeyPairSync("rsa", {
     modulusLength: 2048,
     publicKeyEncoding: { type: "spki", format: "pem" },
@@ -120,12 +126,14 @@ export async function startControlPlane(): Promise<ControlPlane> {
     await writeFile(path, text, { mode: 0o600 });
     return path;
   };
-  const [caFile, certFile, keyFile, saKey, saPub] = await Promise.all([
+  const [caFile, certFile, keyFile, saKey, saPub, kubeletCert, kubeletKey] = await Promise.all([
     file("ca.crt", ca.cert),
     file("apiserver.crt", serving.cert),
     file("apiserver.key", serving.key),
     file("sa.key", sa.privateKey),
     file("sa.pub", sa.publicKey),
+    file("kubelet-client.crt", kubeletClient.cert),
+    file("kubelet-client.key", kubeletClient.key),
   ]);
   const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
   const etcdUrl = `http://127.0.0.1:${etcdClient}`;
@@ -184,6 +192,10 @@ export async function startControlPlane(): Promise<ControlPlane> {
           // lift the not-ready taint TaintNodesByCondition puts on every new Node.
           "--disable-admission-plugins=ServiceAccount,TaintNodesByCondition",
           `--cert-dir=${join(dir, "apiserver-certs")}`,
+          // A real node's kubelet (real-node.ts) is reached at its address, not by a DNS name.
+          "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
+          `--kubelet-client-certificate=${kubeletCert}`,
+          `--kubelet-client-key=${kubeletKey}`,
         ],
         apiOutput,
       ),

@@ -16,6 +16,8 @@ export { SimulatedDeviceManager } from "./simulated-device-manager.js";
 export type { ResourceCounts } from "./simulated-device-manager.js";
 export { ALLOCATE_ANNOTATION_PREFIX, SimulatedKubelet } from "./simulated-kubelet.js";
 export { installSimulatedHamiCore } from "./simulated-hami-core.js";
+export { realNodeMissing, startRealNode } from "./real-node.js";
+export type { RealNode, RealNodeOptions } from "./real-node.js";
 export type { SimulatedKubeletOptions } from "./simulated-kubelet.js";
 export { applyExamples, formatReport, reportPods, waitPlaced } from "./examples.js";
 export type { PodReport } from "./examples.js";

@@ -27,6 +27,7 @@ import { startNats, type NatsServer } from "./nats-server.js";
 import { freePort, httpsStatus, waitFor } from "./net.js";
 import { installSimulatedHamiCore } from "./simulated-hami-core.js";
 import { SimulatedKubelet } from "./simulated-kubelet.js";
+import { startRealNode, type RealNode } from "./real-node.js";
 
 export class LocalError extends Error {
   override readonly name = "LocalError";
@@ -61,7 +62,15 @@ export interface LocalOptions {
   splitCount?: number;
   /** Port of the scheduler's HTTPS server (the webhook); free one when absent. */
   port?: number;
+  /** The first node is a REAL node (containerd + runc + kubelet, real-node.ts), the rest simulated. */
+  realNode?: boolean;
   say: (line: string) => void;
+}
+
+/** A component a test or the demo can stop and start again. */
+export interface Restartable {
+  stop(): Promise<void>;
+  start(): Promise<void>;
 }
 
 export interface LocalCluster {
@@ -71,6 +80,10 @@ export interface LocalCluster {
   nats: NatsEnv;
   uiURL: string;
   kubelets: SimulatedKubelet[];
+  realNode?: RealNode;
+  /** Per node name, its `hami node` process. */
+  agents: Map<string, Restartable>;
+  natsServer: Restartable;
   stop(): Promise<void>;
 }
 
@@ -200,35 +213,56 @@ export async function registerWebhook(kc: KubeConfig, url: string, caPem: string
   });
 }
 
+interface Nodes {
+  kubelets: SimulatedKubelet[];
+  realNode?: RealNode;
+  agents: Map<string, Restartable>;
+}
+
 async function startNodes(
   options: LocalOptions,
   ctx: { plane: ControlPlane; dir: string; config: string; nats: NatsEnv; processes: Processes },
-): Promise<SimulatedKubelet[]> {
-  const kubelets: SimulatedKubelet[] = [];
-  for (const node of options.nodes ?? DEFAULT_NODES) {
-    const kubelet = await SimulatedKubelet.start({
-      kubeconfig: ctx.plane.kubeconfig,
-      nodeName: node.name,
-      labels: { gpu: "on" },
-    });
-    kubelets.push(kubelet);
+  nodes: Nodes,
+): Promise<void> {
+  for (const [i, node] of (options.nodes ?? DEFAULT_NODES).entries()) {
+    let pluginDir: string;
+    if (options.realNode === true && i === 0) {
+      options.say(`starting containerd and the kubelet: ${node.name} is a real node...`);
+      nodes.realNode = await startRealNode({
+        plane: ctx.plane,
+        name: node.name,
+        labels: { gpu: "on" },
+      });
+      pluginDir = nodes.realNode.pluginDir;
+    } else {
+      const kubelet = await SimulatedKubelet.start({
+        kubeconfig: ctx.plane.kubeconfig,
+        nodeName: node.name,
+        labels: { gpu: "on" },
+      });
+      nodes.kubelets.push(kubelet);
+      pluginDir = kubelet.pluginDir;
+    }
     const devices = await writeMockDevices(ctx.dir, node);
-    ctx.processes.start(
-      node.name,
-      [
-        "node",
-        `--node-name=${node.name}`,
-        `--devices=file:${devices}`,
-        `--device-plugin-dir=${kubelet.pluginDir}`,
-        `--kubeconfig=${ctx.plane.kubeconfig}`,
-        `--config=${ctx.config}`,
-        "--lease-namespace=kube-system",
-        `--vgpu-lock-dir=${join(ctx.dir, "vgpulock")}`,
-      ],
-      natsEnvironment(ctx.nats),
-    );
+    const args = [
+      "node",
+      `--node-name=${node.name}`,
+      `--devices=file:${devices}`,
+      `--device-plugin-dir=${pluginDir}`,
+      `--kubeconfig=${ctx.plane.kubeconfig}`,
+      `--config=${ctx.config}`,
+      "--lease-namespace=kube-system",
+      `--vgpu-lock-dir=${join(ctx.dir, "vgpulock")}`,
+    ];
+    let agent = ctx.processes.start(node.name, args, natsEnvironment(ctx.nats));
+    nodes.agents.set(node.name, {
+      stop: () => stopProcess(agent),
+      start: () => {
+        agent = ctx.processes.start(node.name, args, natsEnvironment(ctx.nats));
+        return Promise.resolve();
+      },
+    });
   }
-  return kubelets;
 }
 
 export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
@@ -306,23 +340,19 @@ export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
       `http://127.0.0.1:${extenderPort}`,
     );
     cleanups.push(() => kubeScheduler.stop());
-    const kubelets = await startNodes(options, {
-      plane,
-      dir,
-      config,
-      nats: natsAs("node"),
-      processes,
-    });
+    const nodes: Nodes = { kubelets: [], agents: new Map() };
     cleanups.push(async () => {
-      for (const kubelet of kubelets) await kubelet.stop();
+      for (const kubelet of nodes.kubelets) await kubelet.stop();
+      await nodes.realNode?.stop();
     });
+    await startNodes(options, { plane, dir, config, nats: natsAs("node"), processes }, nodes);
     const core = kc.makeApiClient(CoreV1Api);
     await waitFor(
       "every node publishing nvidia.com/gpu",
       async () => {
-        const nodes = (await core.listNode()).items;
-        return nodes.length === kubelets.length &&
-          nodes.every((n) => Number(n.status?.allocatable?.["nvidia.com/gpu"] ?? 0) > 0)
+        const items = (await core.listNode()).items;
+        return items.length === nodes.agents.size &&
+          items.every((n) => Number(n.status?.allocatable?.["nvidia.com/gpu"] ?? 0) > 0)
           ? true
           : undefined;
       },
@@ -333,7 +363,10 @@ export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
       kubeconfig: plane.kubeconfig,
       nats: natsAs("audit"),
       uiURL: `${statusURL}/ui`,
-      kubelets,
+      kubelets: nodes.kubelets,
+      ...(nodes.realNode === undefined ? {} : { realNode: nodes.realNode }),
+      agents: nodes.agents,
+      natsServer: nats,
       stop,
     };
   } catch (error) {

@@ -1,0 +1,279 @@
+// The whole system on a REAL node: kubelet v1.36 + containerd + runc (src/local/real-node.ts) joined to
+// the harness's kube-apiserver, with the webhook, the extender, the real kube-scheduler, nats-server and
+// `hami node` as in `hami local`. Only the GPUs (a mock device file) and HAMi-core's library (a marker
+// file, simulated-hami-core.ts) are simulated. Real containers (busybox-static) print the environment
+// and mounts Allocate gave them, read back with `kubectl logs`. The last test stops everything and
+// checks the machine is as it was.
+
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { join, resolve } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { CoreV1Api, KubeConfig, type V1Container, type V1Pod } from "@kubernetes/client-node";
+import { realNodeMissing, startLocal, type LocalCluster } from "../../src/local/index.js";
+import { CLUSTER_BIN, controlPlaneMissing } from "../helpers/control-plane.js";
+import { hostState, type HostState } from "../helpers/host-state.js";
+import { waitFor } from "../helpers/net.js";
+
+const missing = controlPlaneMissing() ?? realNodeMissing();
+const NODE = "hami-real-node";
+const GPUS = 2;
+const SPLIT = 10;
+const MAIN = resolve(import.meta.dirname, "../../src/cli/main.ts");
+
+describe("real node: kubelet + containerd + runc with hami (mock GPUs)", { skip: missing }, () => {
+  let cluster: LocalCluster | undefined;
+  let core: CoreV1Api;
+  let before_: HostState;
+  let hook = "";
+
+  function kubectl(args: string[]): Promise<string> {
+    return new Promise((resolveOut, reject) => {
+      execFile(
+        join(CLUSTER_BIN, "kubectl"),
+        [`--kubeconfig=${cluster?.kubeconfig ?? ""}`, ...args],
+        (error, stdout, stderr) => {
+          if (error === null) resolveOut(stdout);
+          else reject(new Error(`kubectl ${args.join(" ")}: ${stderr}`));
+        },
+      );
+    });
+  }
+
+  /** A busybox container that prints what HAMi-core would see: its limits and mounts. */
+  function container(
+    name: string,
+    limits: Record<string, string>,
+    env: V1Container["env"] = [],
+  ): V1Container {
+    const script = [
+      "env | grep -E '^(NVIDIA_VISIBLE_DEVICES|CUDA_)' | sort",
+      `for p in /etc/ld.so.preload ${hook}/vgpu/libvgpu.so /tmp/vgpulock ${hook}/vgpu; do`,
+      '  if [ -f "$p" ]; then echo "$p=file"; elif [ -d "$p" ]; then echo "$p=dir"; else echo "$p=absent"; fi',
+      "done",
+    ].join("\n");
+    return {
+      name,
+      image: cluster?.realNode?.images.busybox ?? "",
+      imagePullPolicy: "Never",
+      command: ["sh", "-c", script],
+      env,
+      resources: { limits },
+    };
+  }
+
+  async function run(
+    name: string,
+    containers: V1Container[],
+    initContainers: V1Container[] = [],
+  ): Promise<V1Pod> {
+    await core.createNamespacedPod({
+      namespace: "default",
+      body: {
+        metadata: { name },
+        spec: { containers, initContainers, restartPolicy: "Never" },
+      },
+    });
+    return waitFor(
+      `${name} Succeeded`,
+      async () => {
+        const pod = await core.readNamespacedPod({ namespace: "default", name });
+        if (pod.status?.phase === "Failed")
+          throw new Error(
+            `${name} failed: ${JSON.stringify(pod.status)}\nkubelet:\n${(await cluster?.realNode?.tail("kubelet")) ?? ""}`,
+          );
+        return pod.status?.phase === "Succeeded" ? pod : undefined;
+      },
+      90_000,
+    );
+  }
+
+  /** `kubectl logs` of one container as NAME=VALUE pairs. */
+  async function logs(pod: string, container: string): Promise<Record<string, string>> {
+    const text = await kubectl(["logs", pod, "-c", container]);
+    return Object.fromEntries(
+      text
+        .split("\n")
+        .filter((line) => line.includes("="))
+        .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+    );
+  }
+
+  const allocatable = async (): Promise<string | undefined> =>
+    (await core.readNode({ name: NODE })).status?.allocatable?.["nvidia.com/gpu"];
+
+  before(async () => {
+    before_ = hostState();
+    cluster = await startLocal({
+      hami: [process.execPath, "--import", "tsx", MAIN],
+      env: { ...process.env, LOG_LEVEL: "info" },
+      nodes: [
+        {
+          name: NODE,
+          gpus: { uuidPrefix: "GPU-real", type: "Tesla T4", memoryMiB: 15_360, count: GPUS },
+        },
+      ],
+      splitCount: SPLIT,
+      realNode: true,
+      say: () => undefined,
+    });
+    hook = join(cluster.dir, "hook");
+    const kc = new KubeConfig();
+    kc.loadFromFile(cluster.kubeconfig);
+    core = kc.makeApiClient(CoreV1Api);
+  });
+
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it("the kubelet publishes GPUs x split from our device plugin; the node is Ready", async () => {
+    assert.equal(await allocatable(), String(GPUS * SPLIT));
+    await waitFor(
+      "node Ready",
+      async () =>
+        (await core.readNode({ name: NODE })).status?.conditions?.find((c) => c.type === "Ready")
+          ?.status === "True"
+          ? true
+          : undefined,
+      60_000,
+    );
+  });
+
+  it("MiB and cores: the container sees its limits and HAMi-core's files with the right types", async () => {
+    await run("mib", [
+      container("main", {
+        "nvidia.com/gpu": "1",
+        "nvidia.com/gpumem": "3000",
+        "nvidia.com/gpucores": "30",
+      }),
+    ]);
+    const seen = await logs("mib", "main");
+    assert.equal(seen.CUDA_DEVICE_MEMORY_LIMIT_0, "3000m");
+    assert.equal(seen.CUDA_DEVICE_SM_LIMIT, "30");
+    assert.match(seen.NVIDIA_VISIBLE_DEVICES ?? "", /^GPU-real-[01]$/);
+    assert.match(
+      seen.CUDA_DEVICE_MEMORY_SHARED_CACHE ?? "",
+      new RegExp(`^${hook}/vgpu/.+\\.cache$`),
+    );
+    assert.equal(seen["/etc/ld.so.preload"], "file", "not a directory made by containerd");
+    assert.equal(seen[`${hook}/vgpu/libvgpu.so`], "file");
+    assert.equal(seen["/tmp/vgpulock"], "dir");
+    assert.equal(seen[`${hook}/vgpu`], "dir");
+  });
+
+  it("percentage and two GPUs", async () => {
+    await run("percent", [
+      container("main", { "nvidia.com/gpu": "1", "nvidia.com/gpumem-percentage": "50" }),
+    ]);
+    assert.equal((await logs("percent", "main")).CUDA_DEVICE_MEMORY_LIMIT_0, "7680m");
+    await run("two-gpus", [
+      container("main", { "nvidia.com/gpu": "2", "nvidia.com/gpumem": "2000" }),
+    ]);
+    const seen = await logs("two-gpus", "main");
+    assert.equal(seen.CUDA_DEVICE_MEMORY_LIMIT_0, "2000m");
+    assert.equal(seen.CUDA_DEVICE_MEMORY_LIMIT_1, "2000m");
+    assert.deepEqual(seen.NVIDIA_VISIBLE_DEVICES?.split(",").sort(), ["GPU-real-0", "GPU-real-1"]);
+  });
+
+  it("an init container and two containers each get exactly their own limits", async () => {
+    await run(
+      "multi",
+      [
+        container("c0", { "nvidia.com/gpu": "1", "nvidia.com/gpumem": "1500" }),
+        container("c1", {
+          "nvidia.com/gpu": "1",
+          "nvidia.com/gpumem": "2500",
+          "nvidia.com/gpucores": "20",
+        }),
+      ],
+      [container("init", { "nvidia.com/gpu": "1", "nvidia.com/gpumem": "1000" })],
+    );
+    const [init, c0, c1] = await Promise.all([
+      logs("multi", "init"),
+      logs("multi", "c0"),
+      logs("multi", "c1"),
+    ]);
+    assert.equal(init.CUDA_DEVICE_MEMORY_LIMIT_0, "1000m");
+    assert.equal(c0.CUDA_DEVICE_MEMORY_LIMIT_0, "1500m");
+    assert.equal(c1.CUDA_DEVICE_MEMORY_LIMIT_0, "2500m");
+    assert.equal(c1.CUDA_DEVICE_SM_LIMIT, "20");
+  });
+
+  it("CUDA_DISABLE_CONTROL=true: limits in the env, none of HAMi-core's mounts", async () => {
+    await run("nocontrol", [
+      container("main", { "nvidia.com/gpu": "1", "nvidia.com/gpumem": "100" }, [
+        { name: "CUDA_DISABLE_CONTROL", value: "true" },
+      ]),
+    ]);
+    const seen = await logs("nocontrol", "main");
+    assert.equal(seen.CUDA_DEVICE_MEMORY_LIMIT_0, "100m");
+    assert.equal(seen["/etc/ld.so.preload"], "absent");
+    assert.equal(seen[`${hook}/vgpu/libvgpu.so`], "absent");
+  });
+
+  it("kubelet restart: allocatable comes back and the next pod is served", async () => {
+    await cluster?.realNode?.restartKubelet();
+    await waitFor(
+      "allocatable back after the kubelet restart",
+      async () => ((await allocatable()) === String(GPUS * SPLIT) ? true : undefined),
+      60_000,
+    );
+    await run("after-kubelet", [
+      container("main", { "nvidia.com/gpu": "1", "nvidia.com/gpumem": "1234" }),
+    ]);
+    assert.equal((await logs("after-kubelet", "main")).CUDA_DEVICE_MEMORY_LIMIT_0, "1234m");
+  });
+
+  it("agent restart: a pod created while the agent is down waits unbound, then the new agent serves it", async () => {
+    // The real kubelet fails a pod it admits while the plugin is gone (UnexpectedAdmissionError), so
+    // the stopping agent deletes its Lease and the extender places nothing here until it is back.
+    const agent = cluster?.agents.get(NODE);
+    await agent?.stop();
+    const pending = run("after-agent", [
+      container("main", { "nvidia.com/gpu": "1", "nvidia.com/gpumem": "2222" }),
+    ]);
+    await new Promise((r) => setTimeout(r, 3_000));
+    const waiting = await core.readNamespacedPod({ namespace: "default", name: "after-agent" });
+    assert.equal(waiting.status?.phase, "Pending");
+    assert.equal(waiting.spec?.nodeName, undefined, "not bound while the agent is down");
+    await agent?.start();
+    await pending;
+    assert.equal((await logs("after-agent", "main")).CUDA_DEVICE_MEMORY_LIMIT_0, "2222m");
+  });
+
+  it("NATS down: Allocate is served from the API", async () => {
+    await cluster?.natsServer.stop();
+    try {
+      await run("no-nats", [
+        container("main", { "nvidia.com/gpu": "1", "nvidia.com/gpumem": "999" }),
+      ]);
+      assert.equal((await logs("no-nats", "main")).CUDA_DEVICE_MEMORY_LIMIT_0, "999m");
+    } finally {
+      await cluster?.natsServer.start();
+    }
+  });
+
+  it("teardown, with a GPU pod still running, leaves nothing behind: links, cgroups, mounts, processes, firewall, host paths, sysctls", async () => {
+    const sleeper = container("main", { "nvidia.com/gpu": "1", "nvidia.com/gpumem": "100" });
+    sleeper.command = ["sleep", "3600"];
+    await core.createNamespacedPod({
+      namespace: "default",
+      body: { metadata: { name: "still-running" }, spec: { containers: [sleeper] } },
+    });
+    await waitFor(
+      "still-running Running",
+      async () =>
+        (await core.readNamespacedPod({ namespace: "default", name: "still-running" })).status
+          ?.phase === "Running"
+          ? true
+          : undefined,
+      60_000,
+    );
+    const started = Date.now();
+    await cluster?.stop();
+    cluster = undefined;
+    const after_ = hostState();
+    assert.deepEqual(after_, before_, `teardown took ${Date.now() - started} ms`);
+  });
+});
