@@ -34,13 +34,20 @@ export function controlPlaneMissing(): string | undefined {
     : `${missing.join(", ")} not built: run npm run cluster:build (.ci/run does)`;
 }
 
-/** A child must not outlive this process, even when it exits on an error before stopping it. */
+const running = new Set<ChildProcess>();
+
+/** A child must not outlive this process, even when it exits on an error before stopping it. One
+ * exit listener serves every child (a local cluster with a real node starts more than ten). */
 export function killOnExit(child: ChildProcess): void {
-  const kill = (): void => {
+  if (running.size === 0 && process.listeners("exit").every((l) => l !== killRunning))
+    process.on("exit", killRunning);
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+}
+
+function killRunning(): void {
+  for (const child of running)
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  };
-  process.once("exit", kill);
-  child.once("exit", () => process.removeListener("exit", kill));
 }
 
 /** Starts a built control-plane binary, keeping the tail of its output for error messages. */

@@ -12,7 +12,7 @@
 // - pods live under the cgroup root /hami-<id> in every cgroup v1 hierarchy, removed at stop;
 // - the CNI bridge hami<id> (no gateway, no masquerade, so no iptables rule) is deleted at stop.
 
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createWriteStream, existsSync } from "node:fs";
 import {
@@ -60,10 +60,10 @@ const COMMANDS = [
 ];
 const CGROUP_FS = "/sys/fs/cgroup";
 
-function onPath(command: string): boolean {
-  return (process.env.PATH ?? "")
-    .split(":")
-    .some((dir) => dir !== "" && existsSync(join(dir, command)));
+export function onPath(command: string): boolean {
+  return (
+    spawnSync("sh", ["-c", `command -v ${command}`], { encoding: "utf8" }).stdout.trim() !== ""
+  );
 }
 
 /** Why a real node cannot run here, or undefined when it can. */

@@ -27,7 +27,7 @@ import { startNats, type NatsServer } from "./nats-server.js";
 import { freePort, httpsStatus, waitFor } from "./net.js";
 import { installSimulatedHamiCore } from "./simulated-hami-core.js";
 import { SimulatedKubelet } from "./simulated-kubelet.js";
-import { startRealNode, type RealNode } from "./real-node.js";
+import { onPath, startRealNode, type RealNode } from "./real-node.js";
 
 export class LocalError extends Error {
   override readonly name = "LocalError";
@@ -88,12 +88,6 @@ export interface LocalCluster {
 }
 
 const ROOT = resolve(import.meta.dirname, "../..");
-
-function onPath(command: string): boolean {
-  return (
-    spawnSync("sh", ["-c", `command -v ${command}`], { encoding: "utf8" }).stdout.trim() !== ""
-  );
-}
 
 /** Builds the control plane when it is missing (minutes, with progress), or says what to install. */
 export function ensurePrerequisites(say: (line: string) => void): void {
@@ -342,6 +336,8 @@ export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
     cleanups.push(() => kubeScheduler.stop());
     const nodes: Nodes = { kubelets: [], agents: new Map() };
     cleanups.push(async () => {
+      // Agents first: one outliving its node's dir would serve its socket there again.
+      for (const agent of nodes.agents.values()) await agent.stop();
       for (const kubelet of nodes.kubelets) await kubelet.stop();
       await nodes.realNode?.stop();
     });

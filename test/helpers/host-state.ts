@@ -4,6 +4,7 @@
 
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export interface HostState {
@@ -14,6 +15,8 @@ export interface HostState {
   firewall: string[];
   paths: string[];
   sysctls: string[];
+  /** The real node's temp dirs (hami-node-*) in the temp dir. */
+  tempDirs: string[];
 }
 
 const PATHS = [
@@ -93,5 +96,6 @@ export function hostState(): HostState {
       .map((line) => line.replace(/\[\d+:\d+\]/, "")),
     paths: PATHS.filter((p) => existsSync(p)),
     sysctls: SYSCTLS.map((s) => `${s}=${readFileSync(`/proc/sys/${s}`, "utf8").trim()}`),
+    tempDirs: readdirSync(tmpdir()).filter((name) => name.startsWith("hami-node-")),
   };
 }
