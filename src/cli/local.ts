@@ -7,6 +7,7 @@ import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import {
   applyExamples,
   formatReport,
+  loggedEnvs,
   reportPods,
   startLocal,
   waitPlaced,
@@ -14,10 +15,12 @@ import {
 } from "../local/index.js";
 import { UsageError } from "./usage.js";
 
-export const LOCAL_USAGE = `usage: hami local [--port 8443] [--examples DIR] [--no-examples]
+export const LOCAL_USAGE = `usage: hami local [--port 8443] [--examples DIR] [--no-examples] [--real-node]
   a local GPU-sharing cluster: real etcd, kube-apiserver, kube-scheduler and nats-server, hami's webhook,
   extender and node agents, three simulated GPU nodes (2 x A100-80GB, 4 x T4, 8 x V100-32GB, split 10);
-  applies examples/pods and prints where each pod landed; Ctrl-C stops everything`;
+  applies examples/pods and prints where each pod landed; Ctrl-C stops everything
+  --real-node   the first GPU node is a real kubelet + containerd + runc (root, apt packages, cluster:build);
+                the examples run busybox there and print the env Allocate gave them`;
 
 export async function runLocal(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -26,6 +29,7 @@ export async function runLocal(argv: string[]): Promise<void> {
       port: { type: "string" },
       examples: { type: "string", default: "examples/pods" },
       "no-examples": { type: "boolean", default: false },
+      "real-node": { type: "boolean", default: false },
     },
     strict: true,
   });
@@ -40,6 +44,7 @@ export async function runLocal(argv: string[]): Promise<void> {
     hami,
     env: process.env,
     say,
+    realNode: values["real-node"],
     ...(port === undefined ? {} : { port }),
   });
   let stopping = false;
@@ -81,9 +86,20 @@ async function showExamples(
   const kc = new KubeConfig();
   kc.loadFromFile(cluster.kubeconfig);
   const core = kc.makeApiClient(CoreV1Api);
-  const names = await applyExamples(core, dir);
+  const real = cluster.realNode;
+  const names = await applyExamples(
+    core,
+    dir,
+    real === undefined ? {} : { realNodeImage: real.images.busybox },
+  );
   say(`applied ${names.length} example pods from ${dir}; waiting for them to be placed...`);
   const pods = await waitPlaced(core, names);
-  say("examples placed:");
-  process.stdout.write(`${formatReport(reportPods(pods, cluster.kubelets))}\n`);
+  const logged =
+    real === undefined
+      ? new Map<string, Record<string, string>>()
+      : await loggedEnvs(core, pods, real.name);
+  say(
+    `examples placed${real === undefined ? "" : ` (env on ${real.name}: from the containers' logs)`}:`,
+  );
+  process.stdout.write(`${formatReport(reportPods(pods, cluster.kubelets, logged))}\n`);
 }

@@ -20,15 +20,34 @@ export interface PodReport {
   reason?: string;
 }
 
+/** On a real node a container prints what Allocate gave it, then sleeps (the report reads its log). */
+const SHOW_ENV = "env | grep -E '^(NVIDIA_VISIBLE_DEVICES|CUDA_)' | sort; exec sleep 2147483647";
+
+/** The example with every container running `image` (already on the node, never pulled) and
+ * printing its GPU environment: a real node has no registry to pull the examples' CUDA images from. */
+export function forRealNode(pod: V1Pod, image: string): V1Pod {
+  const copy = structuredClone(pod);
+  for (const c of [...(copy.spec?.containers ?? []), ...(copy.spec?.initContainers ?? [])]) {
+    c.image = image;
+    c.imagePullPolicy = "Never";
+    c.command = ["sh", "-c", SHOW_ENV];
+    c.args = [];
+  }
+  return copy;
+}
+
 export async function applyExamples(
   core: CoreV1Api,
   dir: string,
-  namespace = "default",
+  options: { namespace?: string; realNodeImage?: string } = {},
 ): Promise<string[]> {
+  const namespace = options.namespace ?? "default";
   const files = (await readdir(dir)).filter((f) => f.endsWith(".yaml")).sort();
   const names: string[] = [];
   for (const file of files) {
-    const pod = parse(await readFile(join(dir, file), "utf8")) as V1Pod;
+    const parsed = parse(await readFile(join(dir, file), "utf8")) as V1Pod;
+    const pod =
+      options.realNodeImage === undefined ? parsed : forRealNode(parsed, options.realNodeImage);
     await core.createNamespacedPod({ namespace, body: pod });
     names.push(pod.metadata?.name ?? file);
   }
@@ -99,14 +118,17 @@ function describeDevices(pod: V1Pod): string {
     .join("; ");
 }
 
-function describeEnv(pod: V1Pod, kubelets: SimulatedKubelet[]): string {
+/** What each container's env was, per `<namespace>/<pod>/<container>`: the simulated kubelets
+ * record Allocate's answer; a real node's containers print it (logged). */
+function describeEnv(
+  pod: V1Pod,
+  envOf: (key: string) => Record<string, string> | undefined,
+): string {
   const key = `${pod.metadata?.namespace ?? "default"}/${pod.metadata?.name ?? ""}`;
   const parts = containerNames(pod).map((c) => {
-    const response = kubelets
-      .map((k) => k.allocations.get(`${key}/${c}`))
-      .find((r) => r !== undefined);
-    if (response === undefined) return "";
-    const shown = Object.entries(response.envs)
+    const envs = envOf(`${key}/${c}`);
+    if (envs === undefined) return "";
+    const shown = Object.entries(envs)
       .filter(([k]) => ENV_SHOWN.test(k))
       .sort(([a], [b]) => a.localeCompare(b));
     return `${c}: ${shown.map(([k, v]) => `${k}=${v}`).join(" ")}`;
@@ -115,7 +137,56 @@ function describeEnv(pod: V1Pod, kubelets: SimulatedKubelet[]): string {
   return env === "" ? "-" : env;
 }
 
-export function reportPods(pods: V1Pod[], kubelets: SimulatedKubelet[]): PodReport[] {
+/** `NAME=VALUE` lines (as `env` prints them) as a record; other lines are skipped. */
+export function parseEnvLines(text: string): Record<string, string> {
+  const pairs = text
+    .split("\n")
+    .filter((line) => line.includes("="))
+    .map((line): [string, string] => [
+      line.slice(0, line.indexOf("=")),
+      line.slice(line.indexOf("=") + 1),
+    ]);
+  return Object.fromEntries(pairs);
+}
+
+/** The env lines the containers on `node` printed (forRealNode), read from their logs. */
+export async function loggedEnvs(
+  core: CoreV1Api,
+  pods: V1Pod[],
+  node: string,
+): Promise<Map<string, Record<string, string>>> {
+  const found = new Map<string, Record<string, string>>();
+  for (const pod of pods.filter(
+    (p) => p.spec?.nodeName === node && p.status?.phase === "Running",
+  )) {
+    const { name = "", namespace = "default" } = pod.metadata ?? {};
+    for (const container of pod.spec?.containers ?? []) {
+      const log = await waitFor(
+        `${namespace}/${name}/${container.name} printed its env`,
+        async () => {
+          const text = await core.readNamespacedPodLog({
+            name,
+            namespace,
+            container: container.name,
+          });
+          return text.includes("=") ? text : undefined;
+        },
+        20_000,
+      );
+      found.set(`${namespace}/${name}/${container.name}`, parseEnvLines(log));
+    }
+  }
+  return found;
+}
+
+export function reportPods(
+  pods: V1Pod[],
+  kubelets: SimulatedKubelet[],
+  logged: ReadonlyMap<string, Record<string, string>> = new Map(),
+): PodReport[] {
+  const envOf = (key: string): Record<string, string> | undefined =>
+    kubelets.map((k) => k.allocations.get(key)?.envs).find((e) => e !== undefined) ??
+    logged.get(key);
   return pods
     .map((pod): PodReport => {
       const reason = unschedulable(pod) ?? pod.status?.message;
@@ -126,7 +197,7 @@ export function reportPods(pods: V1Pod[], kubelets: SimulatedKubelet[]): PodRepo
         phase: pod.status?.phase ?? "-",
         bindPhase: meta.annotations?.[Annotation.bindPhase] ?? "-",
         devices: describeDevices(pod),
-        env: describeEnv(pod, kubelets),
+        env: describeEnv(pod, envOf),
         ...(reason === undefined ? {} : { reason }),
       };
     })

@@ -19,7 +19,15 @@ export { installSimulatedHamiCore } from "./simulated-hami-core.js";
 export { realNodeMissing, startRealNode } from "./real-node.js";
 export type { RealNode, RealNodeOptions } from "./real-node.js";
 export type { SimulatedKubeletOptions } from "./simulated-kubelet.js";
-export { applyExamples, formatReport, reportPods, waitPlaced } from "./examples.js";
+export {
+  applyExamples,
+  forRealNode,
+  formatReport,
+  loggedEnvs,
+  parseEnvLines,
+  reportPods,
+  waitPlaced,
+} from "./examples.js";
 export type { PodReport } from "./examples.js";
 export {
   DEFAULT_NODES,

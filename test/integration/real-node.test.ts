@@ -10,7 +10,12 @@ import { execFile } from "node:child_process";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CoreV1Api, KubeConfig, type V1Container, type V1Pod } from "@kubernetes/client-node";
-import { realNodeMissing, startLocal, type LocalCluster } from "../../src/local/index.js";
+import {
+  parseEnvLines,
+  realNodeMissing,
+  startLocal,
+  type LocalCluster,
+} from "../../src/local/index.js";
 import { CLUSTER_BIN, controlPlaneMissing } from "../helpers/control-plane.js";
 import { hostState, type HostState } from "../helpers/host-state.js";
 import { waitFor } from "../helpers/net.js";
@@ -90,13 +95,7 @@ describe("real node: kubelet + containerd + runc with hami (mock GPUs)", { skip:
 
   /** `kubectl logs` of one container as NAME=VALUE pairs. */
   async function logs(pod: string, container: string): Promise<Record<string, string>> {
-    const text = await kubectl(["logs", pod, "-c", container]);
-    return Object.fromEntries(
-      text
-        .split("\n")
-        .filter((line) => line.includes("="))
-        .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
-    );
+    return parseEnvLines(await kubectl(["logs", pod, "-c", container]));
   }
 
   const allocatable = async (): Promise<string | undefined> =>
