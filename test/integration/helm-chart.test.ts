@@ -157,6 +157,43 @@ describe("Helm chart", { skip: missing }, () => {
     });
   }
 
+  it("a NetworkPolicy lets only hami's scheduler and device-plugin pods reach NATS", async () => {
+    interface Policy {
+      spec: {
+        podSelector: { matchLabels: Record<string, string> };
+        policyTypes: string[];
+        ingress: {
+          from: { podSelector?: { matchExpressions: { key: string; values: string[] }[] } }[];
+          ports: { port: number }[];
+        }[];
+      };
+    }
+    const find = async (...values: string[]) =>
+      manifests((await template(...values)).stdout).find(
+        (m) => m.kind === "NetworkPolicy" && m.metadata.name === "hami-nats",
+      ) as unknown as Policy | undefined;
+    const policy = await find();
+    assert.ok(policy, "NetworkPolicy/hami-nats rendered by default");
+    assert.equal(policy.spec.podSelector.matchLabels["app.kubernetes.io/component"], "nats");
+    assert.deepEqual(policy.spec.policyTypes, ["Ingress"]);
+    assert.equal(policy.spec.ingress.length, 1);
+    const rule = policy.spec.ingress[0];
+    assert.deepEqual(
+      rule?.from.map((peer) => peer.podSelector?.matchExpressions.map((e) => [e.key, e.values])),
+      [
+        [
+          ["app.kubernetes.io/component", ["hami-scheduler", "hami-device-plugin"]],
+          ["app.kubernetes.io/instance", ["hami"]],
+        ],
+      ],
+    );
+    assert.deepEqual(
+      rule?.ports.map((p) => p.port),
+      [4222],
+    );
+    assert.equal(await find("nats.networkPolicy.enabled=false"), undefined);
+  });
+
   it("a missing required value is a clear error", async () => {
     const rendered = await template("nats.enabled=false");
     assert.notEqual(rendered.code, 0);
