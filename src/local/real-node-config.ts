@@ -6,8 +6,9 @@ import { stringify } from "yaml";
 
 export const CNI_BIN = "/usr/lib/cni";
 
-/** The sysctls the kubelet sets at start (pkg/kubelet/cm setupKernelTunables); bound to copies. */
-const KERNEL_TUNABLES = [
+/** The sysctls the kubelet sets at start (kubernetes v1.36.3, pkg/kubelet/cm/container_manager_linux.go
+ * setupKernelTunables); bound to copies in the node's mount namespace. */
+export const KERNEL_TUNABLES = [
   "vm/overcommit_memory",
   "vm/panic_on_oom",
   "kernel/panic",

@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { KERNEL_TUNABLES } from "../../src/local/real-node-config.js";
 
 export interface HostState {
   links: string[];
@@ -28,14 +29,6 @@ const PATHS = [
   "/run/netns",
   "/tmp/vgpulock",
   "/etc/cni/net.d",
-];
-const SYSCTLS = [
-  "vm/overcommit_memory",
-  "vm/panic_on_oom",
-  "kernel/panic",
-  "kernel/panic_on_oops",
-  "kernel/keys/root_maxkeys",
-  "kernel/keys/root_maxbytes",
 ];
 const NODE_COMMANDS = /^(kubelet|containerd|containerd-shim.*|pause|runc)$/;
 
@@ -95,7 +88,7 @@ export function hostState(): HostState {
       .filter((line) => line.trim() !== "" && !line.startsWith("#"))
       .map((line) => line.replace(/\[\d+:\d+\]/, "")),
     paths: PATHS.filter((p) => existsSync(p)),
-    sysctls: SYSCTLS.map((s) => `${s}=${readFileSync(`/proc/sys/${s}`, "utf8").trim()}`),
+    sysctls: KERNEL_TUNABLES.map((s) => `${s}=${readFileSync(`/proc/sys/${s}`, "utf8").trim()}`),
     tempDirs: readdirSync(tmpdir()).filter((name) => name.startsWith("hami-node-")),
   };
 }
