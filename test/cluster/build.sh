@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the pinned control plane (etcd, kube-apiserver, kube-scheduler, kube-controller-manager, kubectl), the
-# kubelet for the real-node tests and helm for the chart checks from the Go modules in this folder into
+# Builds the pinned control plane (etcd, kube-apiserver, kube-scheduler, kubectl), the kubelet for the
+# real-node tests and helm for the chart checks from the Go modules in this folder into
 # .cluster-bin/, reusing the previous build while the pins (go.mod/go.sum, helm_version) are unchanged. Then,
 # where the real-node packages are installed (umoci, skopeo, busybox-static, gcc), the node's container
 # images into .cluster-bin/images/ (images/build.sh), likewise reused while their inputs are unchanged.
@@ -8,7 +8,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="$here/../../.cluster-bin"
-bins=(etcd kube-apiserver kube-scheduler kube-controller-manager kubectl kubelet helm)
+bins=(etcd kube-apiserver kube-scheduler kubectl kubelet helm)
 helm_version=v3.22.0
 
 binaries() {
@@ -35,7 +35,7 @@ binaries() {
   echo "cluster:build: downloading modules (first run: a few hundred MB)..."
   go mod download
   for target in k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl ./etcd \
-    k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubelet; do
+    k8s.io/kubernetes/cmd/kubelet; do
     echo "cluster:build: building ${target##*/} ..."
     start=$SECONDS
     go build -buildvcs=false -ldflags "$ldflags" -o "$out/" "$target"
