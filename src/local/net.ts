@@ -3,8 +3,22 @@
 import { request, type RequestOptions } from "node:https";
 import { createServer } from "node:net";
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
+/** Ports this process already handed out: the OS may offer a just-closed port again at once (etcd
+ * once got the same port for its client and peer listeners). */
+const handedOut = new Set<number>();
+
+/** A TCP port that was free a moment ago on 127.0.0.1, never one this process handed out before. */
 export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await unusedPort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+function unusedPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
