@@ -181,3 +181,16 @@ export function matchAllocate(
         : `no pending container asks for ${count} device(s): ${seen.join("; ")}`,
   };
 }
+
+/** The device counts of the containers the kubelet will still call Allocate for (PodDevices
+ * order; containers without devices get no call). Allocate carries device IDs only, so a call is
+ * told apart from another pod's by its count alone. */
+export function awaitingCounts(pending: PodDevices): number[] {
+  return pending.map((list) => list.length).filter((count) => count > 0);
+}
+
+/** Whether some Allocate call of one pod could be taken for one of the other's: a container of each
+ * asks for the same number of devices. The kubelet may admit two such pods in either order. */
+export function confusable(a: readonly number[], b: readonly number[]): boolean {
+  return a.some((count) => b.includes(count));
+}

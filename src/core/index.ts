@@ -73,7 +73,9 @@ export type { ContainerSlot, DeviceRequest, PodRequest, RequestDefaults } from "
 export { extenderPriority, nodeLoad, nodeScorers } from "./score.js";
 export type { NodeScore, NodeScorer, ScoreInput } from "./score.js";
 export {
+  awaitingCounts,
   cacheDirProblem,
+  confusable,
   containerCacheDir,
   containerResponse,
   controlDisabled,

@@ -7,6 +7,7 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import {
   Annotation,
+  awaitingCounts,
   BindPhase,
   encodePodDevices,
   envDisablesControl,
@@ -29,16 +30,23 @@ import type { BindingArgs, ExtenderBindingResult } from "./protocol.js";
 export const COMPONENT = "hami-scheduler";
 const MAX_ATTEMPTS = 5;
 
+/** How long a bind waits for another pod's Allocate before kube-scheduler is told to retry (under
+ * its extender httpTimeout, 30 s), and after how long since its bind a pod whose Allocate never
+ * came no longer holds others back (its kubelet may be gone). */
+export const ALLOCATE_WAIT = { waitMs: 20_000, expiryMs: 60_000 };
+
 export interface BinderDeps extends ExtenderDeps {
   api: PodApi;
   bus?: EventBus;
   clock: () => Date;
+  allocateWait?: { waitMs: number; expiryMs: number };
 }
 
 type Outcome =
   | { result: "bound"; devices: PodDevices; request: PodRequest; pod: V1Pod }
   | { result: "unfit" | "error"; message: string; pod?: V1Pod }
-  | { result: "conflict" };
+  | { result: "conflict" }
+  | { result: "waiting"; uid: string; since: number; counts: number[]; message: string };
 
 function describeDevices(devices: PodDevices, request: PodRequest): string {
   return devices
@@ -82,6 +90,28 @@ function allocationEvent(placed: Placed, now: Date): HamiEvent {
   };
 }
 
+/** Allocate names no pod: while a pod the kubelet could take for this one waits for its Allocate,
+ * binding this one could give either pod's containers the other's devices and limits. */
+function ambiguity(
+  node: string,
+  self: { uid: string; since: number },
+  devices: PodDevices,
+  deps: BinderDeps,
+): Extract<Outcome, { result: "waiting" }> | undefined {
+  const counts = awaitingCounts(devices);
+  const { expiryMs } = deps.allocateWait ?? ALLOCATE_WAIT;
+  const blocker = deps.view.awaitingAllocate(node, counts, self, expiryMs);
+  if (blocker === undefined) return undefined;
+  return {
+    result: "waiting",
+    ...self,
+    counts,
+    message:
+      `waits for ${blocker.namespace}/${blocker.name}'s Allocate on ${node}: the kubelet could ` +
+      `give either pod's containers the other's devices (same device count); kube-scheduler retries`,
+  };
+}
+
 /** Re-plans the pod on the bind's node against the live view. */
 function plan(
   pod: V1Pod,
@@ -120,7 +150,10 @@ async function attempt(args: BindingArgs, deps: BinderDeps): Promise<Outcome> {
   const { request, devices } = planned;
   const { uid = "", namespace = "", name = "", resourceVersion = "" } = pod.metadata ?? {};
   const usage = podUsage(devices, request.initContainers);
-  deps.view.reserve({ uid, namespace, name, node: args.Node, devices, usage });
+  // Reserved while it waits too: the view counts its devices, and it keeps its place in line.
+  const since = deps.view.reserve({ uid, namespace, name, node: args.Node, devices, usage });
+  const waiting = ambiguity(args.Node, { uid, since }, devices, deps);
+  if (waiting !== undefined) return waiting;
   const seconds = String(Math.floor(deps.clock().getTime() / 1000));
   let annotated: V1Pod;
   try {
@@ -160,12 +193,49 @@ async function markFailed(pod: V1Pod, deps: BinderDeps): Promise<void> {
     .catch(() => undefined);
 }
 
+/** Resolves once no pod on `node` could be confused with `waiting`'s, or at `deadline` (ms). */
+async function turn(
+  node: string,
+  waiting: Extract<Outcome, { result: "waiting" }>,
+  deps: BinderDeps,
+  deadline: number,
+): Promise<void> {
+  const { expiryMs } = deps.allocateWait ?? ALLOCATE_WAIT;
+  while (
+    Date.now() < deadline &&
+    deps.view.awaitingAllocate(node, waiting.counts, waiting, expiryMs) !== undefined
+  )
+    await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+/** Attempts until bound or failed: a lost write race re-plans (MAX_ATTEMPTS), a pod the kubelet
+ * could confuse with this one waits for its Allocate (up to allocateWait.waitMs). */
+async function attempts(args: BindingArgs, deps: BinderDeps): Promise<Outcome> {
+  const deadline = Date.now() + (deps.allocateWait ?? ALLOCATE_WAIT).waitMs;
+  let conflicts = 0;
+  let waited: string | undefined;
+  for (;;) {
+    const outcome = await attempt(args, deps);
+    if (outcome.result === "conflict" && ++conflicts < MAX_ATTEMPTS) continue;
+    const done = outcome.result !== "waiting" || Date.now() >= deadline;
+    // A bind that waited and ends without binding gives back what it reserved while waiting.
+    if (done && waited !== undefined && outcome.result !== "bound") deps.view.unreserve(waited);
+    if (done) return outcome;
+    if (waited === undefined)
+      deps.log.info(
+        { pod: `${args.PodNamespace}/${args.PodName}`, node: args.Node, reason: outcome.message },
+        "bind waits",
+      );
+    waited = outcome.uid;
+    await turn(args.Node, outcome, deps, deadline);
+  }
+}
+
 export async function bind(args: BindingArgs, deps: BinderDeps): Promise<ExtenderBindingResult> {
   const pod = `${args.PodNamespace}/${args.PodName}`;
-  let outcome: Outcome = { result: "conflict" };
+  let outcome: Outcome;
   try {
-    for (let i = 0; i < MAX_ATTEMPTS && outcome.result === "conflict"; i++)
-      outcome = await attempt(args, deps);
+    outcome = await attempts(args, deps);
   } catch (error) {
     outcome = { result: "error", message: error instanceof Error ? error.message : String(error) };
   }

@@ -9,6 +9,8 @@ import {
   AGENT_LEASE_PREFIX,
   allocationRecord,
   Annotation,
+  awaitingCounts,
+  confusable,
   BindPhase,
   decodeNodeDevices,
   decodePodDevices,
@@ -30,6 +32,10 @@ export interface Holding {
   node: string;
   devices: PodDevices;
   usage: Map<string, DeviceUsage>;
+  /** Device counts of the containers still waiting for Allocate (awaitingCounts). */
+  awaiting: number[];
+  /** When it was bound (ms), for the expiry of a wait on its Allocate. */
+  boundAt: number;
 }
 
 interface NodeRecord {
@@ -108,6 +114,19 @@ function heldDevices(pod: V1Pod, planned: PodDevices): PodDevices {
   if (!initContainersDone(pod)) return planned;
   const inits = pod.spec?.initContainers?.length ?? 0;
   return planned.map((list, i) => (i < inits ? [] : list));
+}
+
+/** The containers of a bound pod still waiting for Allocate: what -to-allocate keeps while the bind
+ * phase is allocating (the agent erases each container it serves). */
+function awaitingOf(pod: V1Pod): number[] {
+  const annotations = pod.metadata?.annotations ?? {};
+  const raw = annotations[Annotation.devicesToAllocate];
+  if (raw === undefined || annotations[Annotation.bindPhase] !== BindPhase.allocating) return [];
+  try {
+    return awaitingCounts(decodePodDevices(raw, Annotation.devicesToAllocate));
+  } catch {
+    return [];
+  }
 }
 
 /** Terminal pods and failed binds hold nothing. */
@@ -230,10 +249,43 @@ export class ClusterView {
     this.place(uid);
   }
 
-  /** A bind in flight holds its devices until the pod's annotations arrive or it is undone. */
-  reserve(holding: Holding): void {
-    this.reservations.set(holding.uid, holding);
+  /** A bind in flight holds its devices until the pod's annotations arrive or it is undone; all
+   * its containers wait for Allocate. Returns when it was first reserved: a bind that waits keeps
+   * its place in line. */
+  reserve(holding: Omit<Holding, "awaiting" | "boundAt">): number {
+    const boundAt = this.reservations.get(holding.uid)?.boundAt ?? this.options.now();
+    this.reservations.set(holding.uid, {
+      ...holding,
+      awaiting: awaitingCounts(holding.devices),
+      boundAt,
+    });
     this.place(holding.uid);
+    return boundAt;
+  }
+
+  /** A pod on `node`, bound or reserved before `self` (first come, first served), whose Allocate is
+   * still due and could be confused with one of a pod asking `counts` (the kubelet may admit them
+   * in either order), bound less than `expiryMs` ago. Only on nodes with an agent Lease: without
+   * an agent nothing serves Allocate. */
+  awaitingAllocate(
+    node: string,
+    counts: readonly number[],
+    self: { uid: string; since: number },
+    expiryMs: number,
+  ): Holding | undefined {
+    if (!this.leases.has(node)) return undefined;
+    const now = this.options.now();
+    const before = (h: Holding): boolean =>
+      h.boundAt < self.since || (h.boundAt === self.since && h.uid < self.uid);
+    for (const holding of this.perNode.get(node)?.values() ?? [])
+      if (
+        holding.uid !== self.uid &&
+        before(holding) &&
+        now - holding.boundAt < expiryMs &&
+        confusable(holding.awaiting, counts)
+      )
+        return holding;
+    return undefined;
   }
 
   unreserve(uid: string): void {
@@ -340,7 +392,8 @@ export class ClusterView {
     try {
       const devices = heldDevices(pod, decodePodDevices(raw, key));
       const usage = podUsage(devices, pod.spec?.initContainers?.length ?? 0);
-      return { ...who, node, devices, usage };
+      const bindTime = Number(pod.metadata?.annotations?.[Annotation.bindTime] ?? 0);
+      return { ...who, node, devices, usage, awaiting: awaitingOf(pod), boundAt: bindTime * 1000 };
     } catch (error) {
       this.options.onInvalid?.(`pod ${who.namespace}/${who.name}`, error);
       return undefined;

@@ -199,6 +199,51 @@ describe("real node: kubelet + containerd + runc with hami (mock GPUs)", { skip:
     assert.equal(c1.CUDA_DEVICE_SM_LIMIT, "20");
   });
 
+  it("a burst of same-shape pods with different limits: every container gets its own pod's limit", async () => {
+    // Allocate names no pod and the real kubelet admits a burst in its own order: without the bind
+    // guard (a pod waits while a confusable one awaits Allocate) 4 of 20 got another pod's limit.
+    const names = Array.from({ length: 20 }, (_, i) => `burst-${i}`);
+    const limit = (i: number) => String(100 + i);
+    await Promise.all(
+      names.map((name, i) =>
+        core.createNamespacedPod({
+          namespace: "default",
+          body: {
+            metadata: { name },
+            spec: {
+              restartPolicy: "Never",
+              containers: [
+                container("main", { "nvidia.com/gpu": "1", "nvidia.com/gpumem": limit(i) }),
+              ],
+            },
+          },
+        }),
+      ),
+    );
+    await waitFor(
+      "the burst finished",
+      async () => {
+        const pods = (await core.listNamespacedPod({ namespace: "default" })).items.filter((p) =>
+          names.includes(p.metadata?.name ?? ""),
+        );
+        return pods.every((p) => ["Succeeded", "Failed"].includes(p.status?.phase ?? ""))
+          ? true
+          : undefined;
+      },
+      180_000,
+    );
+    const seen = await Promise.all(names.map((name) => logs(name, "main")));
+    assert.deepEqual(
+      seen.map((env) => env.CUDA_DEVICE_MEMORY_LIMIT_0),
+      names.map((_, i) => `${limit(i)}m`),
+    );
+    await Promise.all(
+      names.map((name) =>
+        core.deleteNamespacedPod({ namespace: "default", name, gracePeriodSeconds: 0 }),
+      ),
+    );
+  });
+
   it("CUDA_DISABLE_CONTROL=true: limits in the env, none of HAMi-core's mounts", async () => {
     await run("nocontrol", [
       container("main", { "nvidia.com/gpu": "1", "nvidia.com/gpumem": "100" }, [

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
+  awaitingCounts,
   cacheDirProblem,
+  confusable,
   containerResponse,
   matchAllocate,
   nextContainer,
@@ -184,5 +186,22 @@ describe("allocate - which container a kubelet call is for", () => {
     const none = matchAllocate([], 1);
     assert.ok("error" in none);
     assert.match(none.error, /no pod bound to this node is waiting/);
+  });
+});
+
+describe("allocate - which pods the kubelet could confuse", () => {
+  it("counts the devices of the containers still waiting; containers without devices get no call", () => {
+    assert.deepEqual(
+      awaitingCounts([[gpu("a", 1, 0)], [], [gpu("a", 1, 0), gpu("b", 1, 0)]]),
+      [1, 2],
+    );
+    assert.deepEqual(awaitingCounts([[], []]), []);
+  });
+
+  it("two pods are confusable when a container of each asks for as many devices", () => {
+    assert.equal(confusable([1], [1]), true);
+    assert.equal(confusable([1, 2], [2, 4]), true);
+    assert.equal(confusable([1], [2]), false);
+    assert.equal(confusable([], [1]), false, "nothing left to allocate");
   });
 });

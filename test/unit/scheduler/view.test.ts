@@ -276,3 +276,102 @@ describe("ClusterView - node availability", () => {
     assert.deepEqual(invalid, ["node bad"]);
   });
 });
+
+describe("ClusterView - pods waiting for Allocate (allocation identity)", () => {
+  const agentLease = {
+    metadata: { name: "hami-agent-n1" },
+    spec: { renewTime: new Date(NOW).toISOString() as unknown as Date, leaseDurationSeconds: 40 },
+  };
+  const bound = (uid: string, devices: PodDevices, secondsAgo = 1, toAllocate = devices) =>
+    pod(uid, "n1", devices, {
+      metadata: {
+        uid,
+        name: uid,
+        namespace: "default",
+        annotations: {
+          [Annotation.vgpuNode]: "n1",
+          [Annotation.devicesAllocated]: encodePodDevices(devices),
+          [Annotation.devicesToAllocate]: encodePodDevices(toAllocate),
+          [Annotation.bindPhase]: "allocating",
+          [Annotation.bindTime]: String(Math.floor(NOW / 1000) - secondsAgo),
+        },
+      },
+    });
+  const EXPIRY = 60_000;
+  /** A bind that came after the pods above. */
+  const later = (uid: string) => ({ uid, since: NOW });
+
+  it("a pod still waiting for Allocate holds back only pods with a container of the same device count", () => {
+    const { v } = view();
+    v.setNode(node("n1"));
+    v.setLease(agentLease);
+    v.setPod(
+      bound("a", [[slice("GPU-n1-0", 100)], [slice("GPU-n1-0", 50), slice("GPU-n1-1", 50)]]),
+    );
+    assert.equal(v.awaitingAllocate("n1", [1], later("b"), EXPIRY)?.name, "a");
+    assert.equal(v.awaitingAllocate("n1", [2, 3], later("b"), EXPIRY)?.name, "a");
+    assert.equal(
+      v.awaitingAllocate("n1", [3], later("b"), EXPIRY),
+      undefined,
+      "another shape binds",
+    );
+    assert.equal(v.awaitingAllocate("n1", [1], later("a"), EXPIRY), undefined, "never itself");
+    assert.equal(v.awaitingAllocate("n2", [1], later("b"), EXPIRY), undefined, "another node");
+  });
+
+  it("served containers (erased from -to-allocate), success, expiry or no agent release the wait", () => {
+    const two = [[slice("GPU-n1-0", 100)], [slice("GPU-n1-1", 100), slice("GPU-n1-0", 1)]];
+    const { v } = view();
+    v.setNode(node("n1"));
+    v.setLease(agentLease);
+    v.setPod(bound("a", two, 1, [[], two[1] ?? []]));
+    assert.equal(
+      v.awaitingAllocate("n1", [1], later("b"), EXPIRY),
+      undefined,
+      "the 1-GPU container was served",
+    );
+    assert.equal(v.awaitingAllocate("n1", [2], later("b"), EXPIRY)?.name, "a");
+    const done = bound("a", two, 1, [[], []]);
+    done.metadata!.annotations![Annotation.bindPhase] = "success";
+    v.setPod(done);
+    assert.equal(v.awaitingAllocate("n1", [2], later("b"), EXPIRY), undefined);
+    v.setPod(bound("old", two, 61));
+    assert.equal(
+      v.awaitingAllocate("n1", [1], later("b"), EXPIRY),
+      undefined,
+      "bound 61 s ago: expired",
+    );
+    const { v: noAgent } = view();
+    noAgent.setNode(node("n1"));
+    noAgent.setPod(bound("a", two));
+    assert.equal(
+      noAgent.awaitingAllocate("n1", [1], later("b"), EXPIRY),
+      undefined,
+      "no agent Lease",
+    );
+  });
+
+  it("a bind in flight holds back later confusable binds at once, never earlier ones", () => {
+    const { v } = view();
+    v.setNode(node("n1"));
+    v.setLease(agentLease);
+    const reserve = (uid: string) =>
+      v.reserve({
+        uid,
+        namespace: "default",
+        name: uid,
+        node: "n1",
+        devices: [[slice("GPU-n1-0", 100)]],
+        usage: new Map(),
+      });
+    const a = reserve("a");
+    const b = reserve("b");
+    assert.equal(v.awaitingAllocate("n1", [1], { uid: "b", since: b }, EXPIRY)?.name, "a");
+    assert.equal(
+      v.awaitingAllocate("n1", [1], { uid: "a", since: a }, EXPIRY),
+      undefined,
+      "first come, first served: two waiting binds never wait on each other",
+    );
+    assert.equal(reserve("b"), b, "a bind that re-plans keeps its place in line");
+  });
+});
