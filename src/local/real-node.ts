@@ -325,25 +325,34 @@ class Node implements RealNode {
     await this.startKubelet();
   }
 
+  /** Every step runs even when an earlier one failed (a cgroup that will not go away must not keep
+   * the bridge, the namespace or the temp dir); the first failure is thrown at the end. */
   async stop(): Promise<void> {
-    if (this.kubelet !== undefined) await stopProcess(this.kubelet.child);
-    if (this.containerd !== undefined) await stopProcess(this.containerd.child);
+    const failures: unknown[] = [];
+    const step = async (work: () => Promise<unknown>): Promise<void> => {
+      await work().catch((error: unknown) => failures.push(error));
+    };
+    await step(async () => this.kubelet && stopProcess(this.kubelet.child));
+    await step(async () => this.containerd && stopProcess(this.containerd.child));
     // The shims outlive containerd; the containers under the cgroup root outlive their shims.
-    for (const pid of await processesMentioning(join(this.dir, "containerd"))) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // already gone
+    await step(async () => {
+      for (const pid of await processesMentioning(join(this.dir, "containerd"))) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
       }
-    }
+    });
     for (const hierarchy of await cgroupHierarchies())
-      await removeCgroupTree(join(hierarchy, this.cgroupRoot));
-    if (this.holder !== undefined) {
-      this.holder.kill("SIGKILL");
-      await stopProcess(this.holder);
-    }
-    await run("ip", ["link", "delete", this.bridge]).catch(() => undefined);
-    await rm(this.dir, { recursive: true, force: true });
+      await step(() => removeCgroupTree(join(hierarchy, this.cgroupRoot)));
+    await step(async () => {
+      this.holder?.kill("SIGKILL");
+      if (this.holder !== undefined) await stopProcess(this.holder);
+    });
+    await step(() => run("ip", ["link", "delete", this.bridge]).catch(() => undefined));
+    await step(() => rm(this.dir, { recursive: true, force: true }));
+    if (failures.length > 0) throw failures[0];
   }
 }
 
