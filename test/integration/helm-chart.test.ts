@@ -417,6 +417,16 @@ describe("Helm chart", { skip: missing }, () => {
       await createLease("kube-controller-manager"),
       /may only write Lease hami-agent-agent-n1/,
     );
+    assert.equal((await kubectl(["create", "-f", "-"], lease("hami-agent-agent-n2"))).code, 0);
+    const deleteLease = async (name: string) => {
+      const answer = await kubectl(["delete", "lease", name, "-n", "kube-system"], "", agentConfig);
+      return answer.code === 0 ? "allowed" : answer.stderr;
+    };
+    assert.match(
+      await deleteLease("hami-agent-agent-n2"),
+      /may only write Lease hami-agent-agent-n1/,
+    );
+    assert.equal(await deleteLease("hami-agent-agent-n1"), "allowed", "its own, on stop");
   });
 
   it("the chart's NATS: the permissions of src/events, and a real nats-server refusing anonymous and forged publishes", async () => {
