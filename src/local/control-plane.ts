@@ -62,8 +62,9 @@ export function launch(bin: string, args: string[], output: { text: string }): C
   return child;
 }
 
-/** Runs the built kubectl against a control plane; rejects with its stderr on a non-zero exit. */
-export function kubectl(plane: ControlPlane, args: string[]): Promise<string> {
+/** Runs the built kubectl with a control plane's (or a local cluster's) kubeconfig; rejects with its
+ * stderr on a non-zero exit. */
+export function kubectl(plane: Pick<ControlPlane, "kubeconfig">, args: string[]): Promise<string> {
   return new Promise((resolveOutput, reject) => {
     execFile(
       join(CLUSTER_BIN, "kubectl"),

@@ -112,11 +112,10 @@ export function kubeletConfig(options: {
 
 /** The mount namespace's setup: run by the holder before it sleeps until killed. */
 export function holderScript(dir: string): string {
-  const tunables = KERNEL_TUNABLES.map(
-    (t) =>
-      `if [ -f /proc/sys/${t} ]; then cp /proc/sys/${t} "${dir}/sysctl/${t.replaceAll("/", ".")}"; ` +
-      `mount --bind "${dir}/sysctl/${t.replaceAll("/", ".")}" /proc/sys/${t}; fi`,
-  );
+  const tunables = KERNEL_TUNABLES.map((t) => {
+    const copy = `${dir}/sysctl/${t.replaceAll("/", ".")}`;
+    return `if [ -f /proc/sys/${t} ]; then cp /proc/sys/${t} "${copy}"; mount --bind "${copy}" /proc/sys/${t}; fi`;
+  });
   return [
     "set -e",
     "for d in /run /var/lib /var/log; do mount -t tmpfs -o mode=755 tmpfs $d; done",

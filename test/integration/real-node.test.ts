@@ -6,7 +6,6 @@
 // checks the machine is as it was.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CoreV1Api, KubeConfig, type V1Container, type V1Pod } from "@kubernetes/client-node";
@@ -16,7 +15,7 @@ import {
   startLocal,
   type LocalCluster,
 } from "../../src/local/index.js";
-import { CLUSTER_BIN, controlPlaneMissing } from "../helpers/control-plane.js";
+import { controlPlaneMissing, kubectl } from "../helpers/control-plane.js";
 import { hostState, type HostState } from "../helpers/host-state.js";
 import { waitFor } from "../helpers/net.js";
 
@@ -31,19 +30,6 @@ describe("real node: kubelet + containerd + runc with hami (mock GPUs)", { skip:
   let core: CoreV1Api;
   let before_: HostState;
   let hook = "";
-
-  function kubectl(args: string[]): Promise<string> {
-    return new Promise((resolveOut, reject) => {
-      execFile(
-        join(CLUSTER_BIN, "kubectl"),
-        [`--kubeconfig=${cluster?.kubeconfig ?? ""}`, ...args],
-        (error, stdout, stderr) => {
-          if (error === null) resolveOut(stdout);
-          else reject(new Error(`kubectl ${args.join(" ")}: ${stderr}`));
-        },
-      );
-    });
-  }
 
   /** A busybox container that prints what HAMi-core would see: its limits and mounts. */
   function container(
@@ -95,7 +81,7 @@ describe("real node: kubelet + containerd + runc with hami (mock GPUs)", { skip:
 
   /** `kubectl logs` of one container as NAME=VALUE pairs. */
   async function logs(pod: string, container: string): Promise<Record<string, string>> {
-    return parseEnvLines(await kubectl(["logs", pod, "-c", container]));
+    return parseEnvLines(await kubectl(cluster!, ["logs", pod, "-c", container]));
   }
 
   const allocatable = async (): Promise<string | undefined> =>
