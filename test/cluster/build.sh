@@ -58,7 +58,7 @@ images() {
     fi
   done
   local stamp
-  stamp="$( (cat "$here/images/build.sh" "$here/images/pause.c"; busybox | head -1; umoci --version; skopeo --version) | sha256sum | cut -d' ' -f1)"
+  stamp="$( (cat "$here/images/build.sh" "$here/images/pause.c"; busybox | sed -n 1p; umoci --version; skopeo --version) | sha256sum | cut -d' ' -f1)"
   if [ -f "$out/images/.stamp" ] && [ "$(cat "$out/images/.stamp")" = "$stamp" ]; then
     echo "cluster:build: real-node images in .cluster-bin/images are current"
     return

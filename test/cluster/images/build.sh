@@ -7,7 +7,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="$1"
 pause_ref=hami.local/pause:1
-busybox_ref="hami.local/busybox:$(busybox | head -1 | sed -E 's/^BusyBox v([0-9.]+).*/\1/')"
+busybox_ref="hami.local/busybox:$(busybox | sed -n 1p | sed -E 's/^BusyBox v([0-9.]+).*/\1/')"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
