@@ -10,7 +10,7 @@ export {
 } from "./generate.js";
 export type { CAOptions, ClientOptions, PemPair, ServingOptions } from "./generate.js";
 export { checkRenewal, DEFAULT_RENEW_BEFORE_DAYS } from "./inspect.js";
-export type { RenewalCheck, RenewalInput } from "./inspect.js";
+export type { LeafRequest, RenewalCheck, RenewalInput } from "./inspect.js";
 export { ensureLocalCerts, FILE_NAMES, watchCertificates } from "./files.js";
 export { CA_COMMON_NAME, renewCertificates } from "./renew.js";
 export type { RenewOptions, RenewResult, StoredCertificates } from "./renew.js";

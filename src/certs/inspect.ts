@@ -50,33 +50,71 @@ export interface RenewalInput {
   renewBeforeDays?: number;
 }
 
-function servingProblem(
-  input: RenewalInput,
-  ca: X509Certificate,
-  renewBefore: number,
-): string | undefined {
-  const serving = parse(input.serving?.cert);
-  if (serving === undefined || !keyMatches(serving, input.serving?.key)) {
-    return "no serving certificate matching its key";
+/** A further certificate signed by the same CA: a server's (its SANs) or a client's (its CN). */
+export type LeafRequest =
+  { usage: "server"; hosts: string[] } | { usage: "client"; commonName: string };
+
+function commonName(cert: X509Certificate): string | undefined {
+  return /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1];
+}
+
+function identityProblem(cert: X509Certificate, request: LeafRequest): string | undefined {
+  if (request.usage === "client") {
+    const cn = commonName(cert);
+    return cn === request.commonName
+      ? undefined
+      : `common name ${cn ?? "none"} is not ${request.commonName}`;
   }
-  if (!serving.verify(ca.publicKey)) return "serving certificate not signed by the CA";
-  if (expiresSoon(serving, input.now, renewBefore))
-    return `serving certificate expires ${serving.validTo}`;
-  const present = sans(serving);
-  const missing = input.hosts.filter((host) => !present.has(host));
-  if (missing.length > 0 || present.size !== new Set(input.hosts).size) {
+  const present = sans(cert);
+  const missing = request.hosts.filter((host) => !present.has(host));
+  if (missing.length > 0 || present.size !== new Set(request.hosts).size) {
     return `SANs changed (missing ${missing.join(",") || "none"})`;
   }
   return undefined;
 }
 
+/** Why the stored pair named `label` cannot be kept under this CA, or undefined when it can. */
+export function leafProblem(
+  label: string,
+  pair: Partial<PemPair> | undefined,
+  request: LeafRequest,
+  under: { ca: X509Certificate; now: Date; renewBefore: number },
+): string | undefined {
+  const { ca, now, renewBefore } = under;
+  const cert = parse(pair?.cert);
+  if (cert === undefined || !keyMatches(cert, pair?.key)) {
+    return `no ${label} certificate matching its key`;
+  }
+  if (!cert.verify(ca.publicKey)) return `${label} certificate not signed by the CA`;
+  if (expiresSoon(cert, now, renewBefore)) return `${label} certificate expires ${cert.validTo}`;
+  const problem = identityProblem(cert, request);
+  return problem === undefined ? undefined : `${label} certificate: ${problem}`;
+}
+
+/** The stored CA as an X509Certificate when it can keep signing, else undefined. */
+export function usableCA(
+  pair: Partial<PemPair> | undefined,
+  now: Date,
+  renewBeforeDays: number,
+): X509Certificate | undefined {
+  const ca = parse(pair?.cert);
+  if (ca === undefined || !ca.ca || !keyMatches(ca, pair?.key)) return undefined;
+  return expiresSoon(ca, now, renewBeforeDays) ? undefined : ca;
+}
+
 export function checkRenewal(input: RenewalInput): RenewalCheck {
   const renewBefore = input.renewBeforeDays ?? DEFAULT_RENEW_BEFORE_DAYS;
-  const ca = parse(input.ca?.cert);
-  if (ca === undefined) return { keepCA: false, keepServing: false, reason: "no CA" };
-  if (!ca.ca || !keyMatches(ca, input.ca?.key) || expiresSoon(ca, input.now, renewBefore)) {
+  if (parse(input.ca?.cert) === undefined)
+    return { keepCA: false, keepServing: false, reason: "no CA" };
+  const ca = usableCA(input.ca, input.now, renewBefore);
+  if (ca === undefined) {
     return { keepCA: false, keepServing: false, reason: "CA expires soon or is unusable" };
   }
-  const problem = servingProblem(input, ca, renewBefore);
+  const request: LeafRequest = { usage: "server", hosts: input.hosts };
+  const problem = leafProblem("serving", input.serving, request, {
+    ca,
+    now: input.now,
+    renewBefore,
+  });
   return { keepCA: true, keepServing: problem === undefined, reason: problem ?? "valid" };
 }

@@ -11,7 +11,8 @@ import {
 import { renewCertificates, type RenewalCheck, type RenewOptions } from "../certs/index.js";
 import { isStatus, retryOnConflict } from "../k8s/index.js";
 
-/** Secret keys: kubernetes.io/tls ones, kube-webhook-certgen's, and the CA key so renewals keep the CA. */
+/** Secret keys: kubernetes.io/tls ones, kube-webhook-certgen's, and the CA key so renewals keep the
+ * CA. Each further pair (RenewOptions.leaves) is stored as NAME.crt and NAME.key. */
 export const SECRET_KEYS = {
   cert: "tls.crt",
   key: "tls.key",
@@ -64,9 +65,16 @@ export async function certgenCreate(options: CreateOptions): Promise<CreateResul
   const { namespace, secretName: name } = options;
   return retryOnConflict(async () => {
     const existing = await readSecret(core, namespace, name);
+    const leafNames = Object.keys(options.leaves ?? {});
     const stored = {
       ca: { cert: decode(existing, SECRET_KEYS.caCert), key: decode(existing, SECRET_KEYS.caKey) },
       serving: { cert: decode(existing, SECRET_KEYS.cert), key: decode(existing, SECRET_KEYS.key) },
+      leaves: Object.fromEntries(
+        leafNames.map((name) => [
+          name,
+          { cert: decode(existing, `${name}.crt`), key: decode(existing, `${name}.key`) },
+        ]),
+      ),
     };
     const result = renewCertificates(stored, options);
     if (!result.changed) return { ...result.check, written: false };
@@ -79,6 +87,12 @@ export async function certgenCreate(options: CreateOptions): Promise<CreateResul
       [COMPAT_KEYS.cert]: b64(result.serving.cert),
       [COMPAT_KEYS.key]: b64(result.serving.key),
       [COMPAT_KEYS.caCert]: b64(result.ca.cert),
+      ...Object.fromEntries(
+        Object.entries(result.leaves).flatMap(([name, pair]) => [
+          [`${name}.crt`, b64(pair.cert)],
+          [`${name}.key`, b64(pair.key)],
+        ]),
+      ),
     };
     const metadata = {
       name,

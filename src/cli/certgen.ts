@@ -8,6 +8,7 @@ import {
   DEFAULT_RENEW_BEFORE_DAYS,
   DEFAULT_SERVING_DAYS,
   ensureLocalCerts,
+  type LeafRequest,
   type RenewalCheck,
   type RenewOptions,
 } from "../certs/index.js";
@@ -19,11 +20,16 @@ const CRYPTO_FLAGS = `[--ca-days ${DEFAULT_CA_DAYS}] [--days ${DEFAULT_SERVING_D
 
 export const CERTGEN_USAGE = `usage: hami certgen local [--out webhook-certs] [--host 127.0.0.1,localhost] ${CRYPTO_FLAGS}
        hami certgen create --namespace NS --service SVC --secret-name NAME [--host extra,...] [--kubeconfig FILE] ${CRYPTO_FLAGS}
+                           [--server NAME=SERVICE]... [--client NAME=COMMON_NAME]...
+         --server/--client add a serving pair for SERVICE's names, or a client pair, under the same
+         CA, stored in the Secret as NAME.crt and NAME.key (e.g. --server nats=hami-nats)
        hami certgen patch --webhook-name NAME --secret-name NAME --namespace NS [--failure-policy Fail|Ignore] [--kubeconfig FILE]`;
 
 const OPTIONS = {
   out: { type: "string", default: "webhook-certs" },
   host: { type: "string" },
+  server: { type: "string", multiple: true },
+  client: { type: "string", multiple: true },
   namespace: { type: "string" },
   service: { type: "string" },
   "secret-name": { type: "string" },
@@ -72,8 +78,9 @@ function renewOptions(values: Values, hosts: string[]): RenewOptions {
   };
 }
 
-function describe(check: RenewalCheck): string {
-  if (check.keepServing) return "kept";
+function describe(check: RenewalCheck, written: boolean): string {
+  if (!written) return "kept";
+  if (check.keepServing) return "issued further certificates (CA and serving certificate kept)";
   return check.keepCA
     ? "renewed serving certificate (CA kept)"
     : "generated CA and serving certificate";
@@ -83,16 +90,52 @@ async function local(values: Values): Promise<string> {
   const hosts = hostList(values.host ?? "127.0.0.1,localhost");
   if (hosts.length === 0) throw new UsageError("--host: give at least one host name or IP");
   const result = await ensureLocalCerts({ dir: values.out, ...renewOptions(values, hosts) });
-  return `certgen local: ${describe(result)} in ${result.dir} (${result.reason}); hosts ${hosts.join(",")}`;
+  return `certgen local: ${describe(result, !result.keepServing)} in ${result.dir} (${result.reason}); hosts ${hosts.join(",")}`;
+}
+
+const RESERVED_LEAVES = new Set(["tls", "ca", "cert", "key"]);
+
+/** --server NAME=SERVICE and --client NAME=COMMON_NAME into named leaf requests. */
+function leafRequests(values: Values, namespace: string): Record<string, LeafRequest> {
+  const leaves: Record<string, LeafRequest> = {};
+  const add = (flag: "server" | "client", raw: string): void => {
+    const [name = "", value = ""] = raw.split("=", 2);
+    if (!/^[a-z][a-z0-9-]{0,30}$/.test(name) || RESERVED_LEAVES.has(name) || name in leaves)
+      throw new UsageError(
+        `--${flag}=${raw}: NAME must be a new lower-case name (letters, digits, -), not ${[...RESERVED_LEAVES].join("/")}`,
+      );
+    if (value === "")
+      throw new UsageError(
+        `--${flag}=${raw}: give NAME=${flag === "server" ? "SERVICE" : "COMMON_NAME"}`,
+      );
+    leaves[name] =
+      flag === "server"
+        ? { usage: "server", hosts: serviceHosts(value, namespace, []) }
+        : { usage: "client", commonName: value };
+  };
+  for (const raw of values.server ?? []) add("server", raw);
+  for (const raw of values.client ?? []) add("client", raw);
+  return leaves;
 }
 
 async function create(values: Values): Promise<string> {
   const namespace = required(values, "namespace");
   const secretName = required(values, "secret-name");
   const hosts = serviceHosts(required(values, "service"), namespace, hostList(values.host));
+  const leaves = leafRequests(values, namespace);
   const kc = loadKubeConfig(values.kubeconfig);
-  const result = await certgenCreate({ kc, namespace, secretName, ...renewOptions(values, hosts) });
-  return `certgen create: secret ${namespace}/${secretName} ${describe(result)} (${result.reason}); hosts ${hosts.join(",")}`;
+  const result = await certgenCreate({
+    kc,
+    namespace,
+    secretName,
+    ...renewOptions(values, hosts),
+    leaves,
+  });
+  return `certgen create: secret ${namespace}/${secretName} ${describe(result, result.written)} (${result.reason}); hosts ${hosts.join(",")}${Object.keys(
+    leaves,
+  )
+    .map((name) => `; ${name}.crt`)
+    .join("")}`;
 }
 
 async function patch(values: Values): Promise<string> {

@@ -39,6 +39,7 @@ import { UsageError } from "./usage.js";
 
 export const SCHEDULER_USAGE = `usage: hami scheduler [--port 8888] [--host 0.0.0.0] [--kubeconfig FILE] [--config FILE]
                       [--tls-cert FILE --tls-key FILE [--extender-port 8888] [--extender-host 127.0.0.1]
+                       [--extender-client-ca FILE [--extender-client-name hami-kube-scheduler]]
                        [--status-port 9395]] [--lease-namespace kube-system]
                       [--require-agent-lease] [--register-stale-seconds 0] [--nats URL]
   the kube-scheduler extender: POST /filter /prioritize /bind, GET /explain/NS/POD, /ui, /metrics
@@ -47,6 +48,9 @@ export const SCHEDULER_USAGE = `usage: hami scheduler [--port 8888] [--host 0.0.
                          health over HTTPS; the extender verbs (they bind pods) on plain HTTP at
                          --extender-host:--extender-port, loopback by default, for the kube-scheduler
                          in the same pod; /explain, /ui and /metrics (read only) on --status-port
+  --extender-client-ca   the extender verbs over mutual TLS instead (kube-scheduler in its own pod):
+                         HTTPS with the same certificate, only for clients whose certificate this
+                         CA signed for the common name --extender-client-name
   --require-agent-lease  nodes without a hami-agent-<node> Lease get no pods (expired ones never do)
   ${NATS_USAGE}`;
 
@@ -62,6 +66,8 @@ function options(argv: string[]) {
       "tls-key": { type: "string" },
       "extender-host": { type: "string", default: "127.0.0.1" },
       "extender-port": { type: "string", default: "8888" },
+      "extender-client-ca": { type: "string" },
+      "extender-client-name": { type: "string", default: "hami-kube-scheduler" },
       "status-port": { type: "string", default: "9395" },
       "lease-namespace": { type: "string", default: "kube-system" },
       "require-agent-lease": { type: "boolean", default: false },
@@ -86,6 +92,8 @@ function options(argv: string[]) {
     );
   if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined))
     throw new UsageError("--tls-cert and --tls-key go together");
+  if (values["extender-client-ca"] !== undefined && values["tls-cert"] === undefined)
+    throw new UsageError("--extender-client-ca needs --tls-cert and --tls-key");
   if (values["tls-cert"] !== undefined) {
     const ports = [port, extenderPort, statusPort].filter((p) => p !== 0);
     if (new Set(ports).size !== ports.length)
@@ -136,7 +144,8 @@ function listenHttp(
 }
 
 /** The deployed shape: the webhook alone on the TLS port (the Service's), the extender verbs on
- * loopback for the kube-scheduler in the same pod, the read-only status routes on their own port. */
+ * loopback for a kube-scheduler in the same pod or over mutual TLS for one in its own pod, the
+ * read-only status routes on their own port. */
 async function serveDeployed(
   opts: ReturnType<typeof options>,
   tls: { certFile: string; keyFile: string },
@@ -153,12 +162,23 @@ async function serveDeployed(
     ...tls,
     log: deps.log,
   });
-  const extender = await listenHttp(
-    createSchedulerApp(deps, { extender: true, status: false }),
-    opts["extender-host"],
-    opts.extenderPort,
-    "extender",
-  );
+  const extenderApp = createSchedulerApp(deps, { extender: true, status: false });
+  const clientCA = opts["extender-client-ca"];
+  const extender =
+    clientCA === undefined
+      ? await listenHttp(extenderApp, opts["extender-host"], opts.extenderPort, "extender")
+      : await serveHttps({
+          handler: extenderApp,
+          host: opts["extender-host"],
+          port: opts.extenderPort,
+          ...tls,
+          log: deps.log,
+          clientAuth: { caFile: clientCA, commonNames: [opts["extender-client-name"]] },
+        }).then((server) => ({
+          serves: "extender (mutual TLS)",
+          port: server.port,
+          close: () => server.close(),
+        }));
   const status = await listenHttp(
     createSchedulerApp(deps, { extender: false, status: true }),
     opts.host,

@@ -1,10 +1,12 @@
 // HTTPS serving of the webhook app: TLS 1.2+ with modern suites, keep-alive tuned for the apiserver's pooled
 // connections, certificates reloaded from disk without dropping requests.
 
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { RequestListener } from "node:http";
+import type { TLSSocket } from "node:tls";
 import { watchCertificates, type CertWatcher, type PemPair } from "../certs/index.js";
 import type { Logger } from "../telemetry/index.js";
 
@@ -38,6 +40,9 @@ export interface ServeOptions {
   keyFile: string;
   log: Logger;
   certPollMs?: number;
+  /** Mutual TLS: only clients with a certificate from this CA (read again on each reload) and
+   * one of these subject common names get an answer; others fail the handshake or get 403. */
+  clientAuth?: { caFile: string; commonNames: string[] };
 }
 
 export interface RunningServer {
@@ -52,10 +57,42 @@ async function readPair(certFile: string, keyFile: string): Promise<PemPair> {
   return { cert, key };
 }
 
+function clientSettings(options: ServeOptions): object {
+  const auth = options.clientAuth;
+  if (auth === undefined) return {};
+  return { requestCert: true, rejectUnauthorized: true, ca: readFileSync(auth.caFile, "utf8") };
+}
+
+/** Answers 403 to a verified client whose certificate names someone else. */
+function requireClient(
+  handler: RequestListener,
+  commonNames: string[],
+  log: Logger,
+): RequestListener {
+  return (req, res) => {
+    const subject = (req.socket as TLSSocket).getPeerCertificate().subject as
+      Record<string, unknown> | undefined;
+    const name = typeof subject?.CN === "string" ? subject.CN : undefined;
+    if (name !== undefined && commonNames.includes(name)) {
+      handler(req, res);
+      return;
+    }
+    log.warn({ client: name?.slice(0, 64), path: req.url?.slice(0, 64) }, "client refused");
+    res.writeHead(403, { "content-type": "text/plain" });
+    res.end(
+      `client certificate ${JSON.stringify(name?.slice(0, 64) ?? "")} may not call this port\n`,
+    );
+  };
+}
+
 export async function serveHttps(options: ServeOptions): Promise<RunningServer> {
   const { log } = options;
   const initial = await readPair(options.certFile, options.keyFile);
-  const server = createServer({ ...initial, ...TLS_SETTINGS }, options.handler);
+  const handler =
+    options.clientAuth === undefined
+      ? options.handler
+      : requireClient(options.handler, options.clientAuth.commonNames, log);
+  const server = createServer({ ...initial, ...TLS_SETTINGS, ...clientSettings(options) }, handler);
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.on("tlsClientError", (error) => {
@@ -67,7 +104,7 @@ export async function serveHttps(options: ServeOptions): Promise<RunningServer> 
       keyFile: options.keyFile,
       pollMs: options.certPollMs,
       onChange: (pair) => {
-        server.setSecureContext({ ...pair, ...TLS_SETTINGS });
+        server.setSecureContext({ ...pair, ...TLS_SETTINGS, ...clientSettings(options) });
         log.info({ certFile: options.certFile }, "serving certificate reloaded");
       },
       onError: (error) => {

@@ -10,6 +10,8 @@ export interface HttpsCall {
   ca: string | string[];
   body?: unknown;
   agent?: Agent;
+  /** A client certificate (mutual TLS). */
+  client?: { cert: string; key: string };
 }
 
 export async function httpsJson(call: HttpsCall): Promise<{ status: number; body: unknown }> {
@@ -23,6 +25,7 @@ export async function httpsJson(call: HttpsCall): Promise<{ status: number; body
         path: call.path,
         method: payload === undefined ? "GET" : "POST",
         ca: call.ca,
+        ...call.client,
         agent: call.agent ?? false,
         headers: payload === undefined ? {} : { "content-type": "application/json" },
       },
@@ -32,7 +35,8 @@ export async function httpsJson(call: HttpsCall): Promise<{ status: number; body
         res.on("end", () => {
           resolve({
             status: res.statusCode ?? 0,
-            body: text === "" ? undefined : (JSON.parse(text) as unknown),
+            body:
+              text === "" ? undefined : /^[[{]/.test(text) ? (JSON.parse(text) as unknown) : text,
           });
         });
       },

@@ -2,7 +2,7 @@
 // over TLS with the certificate from the Secret and the CA from the patched caBundle.
 
 import assert from "node:assert/strict";
-import { X509Certificate } from "node:crypto";
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -116,6 +116,47 @@ describe("certgen against a real kube-apiserver", { skip: missing }, () => {
       hosts: HOSTS,
       now: new Date(),
     });
+  });
+
+  it("create --server/--client adds NAME.crt/NAME.key pairs under the same CA, keeping the serving pair", async () => {
+    const first = await read();
+    const args = [
+      "certgen",
+      "create",
+      "--kubeconfig",
+      plane.kubeconfig,
+      "--namespace",
+      NAMESPACE,
+      "--service",
+      "hami-scheduler",
+      "--host",
+      "127.0.0.1",
+      "--secret-name",
+      SECRET,
+      "--server",
+      "nats=hami-nats",
+      "--client",
+      "kube-scheduler=hami-kube-scheduler",
+    ];
+    const run = await runHami(args);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /issued further certificates \(CA and serving certificate kept\)/);
+    const secret = await read();
+    assert.equal(text(secret, "tls.crt"), text(first, "tls.crt"));
+    const ca = new X509Certificate(text(secret, "ca.crt"));
+    const nats = new X509Certificate(text(secret, "nats.crt"));
+    const client = new X509Certificate(text(secret, "kube-scheduler.crt"));
+    assert.ok(nats.verify(ca.publicKey) && client.verify(ca.publicKey));
+    assert.match(nats.subjectAltName ?? "", /DNS:hami-nats\.kube-system\.svc\b/);
+    assert.equal(client.subject, "CN=hami-kube-scheduler");
+    assert.ok(nats.checkPrivateKey(createPrivateKey(text(secret, "nats.key"))));
+    const again = await runHami(args);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, / kept \(valid\)/);
+    assert.equal((await read()).metadata?.resourceVersion, secret.metadata?.resourceVersion);
+    const bad = await runHami([...args.slice(0, -4), "--server", "ca=hami-nats"]);
+    assert.equal(bad.code, 2, bad.stdout);
+    assert.match(bad.stderr, /--server=ca=hami-nats: NAME must be a new lower-case name/);
   });
 
   it("patch writes the CA into every webhook, the failure policy into the GPU entry only; then the apiserver calls the webhook over TLS", async () => {

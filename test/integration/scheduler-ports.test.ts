@@ -8,7 +8,14 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { generateCA, generateServing } from "../../src/certs/index.js";
+import { CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import { generateCA, generateClient, generateServing } from "../../src/certs/index.js";
+import {
+  schedulerConfig,
+  SCHEDULER_NAME,
+  startScheduler,
+  type RunningScheduler,
+} from "../helpers/scheduler.js";
 import { spawnHami } from "../helpers/cli.js";
 import {
   controlPlaneMissing,
@@ -16,6 +23,7 @@ import {
   stopProcess,
   type ControlPlane,
 } from "../helpers/control-plane.js";
+import { createSimulatedGpuNode, simulatedGpus } from "../helpers/gpu-nodes.js";
 import { httpsJson } from "../helpers/https.js";
 import { freePort, waitFor } from "../helpers/net.js";
 import { pod, review } from "../helpers/pods.js";
@@ -108,5 +116,116 @@ describe("hami scheduler ports (deployed shape)", { skip: missing }, () => {
       body: JSON.stringify({ PodName: "p", PodNamespace: "default", PodUID: "", Node: "n" }),
     });
     assert.equal(bind.status, 404);
+  });
+});
+
+// kube-scheduler in its own pod (its own ServiceAccount): the extender verbs over mutual TLS. Only
+// a client certificate from our CA, for clientAuth, naming hami-kube-scheduler gets an answer; the
+// real kube-scheduler, configured as the chart configures it (tlsConfig), binds a pod through it.
+describe("hami scheduler extender over mutual TLS", { skip: missing }, () => {
+  let plane: ControlPlane;
+  let dir: string;
+  let run: ReturnType<typeof spawnHami>;
+  let kubeScheduler: RunningScheduler | undefined;
+  const ca = generateCA({ commonName: "mtls-ca", now: new Date() });
+  const now = new Date();
+  const serving = generateServing(ca, { hosts: ["127.0.0.1"], now });
+  const client = generateClient(ca, { commonName: "hami-kube-scheduler", now });
+  let extenderPort = 0;
+
+  before(async () => {
+    plane = await startControlPlane();
+    dir = await mkdtemp(join(tmpdir(), "hami-mtls-"));
+    const files = {
+      "tls.crt": serving.cert,
+      "tls.key": serving.key,
+      "ca.crt": ca.cert,
+      "kube-scheduler.crt": client.cert,
+      "kube-scheduler.key": client.key,
+    };
+    for (const [name, text] of Object.entries(files))
+      await writeFile(join(dir, name), text, { mode: 0o600 });
+    extenderPort = await freePort();
+    const statusPort = await freePort();
+    run = spawnHami(
+      [
+        "scheduler",
+        `--port=${await freePort()}`,
+        "--extender-host=0.0.0.0",
+        `--extender-port=${extenderPort}`,
+        `--extender-client-ca=${join(dir, "ca.crt")}`,
+        `--status-port=${statusPort}`,
+        `--kubeconfig=${plane.kubeconfig}`,
+        `--tls-cert=${join(dir, "tls.crt")}`,
+        `--tls-key=${join(dir, "tls.key")}`,
+      ],
+      { LOG_LEVEL: "warn" },
+    );
+    await waitFor(
+      "status port ready",
+      async () => {
+        if (run.child.exitCode !== null) throw new Error(run.output().stderr);
+        return (await fetch(`http://127.0.0.1:${statusPort}/readyz`).catch(() => undefined))?.ok;
+      },
+      30_000,
+    );
+  });
+
+  after(async () => {
+    await kubeScheduler?.stop();
+    await stopProcess(run.child);
+    await plane?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const filter = (options: { client?: { cert: string; key: string }; trust?: string }) =>
+    httpsJson({
+      port: extenderPort,
+      host: "127.0.0.1",
+      path: "/filter",
+      ca: options.trust ?? ca.cert,
+      body: { Pod: pod(), NodeNames: [] },
+      client: options.client,
+    });
+
+  it("refuses a client without a certificate, with one from another CA, or with a serving certificate", async () => {
+    await assert.rejects(filter({}), /certificate|socket hang up|ECONNRESET/);
+    const other = generateCA({ commonName: "other-ca", now });
+    const foreign = generateClient(other, { commonName: "hami-kube-scheduler", now });
+    await assert.rejects(filter({ client: foreign }), /certificate|socket hang up|ECONNRESET/);
+    await assert.rejects(filter({ client: serving }), /certificate|socket hang up|ECONNRESET/);
+  });
+
+  it("answers 403 to a certificate from our CA naming another client", async () => {
+    const stranger = generateClient(ca, { commonName: "someone-else", now });
+    const refused = await filter({ client: stranger });
+    assert.equal(refused.status, 403);
+    assert.match(String(refused.body), /"someone-else" may not call this port/);
+    assert.equal((await filter({ client })).status, 200);
+  });
+
+  it("the real kube-scheduler with the chart's tlsConfig binds a GPU pod through it", async () => {
+    const config = await schedulerConfig(plane.kubeconfig, `https://127.0.0.1:${extenderPort}`);
+    const extenders = config.extenders as Record<string, unknown>[];
+    extenders[0]!.tlsConfig = {
+      certFile: join(dir, "kube-scheduler.crt"),
+      keyFile: join(dir, "kube-scheduler.key"),
+      caFile: join(dir, "ca.crt"),
+    };
+    kubeScheduler = await startScheduler(plane, config as unknown as Record<string, unknown>);
+    const kc = new KubeConfig();
+    kc.loadFromFile(plane.kubeconfig);
+    const core = kc.makeApiClient(CoreV1Api);
+    await createSimulatedGpuNode(core, "gpu-mtls", simulatedGpus("gpu-mtls", 1));
+    const gpuPod = pod({ schedulerName: SCHEDULER_NAME });
+    gpuPod.metadata!.name = "mtls-pod";
+    await core.createNamespacedPod({ namespace: "default", body: gpuPod as V1Pod });
+    await waitFor(
+      "pod bound by kube-scheduler through the mutual-TLS extender",
+      async () =>
+        (await core.readNamespacedPod({ namespace: "default", name: "mtls-pod" })).spec
+          ?.nodeName === "gpu-mtls",
+      30_000,
+    );
   });
 });

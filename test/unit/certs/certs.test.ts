@@ -11,6 +11,8 @@ import {
   ensureLocalCerts,
   generateCA,
   generateServing,
+  renewCertificates,
+  type LeafRequest,
 } from "../../../src/certs/index.js";
 
 const NOW = new Date("2026-01-01T00:00:00Z");
@@ -99,6 +101,79 @@ describe("certs - renewal decision", () => {
         .keepServing,
       false,
     );
+  });
+});
+
+describe("certs - further pairs under the same CA", () => {
+  const leaves: Record<string, LeafRequest> = {
+    nats: { usage: "server", hosts: ["hami-nats.kube-system.svc"] },
+    "kube-scheduler": { usage: "client", commonName: "hami-kube-scheduler" },
+  };
+  const options = { hosts: HOSTS, now: NOW, leaves };
+  const first = renewCertificates({}, options);
+  assert.equal(first.changed, true);
+  const stored = { ca: first.ca, serving: first.serving, leaves: first.leaves };
+
+  it("issues a server pair with its SANs and a client pair with its CN and clientAuth only", () => {
+    const caCert = new X509Certificate(first.ca.cert);
+    const nats = new X509Certificate(first.leaves.nats!.cert);
+    const client = new X509Certificate(first.leaves["kube-scheduler"]!.cert);
+    assert.ok(nats.verify(caCert.publicKey) && client.verify(caCert.publicKey));
+    assert.equal(nats.subjectAltName, "DNS:hami-nats.kube-system.svc");
+    assert.deepEqual(nats.keyUsage, ["1.3.6.1.5.5.7.3.1"]);
+    assert.equal(client.subject, "CN=hami-kube-scheduler");
+    assert.deepEqual(client.keyUsage, ["1.3.6.1.5.5.7.3.2"]);
+  });
+
+  it("keeps everything while valid, and adds a new pair keeping CA, serving and the others", () => {
+    assert.equal(renewCertificates(stored, options).changed, false);
+    const more = renewCertificates(stored, {
+      ...options,
+      leaves: { ...leaves, extra: { usage: "client", commonName: "x" } },
+    });
+    assert.equal(more.changed, true);
+    assert.deepEqual(
+      [more.ca, more.serving, more.leaves.nats, more.leaves["kube-scheduler"]],
+      [first.ca, first.serving, first.leaves.nats, first.leaves["kube-scheduler"]],
+    );
+    assert.match(more.check.reason, /no extra certificate/);
+  });
+
+  it("renews a pair whose CN or SANs changed, or that expires soon, or that another CA signed", () => {
+    const renamed = renewCertificates(stored, {
+      ...options,
+      leaves: { ...leaves, "kube-scheduler": { usage: "client", commonName: "other" } },
+    });
+    assert.equal(renamed.changed, true);
+    assert.notEqual(renamed.leaves["kube-scheduler"]!.cert, first.leaves["kube-scheduler"]!.cert);
+    assert.deepEqual(renamed.leaves.nats, first.leaves.nats);
+    const later = renewCertificates(stored, {
+      ...options,
+      now: new Date(NOW.getTime() + 340 * DAY),
+    });
+    assert.equal(later.changed, true);
+    assert.deepEqual(later.ca, first.ca);
+    assert.notEqual(later.leaves.nats!.cert, first.leaves.nats!.cert);
+    const foreign = renewCertificates(
+      {
+        ...stored,
+        leaves: {
+          ...stored.leaves,
+          nats: generateServing(ca, { hosts: ["hami-nats.kube-system.svc"], now: NOW }),
+        },
+      },
+      options,
+    );
+    assert.equal(foreign.changed, true);
+    assert.match(foreign.check.reason, /nats certificate not signed by the CA/);
+  });
+
+  it("a new CA renews every pair", () => {
+    const renewed = renewCertificates({ ...stored, ca: undefined }, options);
+    assert.equal(renewed.changed, true);
+    const caCert = new X509Certificate(renewed.ca.cert);
+    for (const leaf of Object.values(renewed.leaves))
+      assert.ok(new X509Certificate(leaf.cert).verify(caCert.publicKey));
   });
 });
 
