@@ -13,6 +13,7 @@ import { after, before, describe, it } from "node:test";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { parseAllDocuments, parse } from "yaml";
 import { connect } from "nats";
+import { generateCA, generateClient } from "../../src/certs/index.js";
 import { loadConfigFile } from "../../src/config/index.js";
 import { natsPermissions, NatsRoles } from "../../src/events/index.js";
 import {
@@ -72,6 +73,22 @@ const manifests = (text: string): Manifest[] =>
   parseAllDocuments(text)
     .map((d) => d.toJSON() as Manifest | null)
     .filter((m): m is Manifest => m !== null);
+
+/** The parts of a rendered pod template the tests read. */
+interface PodSpec {
+  securityContext?: { seccompProfile?: { type: string }; runAsNonRoot?: boolean };
+  initContainers?: { name: string; securityContext?: Record<string, unknown> }[];
+  containers: {
+    name: string;
+    securityContext?: { allowPrivilegeEscalation?: boolean };
+    volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
+  }[];
+  volumes: {
+    name: string;
+    secret?: { defaultMode?: number; items?: { key: string; path: string }[] };
+    hostPath?: { path: string };
+  }[];
+}
 
 const OTHER_VALUES = [
   "nats.enabled=false",
@@ -201,20 +218,6 @@ describe("Helm chart", { skip: missing }, () => {
   });
 
   it("hardening: only the serving pair mounted 0400, seccomp RuntimeDefault, HAMi-core read only", async () => {
-    interface PodSpec {
-      securityContext?: { seccompProfile?: { type: string }; runAsNonRoot?: boolean };
-      initContainers?: { name: string; securityContext?: Record<string, unknown> }[];
-      containers: {
-        name: string;
-        securityContext?: { allowPrivilegeEscalation?: boolean };
-        volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
-      }[];
-      volumes: {
-        name: string;
-        secret?: { defaultMode?: number; items?: { key: string }[] };
-        hostPath?: { path: string };
-      }[];
-    }
     const rendered = await template();
     const spec = (kind: string, name: string): PodSpec =>
       (
@@ -229,11 +232,19 @@ describe("Helm chart", { skip: missing }, () => {
     assert.equal(certs?.defaultMode, 0o400);
     assert.deepEqual(
       certs?.items?.map((i) => i.key),
-      ["tls.crt", "tls.key"],
+      ["tls.crt", "tls.key", "ca.crt"],
       "never ca.key",
     );
+    const kubeScheduler = spec("Deployment", "hami-kube-scheduler");
+    const clientCerts = kubeScheduler.volumes.find((v) => v.name === "client-certs")?.secret;
+    assert.equal(clientCerts?.defaultMode, 0o400);
+    assert.deepEqual(
+      clientCerts?.items?.map((i) => i.key),
+      ["kube-scheduler.crt", "kube-scheduler.key", "ca.crt"],
+      "its own pair, never ca.key or the serving key",
+    );
     const plugin = spec("DaemonSet", "hami-device-plugin");
-    for (const pod of [scheduler, plugin])
+    for (const pod of [scheduler, kubeScheduler, plugin])
       assert.equal(pod.securityContext?.seccompProfile?.type, "RuntimeDefault");
     const init = plugin.initContainers?.[0]?.securityContext ?? {};
     assert.equal(init.allowPrivilegeEscalation, false);
@@ -294,7 +305,7 @@ describe("Helm chart", { skip: missing }, () => {
     assert.equal(await create(podWith("privileged-no-gpu", false, true)), "created");
   });
 
-  it("RBAC, checked by the real apiserver: certgen reaches only its Secret, the scheduler only its Lease", async () => {
+  it("RBAC, checked by the real apiserver: certgen reaches only its Secret, kube-scheduler only its Lease, the extender none of kube-scheduler's rights", async () => {
     await applyRendered(isRbac);
     const can = async (account: string, verb: string, resource: string): Promise<boolean> => {
       const answer = await run(join(CLUSTER_BIN, "kubectl"), [
@@ -312,12 +323,44 @@ describe("Helm chart", { skip: missing }, () => {
     assert.equal(await can("hami-certgen", "update", "secret/hami-scheduler-tls"), true);
     for (const verb of ["get", "update", "list"])
       assert.equal(await can("hami-certgen", verb, "secret/other"), false, `certgen ${verb}`);
-    assert.equal(await can("hami-scheduler", "update", "lease/hami-scheduler"), true);
+    assert.equal(await can("hami-kube-scheduler", "update", "lease/hami-scheduler"), true);
     assert.equal(
-      await can("hami-scheduler", "update", "lease/kube-controller-manager"),
+      await can("hami-kube-scheduler", "update", "lease/kube-controller-manager"),
       false,
       "another component's Lease",
     );
+    // kube-scheduler and the extender have separate ServiceAccounts: the extender cannot do what
+    // only kube-scheduler needs, and kube-scheduler cannot write what only the extender writes.
+    const onlyKubeScheduler = [
+      ["delete", "pods"],
+      ["patch", "persistentvolumes"],
+      ["list", "persistentvolumeclaims"],
+      ["update", "lease/hami-scheduler"],
+      ["create", "leases"],
+    ];
+    for (const [verb, resource] of onlyKubeScheduler) {
+      assert.equal(await can("hami-kube-scheduler", verb!, resource!), true, `${verb} ${resource}`);
+      assert.equal(
+        await can("hami-scheduler", verb!, resource!),
+        false,
+        `extender ${verb} ${resource}`,
+      );
+    }
+    for (const [verb, resource] of [
+      ["patch", "pods"],
+      ["patch", "nodes"],
+    ]) {
+      assert.equal(
+        await can("hami-scheduler", verb!, resource!),
+        true,
+        `extender ${verb} ${resource}`,
+      );
+      assert.equal(
+        await can("hami-kube-scheduler", verb!, resource!),
+        false,
+        `${verb} ${resource}`,
+      );
+    }
   });
 
   it("the node agent changes only hami annotations of its own Node and its node's pods, and its own Lease", async () => {
@@ -488,15 +531,31 @@ describe("Helm chart", { skip: missing }, () => {
     assert.equal(loaded.config.scheduler.defaultSchedulerPolicy.nodeSchedulerPolicy, "fgd");
   });
 
-  it("the rendered kube-scheduler configuration starts the real kube-scheduler", async () => {
-    const rendered = await template();
-    const configMap = manifests(rendered.stdout).find(
-      (m) => m.metadata.name === "hami-scheduler-config",
+  it("the rendered kube-scheduler configuration names the files its Deployment mounts, and starts the real kube-scheduler", async () => {
+    const objects = manifests((await template()).stdout);
+    const configMap = objects.find((m) => m.metadata.name === "hami-scheduler-config");
+    const config = parse(configMap?.data?.["kube-scheduler-config.yaml"] ?? "") as {
+      extenders: { urlPrefix: string; tlsConfig: Record<string, string> }[];
+    };
+    const extender = config.extenders[0]!;
+    assert.equal(extender.urlPrefix, "https://hami-scheduler.kube-system.svc:8888");
+    const deployment = objects.find(
+      (m) => m.kind === "Deployment" && m.metadata.name === "hami-kube-scheduler",
+    ) as unknown as { spec: { template: { spec: PodSpec } } };
+    const pod = deployment.spec.template.spec;
+    const mount = pod.containers[0]?.volumeMounts?.find((m) => m.name === "client-certs");
+    const items = pod.volumes.find((v) => v.name === "client-certs")?.secret?.items ?? [];
+    assert.deepEqual(
+      Object.values(extender.tlsConfig).sort(),
+      items.map((i) => `${mount?.mountPath}/${i.path}`).sort(),
     );
-    const config = parse(configMap?.data?.["kube-scheduler-config.yaml"] ?? "") as Record<
-      string,
-      unknown
-    >;
+    const ca = generateCA({ commonName: "chart-ca", now: new Date() });
+    const client = generateClient(ca, { commonName: "hami-kube-scheduler", now: new Date() });
+    const files = { certFile: client.cert, keyFile: client.key, caFile: ca.cert };
+    for (const [field, text] of Object.entries(files)) {
+      extender.tlsConfig[field] = join(dir, `kube-scheduler-${field}`);
+      await writeFile(extender.tlsConfig[field], text, { mode: 0o600 });
+    }
     const scheduler = await startScheduler(plane, config);
     await scheduler.stop();
   });
