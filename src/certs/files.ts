@@ -37,7 +37,8 @@ export interface LocalCertsResult extends RenewalCheck {
   dir: string;
 }
 
-/** Writes ca.crt/ca.key/tls.crt/tls.key into dir, keeping whatever is still valid. */
+/** Writes ca.crt/ca.key/tls.crt/tls.key into dir, and NAME.crt/NAME.key for each of
+ * options.leaves, keeping whatever is still valid. */
 export async function ensureLocalCerts(options: LocalCertsOptions): Promise<LocalCertsResult> {
   const path = (name: string): string => join(options.dir, name);
   await mkdir(options.dir, { recursive: true });
@@ -46,8 +47,14 @@ export async function ensureLocalCerts(options: LocalCertsOptions): Promise<Loca
       readOptional(path(name)),
     ),
   );
+  const leaves: Record<string, Partial<PemPair>> = {};
+  for (const name of Object.keys(options.leaves ?? {}))
+    leaves[name] = {
+      cert: await readOptional(path(`${name}.crt`)),
+      key: await readOptional(path(`${name}.key`)),
+    };
   const result = renewCertificates(
-    { ca: { cert: caCert, key: caKey }, serving: { cert, key } },
+    { ca: { cert: caCert, key: caKey }, serving: { cert, key }, leaves },
     options,
   );
   if (result.changed) {
@@ -55,8 +62,12 @@ export async function ensureLocalCerts(options: LocalCertsOptions): Promise<Loca
       await writeSecret(path(FILE_NAMES.caKey), result.ca.key);
       await writeFile(path(FILE_NAMES.caCert), result.ca.cert);
     }
-    await writeSecret(path(FILE_NAMES.key), result.serving.key);
-    await writeFile(path(FILE_NAMES.cert), result.serving.cert);
+    const pairs = { tls: result.serving, ...result.leaves };
+    for (const [name, pair] of Object.entries(pairs)) {
+      if (pair.cert === (name === "tls" ? cert : leaves[name]?.cert)) continue;
+      await writeSecret(path(`${name}.key`), pair.key);
+      await writeFile(path(`${name}.crt`), pair.cert);
+    }
   }
   return { ...result.check, dir: options.dir };
 }

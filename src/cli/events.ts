@@ -4,6 +4,7 @@
 import { parseArgs } from "node:util";
 import { readEnv } from "../config/index.js";
 import {
+  describeNats,
   formatHeader,
   formatRow,
   matchesQuery,
@@ -50,17 +51,28 @@ function parse(argv: string[]) {
   return { query, start, follow: values.follow, json: values.json, natsFlags: values };
 }
 
+/** NATS could not be reached or refused us: the message names the server, auth and TLS used. */
+export class EventsError extends Error {
+  override name = "EventsError";
+}
+
 export async function runEvents(argv: string[]): Promise<void> {
   const options = parse(argv);
   const env = readEnv();
-  const nats = natsSettings(options.natsFlags, env.nats);
+  const nats = natsSettings(options.natsFlags, env);
   if (nats === undefined)
     throw new UsageError("hami events needs NATS: give --nats URL or set NATS_URL");
   const log = createLogger({
     level: env.logLevel === "info" ? "warn" : env.logLevel,
     destination: process.stderr,
   });
-  const bus = await NatsBus.start({ nats, log });
+  const bus = await NatsBus.start({ nats, log, failFast: true }).catch((error: unknown) => {
+    const { server, auth, tls } = describeNats(nats);
+    const why = error instanceof Error ? error.message : String(error);
+    throw new EventsError(
+      `hami events: cannot read events from NATS at ${server} (auth ${auth}, tls ${tls}): ${why}`,
+    );
+  });
   const write = (line: string): void => {
     process.stdout.write(`${line}\n`);
   };

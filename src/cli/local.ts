@@ -72,10 +72,13 @@ export async function runLocal(argv: string[]): Promise<void> {
   }
   say(`GPU view: ${cluster.uiURL}`);
   say(`status:   hami status --kubeconfig ${cluster.kubeconfig}`);
-  say(
-    `events:   NATS_USER=${cluster.nats.user ?? ""} NATS_PASSWORD=${cluster.nats.password ?? ""} hami events --follow --nats ${cluster.nats.url} (read-only user; NATS refuses anonymous clients)`,
-  );
+  say(`events:   ${eventsCommand(cluster.nats)}`);
   say("running; Ctrl-C stops everything");
+}
+
+function eventsCommand(nats: LocalCluster["nats"]): string {
+  const { user = "", password = "", url, tlsCaFile = "" } = nats;
+  return `NATS_USER=${user} NATS_PASSWORD=${password} hami events --follow --nats ${url} --nats-ca ${tlsCaFile} (read-only user, TLS; NATS refuses anonymous and plain clients)`;
 }
 
 async function showExamples(

@@ -75,6 +75,7 @@ const CLEAR_ERRORS = new Set([
   "QueryError",
   "K8sConfigError",
   "ExplainError",
+  "EventsError",
 ]);
 
 async function failure(error: unknown): Promise<{ code: number; message: string }> {

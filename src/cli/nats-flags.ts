@@ -1,7 +1,7 @@
 // NATS connection flags shared by every command that talks to NATS. Secrets (password, token) come
 // only from the environment, never from flags, so they stay out of process listings.
 
-import type { NatsEnv } from "../config/index.js";
+import type { EnvSettings } from "../config/index.js";
 import type { NatsSettings } from "../events/index.js";
 
 export const NATS_FLAGS = {
@@ -19,14 +19,15 @@ export const NATS_USAGE = `NATS: --nats URL (or $NATS_URL), --nats-creds FILE ($
 
 export type NatsFlagValues = Partial<Record<keyof typeof NATS_FLAGS, string>>;
 
-/** Flags override the environment field by field; undefined when no URL is given anywhere. */
+/** Flags override the environment field by field; undefined when no URL is given anywhere. The
+ * NATS_* credentials apply whether the URL comes from --nats or NATS_URL. */
 export function natsSettings(
   flags: NatsFlagValues,
-  env: NatsEnv | undefined,
+  env: Pick<EnvSettings, "nats" | "natsAuth">,
 ): NatsSettings | undefined {
-  const url = flags.nats ?? env?.url;
+  const url = flags.nats ?? env.nats?.url;
   if (url === undefined) return undefined;
-  const settings: NatsSettings = { ...env, url };
+  const settings: NatsSettings = { ...env.natsAuth, url };
   if (flags["nats-creds"] !== undefined) settings.credsFile = flags["nats-creds"];
   if (flags["nats-nkey"] !== undefined) settings.nkeyFile = flags["nats-nkey"];
   if (flags["nats-ca"] !== undefined) settings.tlsCaFile = flags["nats-ca"];

@@ -71,7 +71,7 @@ export async function runNode(argv: string[]): Promise<void> {
   const node = values["node-name"] ?? process.env.NODE_NAME ?? hostname();
   const log = createLogger({ level: env.logLevel }).child({ component: "node", node });
   const config = await liveConfig(values.config, log);
-  const nats = natsSettings(values, env.nats);
+  const nats = natsSettings(values, env);
   const lockDir = values["vgpu-lock-dir"];
   if (!lockDir.startsWith("/"))
     throw new UsageError(`--vgpu-lock-dir=${lockDir}: expected an absolute path`);

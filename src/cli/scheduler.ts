@@ -193,7 +193,7 @@ async function startBus(
   log: Logger,
   onDrop: () => void,
 ): Promise<EventBus | undefined> {
-  const nats = natsSettings(flags, readEnv().nats);
+  const nats = natsSettings(flags, readEnv());
   if (nats === undefined) {
     log.warn("no NATS_URL or --nats: allocation events are not published");
     return undefined;

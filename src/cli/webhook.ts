@@ -55,7 +55,7 @@ export async function runWebhook(argv: string[], started: number): Promise<void>
   let policy = mutatePolicy(config.current());
   const registry = createRegistry(true);
   const metrics = webhookMetrics(registry);
-  const nats = natsSettings(opts.natsFlags, env.nats);
+  const nats = natsSettings(opts.natsFlags, env);
   const bus: EventBus | undefined = nats
     ? await NatsBus.start({
         nats,

@@ -194,6 +194,8 @@ export interface NatsEnv {
 export interface EnvSettings {
   /** Present when NATS_URL is set. */
   nats?: NatsEnv;
+  /** The NATS_* credential and TLS variables, also when the URL comes from a flag. */
+  natsAuth: Omit<NatsEnv, "url">;
   logLevel: string;
 }
 
@@ -215,14 +217,14 @@ function nonEmpty(value: string | undefined): string | undefined {
 export function readEnv(env: NodeJS.ProcessEnv = process.env): EnvSettings {
   const url = nonEmpty(env.NATS_URL);
   const logLevel = env.LOG_LEVEL ?? "info";
-  if (url === undefined) return { logLevel };
-  const nats: NatsEnv = { url };
+  const natsAuth: Omit<NatsEnv, "url"> = {};
   for (const [field, variable] of Object.entries(NATS_VARIABLES) as [
     keyof typeof NATS_VARIABLES,
     string,
   ][]) {
     const value = nonEmpty(env[variable]);
-    if (value !== undefined) nats[field] = value;
+    if (value !== undefined) natsAuth[field] = value;
   }
-  return { nats, logLevel };
+  if (url === undefined) return { natsAuth, logLevel };
+  return { nats: { url, ...natsAuth }, natsAuth, logLevel };
 }

@@ -29,5 +29,5 @@ export {
   subjectFilterFor,
 } from "./query.js";
 export type { EventQuery } from "./query.js";
-export { natsAuthorization, natsPermissions, NatsRoles } from "./nats-permissions.js";
+export { natsAuthorization, natsPermissions, NatsRoles, natsTls } from "./nats-permissions.js";
 export type { NatsRole, NatsUser } from "./nats-permissions.js";

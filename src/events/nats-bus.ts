@@ -24,6 +24,9 @@ export interface NatsBusOptions {
   retentionMs?: number;
   /** Called once per dropped event (wire it to a metric). */
   onDrop?: () => void;
+  /** Connect once in start() and throw when that fails (a one-shot CLI), instead of connecting in
+   * the background with backoff (a component that buffers its events meanwhile). */
+  failFast?: boolean;
 }
 
 interface Pending {
@@ -50,11 +53,15 @@ export class NatsBus implements EventBus {
     this.#log = options.log.child({ component: "nats-bus", nats: describeNats(options.nats) });
   }
 
-  /** Validates the settings, then returns; connects in the background with backoff until closed. */
+  /** Validates the settings, then returns; connects in the background with backoff until closed
+   * (with failFast: connects first, and throws when it cannot). */
   static async start(options: NatsBusOptions): Promise<NatsBus> {
     const connectionOptions = await natsConnectionOptions(options.nats);
     const bus = new NatsBus(options);
-    bus.#connected = bus.#connectLoop(connectionOptions);
+    if (options.failFast === true) {
+      const nc = await bus.#connectOnce(connectionOptions);
+      bus.#connected = Promise.resolve(nc);
+    } else bus.#connected = bus.#connectLoop(connectionOptions);
     return bus;
   }
 
@@ -124,23 +131,27 @@ export class NatsBus implements EventBus {
     });
   }
 
-  async #connectLoop(options: ConnectionOptions): Promise<NatsConnection | undefined> {
+  async #connectOnce(options: ConnectionOptions): Promise<NatsConnection> {
     const { connect } = await import("nats");
+    const nc = await connect({
+      ...options,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+      timeout: CONNECT_TIMEOUT_MS,
+      name: "hami",
+    });
+    this.#nc = nc;
+    this.#js = nc.jetstream();
+    this.#log.info({ server: nc.getServer() }, "connected to nats");
+    this.#kick();
+    return nc;
+  }
+
+  async #connectLoop(options: ConnectionOptions): Promise<NatsConnection | undefined> {
     let backoff = BACKOFF_MIN_MS;
     while (!this.#abort.signal.aborted) {
       try {
-        const nc = await connect({
-          ...options,
-          maxReconnectAttempts: -1,
-          reconnectTimeWait: 500,
-          timeout: CONNECT_TIMEOUT_MS,
-          name: "hami",
-        });
-        this.#nc = nc;
-        this.#js = nc.jetstream();
-        this.#log.info({ server: nc.getServer() }, "connected to nats");
-        this.#kick();
-        return nc;
+        return await this.#connectOnce(options);
       } catch (error) {
         this.#log.warn({ err: error, retryInMs: backoff }, "nats unreachable, events are buffered");
         await sleep(backoff, undefined, { signal: this.#abort.signal }).catch(() => undefined);

@@ -55,3 +55,9 @@ export function natsAuthorization(users: readonly NatsUser[]): string {
   });
   return `authorization {\n  users: [\n${entries.join(",\n")}\n  ]\n}\n`;
 }
+
+/** A nats-server `tls` block: every client must speak TLS to this serving pair (clients are told
+ * apart by user and password, not by certificates). */
+export function natsTls(certFile: string, keyFile: string): string {
+  return `tls {\n  cert_file: ${JSON.stringify(certFile)}\n  key_file: ${JSON.stringify(keyFile)}\n}\n`;
+}

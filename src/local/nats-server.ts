@@ -59,11 +59,15 @@ export async function startNats(options: StartOptions = {}): Promise<NatsServer>
     killOnExit(child);
     child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const started = child;
     await waitFor(`nats-server on ${url}`, async () => {
-      if (child?.exitCode !== null) throw new Error(`nats-server exited: ${output}`);
+      if (started.exitCode !== null) throw new Error(`nats-server exited: ${output}`);
       const nc = await connect({ servers: url, reconnect: false, ...options.probe });
       await nc.close();
       return true;
+    }).catch(async (error: unknown) => {
+      await stop();
+      throw error;
     });
   };
   // stopProcess also returns for a process that already died from a signal (exitCode stays null
@@ -73,7 +77,12 @@ export async function startNats(options: StartOptions = {}): Promise<NatsServer>
     child = undefined;
     if (running !== undefined) await stopProcess(running);
   };
-  if (options.start !== false) await start();
+  if (options.start !== false) {
+    await start().catch(async (error: unknown) => {
+      await rm(storeDir, { recursive: true, force: true });
+      throw error;
+    });
+  }
   return {
     url,
     port,

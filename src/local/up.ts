@@ -14,7 +14,7 @@ import { stringify } from "yaml";
 import { randomUUID } from "node:crypto";
 import { ensureLocalCerts } from "../certs/index.js";
 import type { NatsEnv } from "../config/index.js";
-import { natsAuthorization, NatsRoles, type NatsRole } from "../events/index.js";
+import { natsAuthorization, NatsRoles, natsTls, type NatsRole } from "../events/index.js";
 import {
   controlPlaneMissing,
   killOnExit,
@@ -120,19 +120,26 @@ async function writeMockDevices(dir: string, node: LocalNode): Promise<string> {
 }
 
 /** One NATS user per component role (scheduler, node, audit) with its subject permissions; the
- * server refuses anonymous clients. */
+ * server refuses anonymous clients and speaks TLS only, with certgen's `nats` pair from certs. */
 async function writeNatsConfig(
   dir: string,
+  certs: string,
 ): Promise<Record<NatsRole, { user: string; password: string }>> {
   const users = NatsRoles.map((role) => ({ user: `hami-${role}`, password: randomUUID(), role }));
-  await writeFile(join(dir, "nats.conf"), natsAuthorization(users), { mode: 0o600 });
+  const conf = natsAuthorization(users) + natsTls(join(certs, "nats.crt"), join(certs, "nats.key"));
+  await writeFile(join(dir, "nats.conf"), conf, { mode: 0o600 });
   return Object.fromEntries(
     users.map((u) => [u.role, { user: u.user, password: u.password }]),
   ) as Record<NatsRole, { user: string; password: string }>;
 }
 
 function natsEnvironment(nats: NatsEnv): NodeJS.ProcessEnv {
-  return { NATS_URL: nats.url, NATS_USER: nats.user, NATS_PASSWORD: nats.password };
+  return {
+    NATS_URL: nats.url,
+    NATS_USER: nats.user,
+    NATS_PASSWORD: nats.password,
+    NATS_TLS_CA: nats.tlsCaFile,
+  };
 }
 
 class Processes {
@@ -272,15 +279,22 @@ export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
     options.say("starting etcd and kube-apiserver...");
     const plane = await startControlPlane();
     cleanups.push(() => plane.stop());
-    const natsUsers = await writeNatsConfig(dir);
+    const certs = join(dir, "certs");
+    const hosts = ["127.0.0.1", "localhost"];
+    const leaves = { nats: { usage: "server", hosts } } as const;
+    await ensureLocalCerts({ dir: certs, hosts, now: new Date(), leaves });
+    const tlsCaFile = join(certs, "ca.crt");
+    const natsUsers = await writeNatsConfig(dir, certs);
     const nats: NatsServer = await startNats({
       args: ["-c", join(dir, "nats.conf")],
-      probe: { user: natsUsers.audit.user, pass: natsUsers.audit.password },
+      probe: {
+        user: natsUsers.audit.user,
+        pass: natsUsers.audit.password,
+        tls: { caFile: tlsCaFile },
+      },
     });
     cleanups.push(() => nats.cleanup());
-    const natsAs = (role: NatsRole): NatsEnv => ({ url: nats.url, ...natsUsers[role] });
-    const certs = join(dir, "certs");
-    await ensureLocalCerts({ dir: certs, hosts: ["127.0.0.1", "localhost"], now: new Date() });
+    const natsAs = (role: NatsRole): NatsEnv => ({ url: nats.url, ...natsUsers[role], tlsCaFile });
     await installSimulatedHamiCore(join(dir, "hook"));
     const config = join(dir, "device-config.yaml");
     await writeFile(

@@ -174,6 +174,33 @@ describe("nats settings - authentication and TLS", () => {
     }
   });
 
+  it("hami events: NATS_USER/NATS_PASSWORD apply with --nats; a refused login fails at once, naming the server", async () => {
+    const server = await startNats({
+      args: ["--user", "hami", "--pass", "s3cret"],
+      probe: { user: "hami", pass: "s3cret" },
+    });
+    try {
+      await publishAll({ url: server.url, user: "hami", password: "s3cret" }, [
+        sampleEvent("node", 1, "n"),
+      ]);
+      const env = { NATS_URL: "", NATS_USER: "hami", NATS_PASSWORD: "s3cret" };
+      const read = await runHami(["events", "--nats", server.url], env);
+      assert.equal(read.code, 0, read.stderr);
+      assert.match(read.stdout, /pod-1/);
+      const refused = await runHami(["events", "--nats", server.url], {
+        ...env,
+        NATS_PASSWORD: "wrong",
+      });
+      assert.equal(refused.code, 2, refused.stdout);
+      assert.match(
+        refused.stderr,
+        /cannot read events from NATS at nats:\/\/127\.0\.0\.1:\d+ \(auth user, tls false\): .*Authorization/i,
+      );
+    } finally {
+      await server.cleanup();
+    }
+  });
+
   it("token", async () => {
     const server = await startNats({ args: ["--auth", "t0ken"], probe: { token: "t0ken" } });
     try {

@@ -13,7 +13,7 @@ import { after, before, describe, it } from "node:test";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { parseAllDocuments, parse } from "yaml";
 import { connect } from "nats";
-import { generateCA, generateClient } from "../../src/certs/index.js";
+import { generateCA, generateClient, generateServing } from "../../src/certs/index.js";
 import { loadConfigFile } from "../../src/config/index.js";
 import { natsPermissions, NatsRoles } from "../../src/events/index.js";
 import {
@@ -81,6 +81,7 @@ interface PodSpec {
   containers: {
     name: string;
     securityContext?: { allowPrivilegeEscalation?: boolean };
+    env?: { name: string; value?: string }[];
     volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
   }[];
   volumes: {
@@ -472,7 +473,7 @@ describe("Helm chart", { skip: missing }, () => {
     assert.equal(await deleteLease("hami-agent-agent-n1"), "allowed", "its own, on stop");
   });
 
-  it("the chart's NATS: the permissions of src/events, and a real nats-server refusing anonymous and forged publishes", async () => {
+  it("the chart's NATS: the permissions of src/events, TLS with certgen's pair, and a real nats-server refusing plain, anonymous and forged clients", async () => {
     const rendered = await template();
     const secret = manifests(rendered.stdout).find(
       (m) => m.kind === "Secret" && m.metadata.name === "hami-nats-users",
@@ -487,20 +488,50 @@ describe("Helm chart", { skip: missing }, () => {
         `${role}: the chart and src/events/nats-permissions.ts agree`,
       );
     }
+    // The TLS pair it names is the one the StatefulSet mounts from certgen's Secret.
+    const statefulSet = manifests(rendered.stdout).find(
+      (m) => m.kind === "StatefulSet" && m.metadata.name === "hami-nats",
+    ) as unknown as { spec: { template: { spec: PodSpec } } };
+    const natsPod = statefulSet.spec.template.spec;
+    const tlsMount = natsPod.containers[0]?.volumeMounts?.find((m) => m.name === "tls");
+    const tlsVolume = natsPod.volumes.find((v) => v.name === "tls")?.secret;
+    const tlsFiles = (tlsVolume?.items ?? []).map((i) => `${tlsMount?.mountPath}/${i.path}`);
+    assert.deepEqual(tlsFiles, ["/etc/nats-tls/nats.crt", "/etc/nats-tls/nats.key"]);
+    for (const path of tlsFiles) assert.ok(conf.includes(`"${path}"`), `${path} in nats.conf`);
+    const ca = generateCA({ commonName: "chart-nats-ca", now: new Date() });
+    const pair = generateServing(ca, { hosts: ["127.0.0.1", "localhost"], now: new Date() });
+    await writeFile(join(dir, "nats.crt"), pair.cert);
+    await writeFile(join(dir, "nats.key"), pair.key, { mode: 0o600 });
     const file = join(dir, "nats.conf");
-    await writeFile(file, conf);
+    await writeFile(file, conf.replaceAll("/etc/nats-tls/", `${dir}/`));
     const password = (role: string) => secret.stringData[`${role}-password`] ?? "";
+    const tls = { ca: ca.cert };
     const server = await startNats({
       args: ["-c", file],
-      probe: { user: "hami-audit", pass: password("audit") },
+      probe: { user: "hami-audit", pass: password("audit"), tls },
     });
     try {
-      await assert.rejects(connect({ servers: server.url, reconnect: false }), /Authorization/i);
+      await assert.rejects(
+        connect({ servers: server.url, reconnect: false, tls }),
+        /Authorization/i,
+      );
+      await assert.rejects(
+        connect({
+          servers: server.url,
+          reconnect: false,
+          user: "hami-audit",
+          pass: password("audit"),
+          tls: null,
+        }),
+        /tls|secure/i,
+        "TLS only",
+      );
       const node = await connect({
         servers: server.url,
         reconnect: false,
         user: "hami-node",
         pass: password("node"),
+        tls,
       });
       const forged = await node
         .jetstream()
@@ -513,6 +544,32 @@ describe("Helm chart", { skip: missing }, () => {
       assert.notEqual(forged, "published", "a node agent cannot forge an allocation");
     } finally {
       await server.cleanup();
+    }
+  });
+
+  it("every NATS client checks the chart's NATS with certgen's CA, mounted into its container", async () => {
+    const objects = manifests((await template()).stdout);
+    const certgen = objects.find(
+      (m) => m.kind === "Job" && m.metadata.name === "hami-certgen-create",
+    );
+    assert.match(JSON.stringify(certgen), /--server=nats=hami-nats/);
+    for (const [kind, name] of [
+      ["Deployment", "hami-scheduler"],
+      ["DaemonSet", "hami-device-plugin"],
+    ] as const) {
+      const pod = (
+        objects.find((m) => m.kind === kind && m.metadata.name === name) as unknown as {
+          spec: { template: { spec: PodSpec } };
+        }
+      ).spec.template.spec;
+      const hami = pod.containers.find((c) => c.name === "hami");
+      const ca = hami?.env?.find((e) => e.name === "NATS_TLS_CA")?.value ?? "";
+      const mounted = (hami?.volumeMounts ?? []).flatMap((m) =>
+        (pod.volumes.find((v) => v.name === m.name)?.secret?.items ?? []).map(
+          (i) => `${m.mountPath}/${i.path}`,
+        ),
+      );
+      assert.ok(mounted.includes(ca), `${name}: NATS_TLS_CA=${ca} is one of ${mounted.join(", ")}`);
     }
   });
 

@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { controlPlaneMissing } from "../helpers/control-plane.js";
-import { spawnHami } from "../helpers/cli.js";
+import { runHami, spawnHami } from "../helpers/cli.js";
 import { waitFor } from "../helpers/net.js";
 
 const missing = controlPlaneMissing();
@@ -76,6 +76,29 @@ describe("hami local (npm start)", { skip: missing }, () => {
       assert.match(found[2] ?? "", devices, name);
       assert.match(found[3] ?? "", env, name);
     }
+  });
+
+  it("the printed `hami events` command reads the allocations over TLS, as the read-only user", async () => {
+    const line =
+      /events: +NATS_USER=(\S+) NATS_PASSWORD=(\S+) hami events --follow --nats (\S+) --nats-ca (\S+)/.exec(
+        run.output().stdout,
+      );
+    assert.ok(line, run.output().stdout);
+    const [, user, password, url, ca] = line;
+    const events = await runHami(
+      ["events", "--nats", url!, "--nats-ca", ca!, "--type", "allocation"],
+      {
+        NATS_USER: user!,
+        NATS_PASSWORD: password!,
+      },
+    );
+    assert.equal(events.code, 0, events.stderr);
+    assert.match(events.stdout, /allocation .*memory-mib/);
+    const plain = await runHami(["events", "--nats", url!], {
+      NATS_USER: user!,
+      NATS_PASSWORD: password!,
+    });
+    assert.notEqual(plain.code, 0, "a client without the CA is refused");
   });
 
   it("/ui/state shows each pod on the GPU it was given", async () => {

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -12,11 +13,13 @@ import { connect, type NatsConnection } from "nats";
 import {
   NatsBus,
   natsAuthorization,
+  natsTls,
   STREAM_NAME,
   type HamiEvent,
   type NatsRole,
   type NatsUser,
 } from "../../src/events/index.js";
+import { generateCA, generateServing } from "../../src/certs/index.js";
 import { createLogger } from "../../src/telemetry/index.js";
 import { collect, sampleEvent } from "../helpers/bus-contract.js";
 import { startNats, type NatsServer } from "../helpers/nats-server.js";
@@ -59,6 +62,27 @@ describe("nats permissions - one user per component role (real nats-server)", ()
     for (const b of buses) await b.close();
     await nats?.cleanup();
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it("a server whose readiness probe is refused is stopped, not left running", async () => {
+    const config = join(dir, "nats.conf");
+    const failed = await startNats({ args: ["-c", config], probe: { user: "x", pass: "y" } }).then(
+      () => "started",
+      (error: unknown) => String(error),
+    );
+    const port = /127\.0\.0\.1:(\d+)/.exec(failed)?.[1];
+    assert.ok(port !== undefined, failed);
+    const refused = await new Promise<string>((resolve) => {
+      const socket = createConnection(Number(port), "127.0.0.1");
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve("connected");
+      });
+      socket.once("error", (error: NodeJS.ErrnoException) => {
+        resolve(error.code ?? "error");
+      });
+    });
+    assert.equal(refused, "ECONNREFUSED", `nats-server still listening on ${port}`);
   });
 
   it("an anonymous client is refused", async () => {
@@ -107,5 +131,68 @@ describe("nats permissions - one user per component role (real nats-server)", ()
     const info = await (await nc.jetstreamManager()).streams.info(STREAM_NAME);
     await nc.close();
     assert.equal(info.state.messages, 2, "only the two legitimate events are in the stream");
+  });
+});
+
+describe("nats TLS - certgen's pair, clients trusting its CA (real nats-server)", () => {
+  let dir: string;
+  let nats: NatsServer;
+  const now = new Date();
+  const ca = generateCA({ commonName: "nats-tls-ca", now });
+  const user: NatsUser = { user: "hami-audit", password: randomUUID(), role: "audit" };
+  const scheduler: NatsUser = { user: "hami-scheduler", password: randomUUID(), role: "scheduler" };
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "hami-nats-tls-"));
+    const pair = generateServing(ca, { hosts: ["127.0.0.1", "localhost"], now });
+    await writeFile(join(dir, "nats.crt"), pair.cert);
+    await writeFile(join(dir, "nats.key"), pair.key, { mode: 0o600 });
+    await writeFile(join(dir, "ca.crt"), ca.cert);
+    const config = join(dir, "nats.conf");
+    const tls = natsTls(join(dir, "nats.crt"), join(dir, "nats.key"));
+    await writeFile(config, natsAuthorization([user, scheduler]) + tls);
+    nats = await startNats({
+      args: ["-c", config],
+      probe: { user: user.user, pass: user.password, tls: { ca: ca.cert } },
+    });
+  });
+
+  after(async () => {
+    await nats?.cleanup();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const login = { reconnect: false, user: user.user, pass: user.password };
+
+  it("refuses a client without TLS, and a client that does not trust certgen's CA", async () => {
+    await assert.rejects(connect({ servers: nats.url, ...login, tls: null }), /tls|secure/i);
+    const other = generateCA({ commonName: "other", now });
+    await assert.rejects(
+      connect({ servers: nats.url, ...login, tls: { ca: other.cert } }),
+      /certificate/i,
+    );
+    await assert.rejects(connect({ servers: nats.url, ...login }), /certificate/i);
+  });
+
+  it("components given NATS_TLS_CA (tlsCaFile) publish and read events over TLS", async () => {
+    const tlsCaFile = join(dir, "ca.crt");
+    const start = (who: NatsUser) =>
+      NatsBus.start({
+        nats: { url: nats.url, user: who.user, password: who.password, tlsCaFile },
+        log,
+      });
+    const publisher = await start(scheduler);
+    const reader = await start(user);
+    try {
+      publisher.publish(sampleEvent("allocation", 1, "node-a"));
+      const history = await collect(reader, 1, { filter: ">" });
+      assert.deepEqual(
+        history.map((e) => e.type),
+        ["allocation"],
+      );
+    } finally {
+      await publisher.close();
+      await reader.close();
+    }
   });
 });

@@ -18,7 +18,8 @@ nats://hami-nats.{{ .Release.Namespace }}.svc:4222
 {{- end -}}
 
 {{/* NATS connection for one component role (scheduler, node): the chart's NATS gives each role its
-own user (see nats.yaml); an existing NATS takes a creds file from nats.credentialsSecret. */}}
+own user (see nats.yaml) and speaks TLS only, with certgen's CA at .ca in the component's
+container; an existing NATS takes a creds file from nats.credentialsSecret. */}}
 {{- define "hami.natsEnv" -}}
 {{- $root := .root -}}
 - name: NATS_URL
@@ -28,6 +29,8 @@ own user (see nats.yaml); an existing NATS takes a creds file from nats.credenti
   value: hami-{{ .role }}
 - name: NATS_PASSWORD
   valueFrom: { secretKeyRef: { name: hami-nats-users, key: {{ .role }}-password } }
+- name: NATS_TLS_CA
+  value: {{ .ca }}
 {{- else if $root.Values.nats.credentialsSecret }}
 - name: NATS_CREDS
   value: /etc/hami/nats/creds
