@@ -34,6 +34,7 @@ import {
 } from "../telemetry/index.js";
 import { createWebhookApp, notFound, serveHttps } from "../webhook/index.js";
 import { liveConfig } from "./live-config.js";
+import { electExtenderLeader, leaderGate } from "./scheduler-leader.js";
 import { NATS_FLAGS, NATS_USAGE, natsSettings } from "./nats-flags.js";
 import { UsageError } from "./usage.js";
 
@@ -42,6 +43,8 @@ export const SCHEDULER_USAGE = `usage: hami scheduler [--port 8888] [--host 0.0.
                        [--extender-client-ca FILE [--extender-client-name hami-kube-scheduler]]
                        [--status-port 9395]] [--lease-namespace kube-system]
                       [--require-agent-lease] [--register-stale-seconds 0] [--nats URL]
+                      [--leader-elect [--leader-lease-seconds 15] [--pod-name $POD_NAME]
+                       [--pod-namespace $POD_NAMESPACE]]
   the kube-scheduler extender: POST /filter /prioritize /bind, GET /explain/NS/POD, /ui, /metrics
   without TLS (development): every route on --host:--port, plain HTTP
   --tls-cert/--tls-key   the deployed shape: --port serves only the webhook (/mutate, /webhook) and
@@ -52,6 +55,9 @@ export const SCHEDULER_USAGE = `usage: hami scheduler [--port 8888] [--host 0.0.
                          HTTPS with the same certificate, only for clients whose certificate this
                          CA signed for the common name --extender-client-name
   --require-agent-lease  nodes without a hami-agent-<node> Lease get no pods (expired ones never do)
+  --leader-elect         replicas elect one extender on the Lease hami-extender (in --lease-namespace);
+                         only it answers the verbs (others: 503) and it labels its pod
+                         hami.io/extender-leader=true; webhook and status serve on every replica
   ${NATS_USAGE}`;
 
 function options(argv: string[]) {
@@ -72,6 +78,10 @@ function options(argv: string[]) {
       "lease-namespace": { type: "string", default: "kube-system" },
       "require-agent-lease": { type: "boolean", default: false },
       "register-stale-seconds": { type: "string", default: "0" },
+      "leader-elect": { type: "boolean", default: false },
+      "leader-lease-seconds": { type: "string", default: "15" },
+      "pod-name": { type: "string", default: process.env.POD_NAME },
+      "pod-namespace": { type: "string", default: process.env.POD_NAMESPACE },
       ...NATS_FLAGS,
     },
     strict: true,
@@ -92,6 +102,11 @@ function options(argv: string[]) {
     );
   if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined))
     throw new UsageError("--tls-cert and --tls-key go together");
+  const leaseSeconds = Number(values["leader-lease-seconds"]);
+  if (!Number.isInteger(leaseSeconds) || leaseSeconds < 1)
+    throw new UsageError(
+      `--leader-lease-seconds=${values["leader-lease-seconds"]}: a whole number of seconds >= 1`,
+    );
   if (values["extender-client-ca"] !== undefined && values["tls-cert"] === undefined)
     throw new UsageError("--extender-client-ca needs --tls-cert and --tls-key");
   if (values["tls-cert"] !== undefined) {
@@ -101,7 +116,13 @@ function options(argv: string[]) {
         `--port=${port}, --extender-port=${extenderPort} and --status-port=${statusPort} must differ`,
       );
   }
-  return { ...values, port, extenderPort, statusPort, stale };
+  return { ...values, port, extenderPort, statusPort, stale, leaseSeconds };
+}
+
+function podOf(opts: ReturnType<typeof options>): { name: string; namespace: string } | undefined {
+  const name = opts["pod-name"];
+  if (name === undefined || name === "") return undefined;
+  return { name, namespace: opts["pod-namespace"] ?? opts["lease-namespace"] };
 }
 
 function schedulerPolicy(config: Config, view: ClusterView): SchedulerPolicy {
@@ -150,10 +171,10 @@ async function serveDeployed(
   opts: ReturnType<typeof options>,
   tls: { certFile: string; keyFile: string },
   deps: SchedulerAppDeps,
-  webhookApp: () => express.Express,
+  apps: { webhook: () => express.Express; gate: express.RequestHandler },
 ): Promise<Listening[]> {
   const webhook = express();
-  webhook.use(webhookApp());
+  webhook.use(apps.webhook());
   webhook.use(notFound);
   const https = await serveHttps({
     handler: webhook,
@@ -162,7 +183,8 @@ async function serveDeployed(
     ...tls,
     log: deps.log,
   });
-  const extenderApp = createSchedulerApp(deps, { extender: true, status: false });
+  const extenderApp = express();
+  extenderApp.use(apps.gate, createSchedulerApp(deps, { extender: true, status: false }));
   const clientCA = opts["extender-client-ca"];
   const extender =
     clientCA === undefined
@@ -246,24 +268,41 @@ export async function runScheduler(argv: string[]): Promise<void> {
     registry,
     ready: () => feed.isSynced(),
   };
+  const leader = opts["leader-elect"]
+    ? await electExtenderLeader({
+        kc,
+        leaseNamespace: opts["lease-namespace"],
+        leaseSeconds: opts.leaseSeconds,
+        pod: podOf(opts),
+        log,
+      })
+    : { leading: () => true, stop: () => Promise.resolve() };
+  const gate = leaderGate(leader);
   const certFile = opts["tls-cert"];
   const keyFile = opts["tls-key"];
+  const webhook = () =>
+    createWebhookApp({
+      policy: () => mutatePolicy(config.current()),
+      log,
+      metrics: admission,
+      bus,
+      registry,
+      clock: () => new Date(),
+      ready: deps.ready,
+      metricsRoute: false,
+      quotas: (namespace) => view.quotas.quota(namespace, quotaNames()),
+    });
   const servers =
     certFile !== undefined && keyFile !== undefined
-      ? await serveDeployed(opts, { certFile, keyFile }, deps, () =>
-          createWebhookApp({
-            policy: () => mutatePolicy(config.current()),
-            log,
-            metrics: admission,
-            bus,
-            registry,
-            clock: () => new Date(),
-            ready: deps.ready,
-            metricsRoute: false,
-            quotas: (namespace) => view.quotas.quota(namespace, quotaNames()),
-          }),
-        )
-      : [await listenHttp(createSchedulerApp(deps), opts.host, opts.port, "all routes")];
+      ? await serveDeployed(opts, { certFile, keyFile }, deps, { webhook, gate })
+      : [
+          await listenHttp(
+            express().use(gate, createSchedulerApp(deps)),
+            opts.host,
+            opts.port,
+            "all routes",
+          ),
+        ];
   const close = (): Promise<unknown> => Promise.all(servers.map((s) => s.close()));
   log.info(
     {
@@ -279,7 +318,10 @@ export async function runScheduler(argv: string[]): Promise<void> {
     log.info({ signal }, "shutting down");
     config.stop();
     requeue.stop();
-    void Promise.allSettled([close(), feed.stop()])
+    void leader
+      .stop()
+      .catch(() => undefined)
+      .then(() => Promise.allSettled([close(), feed.stop()]))
       .then(() => bus?.close())
       .finally(() => process.exit(0));
   };

@@ -102,3 +102,5 @@ export {
   requestQuotaUsage,
 } from "./quota.js";
 export type { NamespaceQuota, QuotaAmount, QuotaNames } from "./quota.js";
+export { leaseStep } from "./leader.js";
+export type { LeaseRecord, LeaseStep, LeaseView } from "./leader.js";

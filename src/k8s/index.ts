@@ -12,3 +12,5 @@ export { startInformer } from "./informer.js";
 export type { InformerHandlers, InformerOptions, RunningInformer } from "./informer.js";
 export { containersInDeviceOrder, podApi } from "./pods.js";
 export type { PodApi, PodEvent } from "./pods.js";
+export { startLeaderElection } from "./leader.js";
+export type { LeaderElection, LeaderElectionOptions } from "./leader.js";

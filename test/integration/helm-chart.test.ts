@@ -337,7 +337,6 @@ describe("Helm chart", { skip: missing }, () => {
       ["patch", "persistentvolumes"],
       ["list", "persistentvolumeclaims"],
       ["update", "lease/hami-scheduler"],
-      ["create", "leases"],
     ];
     for (const [verb, resource] of onlyKubeScheduler) {
       assert.equal(await can("hami-kube-scheduler", verb!, resource!), true, `${verb} ${resource}`);
@@ -350,6 +349,7 @@ describe("Helm chart", { skip: missing }, () => {
     for (const [verb, resource] of [
       ["patch", "pods"],
       ["patch", "nodes"],
+      ["update", "lease/hami-extender"],
     ]) {
       assert.equal(
         await can("hami-scheduler", verb!, resource!),
@@ -595,7 +595,15 @@ describe("Helm chart", { skip: missing }, () => {
       extenders: { urlPrefix: string; tlsConfig: Record<string, string> }[];
     };
     const extender = config.extenders[0]!;
-    assert.equal(extender.urlPrefix, "https://hami-scheduler.kube-system.svc:8888");
+    assert.equal(extender.urlPrefix, "https://hami-scheduler-extender.kube-system.svc:8888");
+    // That Service reaches only the elected extender: the pod its leader labels.
+    const service = objects.find(
+      (m) => m.kind === "Service" && m.metadata.name === "hami-scheduler-extender",
+    ) as unknown as { spec: { selector: Record<string, string> } };
+    assert.equal(service.spec.selector["hami.io/extender-leader"], "true");
+    assert.equal(service.spec.selector["app.kubernetes.io/component"], "hami-scheduler");
+    const certgen = objects.find((m) => m.metadata.name === "hami-certgen-create");
+    assert.match(JSON.stringify(certgen), /--host=hami-scheduler-extender\.kube-system\.svc/);
     const deployment = objects.find(
       (m) => m.kind === "Deployment" && m.metadata.name === "hami-kube-scheduler",
     ) as unknown as { spec: { template: { spec: PodSpec } } };
