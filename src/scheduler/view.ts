@@ -275,8 +275,15 @@ export class ClusterView {
   ): Holding | undefined {
     if (!this.leases.has(node)) return undefined;
     const now = this.options.now();
+    // A bound pod (its annotations arrived) is in the kubelet's hands: it holds back every
+    // confusable bind, whenever that bind started. Binds in flight go first come, first served, so
+    // two of them never wait on each other. (Ordering bound pods by their bind time instead let a
+    // bind that had waited behind one go ahead of it once it was bound: the adversarial-kubelet
+    // test caught two same-shape pods waiting for Allocate at once.)
     const before = (h: Holding): boolean =>
-      h.boundAt < self.since || (h.boundAt === self.since && h.uid < self.uid);
+      this.annotated.has(h.uid) ||
+      h.boundAt < self.since ||
+      (h.boundAt === self.since && h.uid < self.uid);
     for (const holding of this.perNode.get(node)?.values() ?? [])
       if (
         holding.uid !== self.uid &&

@@ -374,4 +374,21 @@ describe("ClusterView - pods waiting for Allocate (allocation identity)", () => 
     );
     assert.equal(reserve("b"), b, "a bind that re-plans keeps its place in line");
   });
+
+  it("a bound pod holds back every confusable bind, also binds that started before it was bound", () => {
+    const { v } = view();
+    v.setNode(node("n1"));
+    v.setLease(agentLease);
+    const devices = [[slice("GPU-n1-0", 100)]];
+    const reserve = (uid: string) =>
+      v.reserve({ uid, namespace: "default", name: uid, node: "n1", devices, usage: new Map() });
+    const bSince = reserve("b");
+    const cSince = reserve("c");
+    assert.equal(v.awaitingAllocate("n1", [1], { uid: "b", since: bSince }, EXPIRY), undefined);
+    // b binds; its annotations carry a bind time later than c's reservation. The adversarial-
+    // kubelet test found c binding meanwhile, and the kubelet mixing b and c up.
+    v.setPod(bound("b", devices, -30));
+    assert.equal(v.awaitingAllocate("n1", [1], { uid: "c", since: cSince }, EXPIRY)?.name, "b");
+    assert.equal(v.awaitingAllocate("n1", [1], { uid: "d", since: 0 }, EXPIRY)?.name, "b");
+  });
 });
