@@ -1,7 +1,9 @@
 // `hami node`: the per-node agent (DaemonSet): GPU discovery, registration, the kubelet device
 // plugin and the allocator.
 
+import { createServer } from "node:http";
 import { hostname } from "node:os";
+import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { readEnv, type Config } from "../config/index.js";
 import { VGPU_LOCK_DIR } from "../core/index.js";
@@ -14,17 +16,21 @@ import {
   type AgentSettings,
   type DeviceSource,
 } from "../node/index.js";
-import { createLogger } from "../telemetry/index.js";
+import { createLogger, createRegistry, nodeMetrics, type Registry } from "../telemetry/index.js";
 import { liveConfig } from "./live-config.js";
 import { NATS_FLAGS, NATS_USAGE, natsSettings } from "./nats-flags.js";
 import { UsageError } from "./usage.js";
 
 export const NODE_USAGE = `usage: hami node [--node-name NAME] [--devices nvml|file:PATH] [--device-plugin-dir /var/lib/kubelet/device-plugins]
                  [--kubeconfig FILE] [--config FILE] [--lease-namespace kube-system] [--nats URL]
-                 [--vgpu-lock-dir /tmp/vgpulock]
+                 [--vgpu-lock-dir /tmp/vgpulock] [--pod-resources-socket PATH] [--metrics-port 0]
   --node-name      defaults to $NODE_NAME, then the host name
   --devices        nvml: nvidia-smi on this host; file:PATH: GPUs described in a YAML/JSON file (mock)
   --vgpu-lock-dir  host directory mounted at /tmp/vgpulock for HAMi-core's locks (HAMi's is the same path)
+  --pod-resources-socket  the kubelet's PodResources API (default: pod-resources/kubelet.sock beside
+                   the device-plugins dir); each Allocate answer is checked against it
+  --metrics-port   serve /metrics (hami_allocation_verified_total, hami_allocation_mismatch_total) on
+                   this port, read only; 0: off
   ${NATS_USAGE}`;
 
 function source(spec: string, node: string): DeviceSource {
@@ -52,6 +58,19 @@ export function agentSettings(config: Config, lockDir: string): AgentSettings {
   };
 }
 
+/** GET /metrics only: read only, nothing else answers. */
+function serveMetrics(registry: Registry, port: number): void {
+  createServer((req, res) => {
+    if (req.method !== "GET" || req.url !== "/metrics") {
+      res.writeHead(404).end();
+      return;
+    }
+    void registry.metrics().then((text) => {
+      res.writeHead(200, { "content-type": registry.contentType }).end(text);
+    });
+  }).listen(port);
+}
+
 export async function runNode(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -63,11 +82,14 @@ export async function runNode(argv: string[]): Promise<void> {
       config: { type: "string" },
       "lease-namespace": { type: "string", default: "kube-system" },
       "vgpu-lock-dir": { type: "string", default: VGPU_LOCK_DIR },
+      "pod-resources-socket": { type: "string" },
+      "metrics-port": { type: "string", default: "0" },
       ...NATS_FLAGS,
     },
     strict: true,
   });
   const env = readEnv();
+  const registry = createRegistry(true);
   const node = values["node-name"] ?? process.env.NODE_NAME ?? hostname();
   const log = createLogger({ level: env.logLevel }).child({ component: "node", node });
   const config = await liveConfig(values.config, log);
@@ -75,6 +97,10 @@ export async function runNode(argv: string[]): Promise<void> {
   const lockDir = values["vgpu-lock-dir"];
   if (!lockDir.startsWith("/"))
     throw new UsageError(`--vgpu-lock-dir=${lockDir}: expected an absolute path`);
+  const metricsPort = Number(values["metrics-port"]);
+  if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535)
+    throw new UsageError(`--metrics-port=${values["metrics-port"]}: not a TCP port`);
+  const pluginDir = values["device-plugin-dir"];
   const bus = nats === undefined ? undefined : await NatsBus.start({ nats, log });
   if (bus === undefined)
     log.warn("no NATS_URL or --nats: allocations are read from the API server only");
@@ -82,13 +108,17 @@ export async function runNode(argv: string[]): Promise<void> {
     kc: loadKubeConfig(values.kubeconfig),
     node,
     source: source(values.devices, node),
-    pluginDir: values["device-plugin-dir"],
+    pluginDir,
     settings: () => agentSettings(config.current(), lockDir),
     leaseNamespace: values["lease-namespace"],
     bus,
     log,
+    podResourcesSocket:
+      values["pod-resources-socket"] ?? join(dirname(pluginDir), "pod-resources", "kubelet.sock"),
+    metrics: nodeMetrics(registry),
   });
   await agent.start();
+  if (metricsPort > 0) serveMetrics(registry, metricsPort);
   const shutdown = (signal: string): void => {
     log.info({ signal }, "shutting down");
     config.stop();

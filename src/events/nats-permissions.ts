@@ -40,7 +40,7 @@ export function natsPermissions(role: NatsRole): { publish: string[]; subscribe:
   const publish: Record<NatsRole, string[]> = {
     // the webhook and the extender run in one process
     scheduler: [...STREAM_API, ...events("admission", "allocation")],
-    node: [...STREAM_API, ...CONSUMER_API, ...events("allocated", "released", "node")],
+    node: [...STREAM_API, ...CONSUMER_API, ...events("allocated", "released", "node", "mismatch")],
     audit: [...STREAM_API, ...CONSUMER_API],
   };
   return { publish: publish[role], subscribe: ["_INBOX.>"] };

@@ -5,7 +5,14 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { DNS_LABEL_PATTERN, POD_UID_PATTERN } from "../core/index.js";
 
-export const EventTypes = ["admission", "allocation", "allocated", "released", "node"] as const;
+export const EventTypes = [
+  "admission",
+  "allocation",
+  "allocated",
+  "released",
+  "node",
+  "mismatch",
+] as const;
 export type EventType = (typeof EventTypes)[number];
 
 // Every field is bounded: an event is a hint from the network, and its names may end up in logs,

@@ -6,7 +6,7 @@
 // Allocate, then the pod is marked Running. Each ContainerAllocateResponse is kept in `allocations`
 // and written to the pod as annotation `sim.hami-ts/allocate-<container>`.
 
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -22,12 +22,19 @@ import {
 import { MERGE_PATCH } from "../k8s/index.js";
 import type { ContainerAllocateResponse } from "../node/index.js";
 import { SimulatedDeviceManager, type ResourceCounts } from "./simulated-device-manager.js";
+import { SimulatedPodResources } from "./simulated-pod-resources.js";
 
 /** Creation time in ms. Objects from the watch stream carry the timestamp as the wire string, those
  * from a list as a Date: accept both. */
 function created(pod: V1Pod): number {
   const stamp = pod.metadata?.creationTimestamp;
   return stamp === undefined ? 0 : new Date(stamp).getTime();
+}
+
+/** Like the kubelet's PodResources List: plain init containers hold devices without being listed. */
+function listedByKubelet(pod: V1Pod, container: V1Container): boolean {
+  const init = (pod.spec?.initContainers ?? []).includes(container);
+  return !init || container.restartPolicy === "Always";
 }
 
 export const ALLOCATE_ANNOTATION_PREFIX = "sim.hami-ts/allocate-";
@@ -46,6 +53,8 @@ export class SimulatedKubelet {
   /** Pods this kubelet refused, `<namespace>/<pod>` -> message (as in status.message). */
   readonly rejected = new Map<string, string>();
   readonly devices: SimulatedDeviceManager;
+  readonly podResources: SimulatedPodResources;
+  private readonly root: string;
   private readonly core: CoreV1Api;
   private readonly leases: CoordinationV1Api;
   private readonly admitted = new Set<string>();
@@ -58,6 +67,9 @@ export class SimulatedKubelet {
   private stopped = false;
   private held = false;
   readonly errors: string[] = [];
+  /** Admission order: the waiting pods, sorted by creation time then arrival, in the order this
+   * returns (an adversarial kubelet: reversed, shuffled). */
+  order: ((waiting: V1Pod[]) => V1Pod[]) | undefined;
 
   /** Pods bound meanwhile wait (as behind a slow kubelet) until resumeAdmission(). */
   holdAdmission(): void {
@@ -72,14 +84,17 @@ export class SimulatedKubelet {
   private readonly options: SimulatedKubeletOptions;
   private readonly kc: KubeConfig;
 
-  private constructor(options: SimulatedKubeletOptions, kc: KubeConfig, dir: string) {
+  /** `root` is the kubelet's root dir: device-plugins/ and pod-resources/ are under it. */
+  private constructor(options: SimulatedKubeletOptions, kc: KubeConfig, root: string) {
     this.options = options;
     this.kc = kc;
+    this.root = root;
     this.core = kc.makeApiClient(CoreV1Api);
     this.leases = kc.makeApiClient(CoordinationV1Api);
-    this.devices = new SimulatedDeviceManager(dir, (resource, counts) => {
+    this.devices = new SimulatedDeviceManager(join(root, "device-plugins"), (resource, counts) => {
       this.enqueue(() => this.publishResource(resource, counts));
     });
+    this.podResources = new SimulatedPodResources(join(root, "pod-resources", "kubelet.sock"));
   }
 
   static async start(options: SimulatedKubeletOptions): Promise<SimulatedKubelet> {
@@ -93,7 +108,9 @@ export class SimulatedKubelet {
     kubelet.heartbeat = setInterval(() => {
       kubelet.enqueue(() => kubelet.renewLease());
     }, period);
+    await mkdir(kubelet.devices.dir, { recursive: true });
     await kubelet.devices.start();
+    await kubelet.podResources.start();
     kubelet.watchPods();
     return kubelet;
   }
@@ -118,7 +135,13 @@ export class SimulatedKubelet {
     await this.pods?.stop();
     await this.work;
     await this.devices.stop();
-    await rm(this.devices.dir, { recursive: true, force: true });
+    await this.podResources.stop();
+    await rm(this.root, { recursive: true, force: true });
+  }
+
+  private free(uid = ""): void {
+    this.devices.free(uid);
+    this.podResources.forget(uid);
   }
 
   private enqueue(task: () => Promise<void>): void {
@@ -224,7 +247,7 @@ export class SimulatedKubelet {
   private release(pod: V1Pod): void {
     const uid = pod.metadata?.uid ?? "";
     this.arrivals.delete(uid);
-    this.devices.free(uid);
+    this.free(uid);
     this.admitted.delete(uid);
     const prefix = `${pod.metadata?.namespace ?? ""}/${pod.metadata?.name ?? ""}/`;
     for (const key of this.allocations.keys())
@@ -237,14 +260,14 @@ export class SimulatedKubelet {
     const pods = this.pods?.list() ?? [];
     for (const pod of pods) {
       const phase = pod.status?.phase;
-      if (phase === "Succeeded" || phase === "Failed") this.devices.free(pod.metadata?.uid ?? "");
+      if (phase === "Succeeded" || phase === "Failed") this.free(pod.metadata?.uid);
     }
     const waiting = pods
       .filter((pod) => !this.admitted.has(pod.metadata?.uid ?? ""))
       .filter((pod) => (pod.status?.phase ?? "Pending") === "Pending")
       .filter((pod) => pod.metadata?.deletionTimestamp === undefined)
       .sort((a, b) => created(a) - created(b) || this.arrival(a) - this.arrival(b));
-    for (const pod of waiting) await this.admit(pod);
+    for (const pod of this.order?.(waiting) ?? waiting) await this.admit(pod);
   }
 
   private async admit(pod: V1Pod): Promise<void> {
@@ -256,7 +279,7 @@ export class SimulatedKubelet {
     try {
       responses = await this.allocatePod(uid, pod);
     } catch (error) {
-      this.devices.free(uid);
+      this.free(uid);
       const message = `Allocate failed due to ${error instanceof Error ? error.message : String(error)}`;
       this.rejected.set(`${namespace}/${name}`, message);
       await this.setPhase(pod, { phase: "Failed", reason: "UnexpectedAdmissionError", message });
@@ -283,13 +306,13 @@ export class SimulatedKubelet {
     const responses = new Map<string, ContainerAllocateResponse>();
     const initIds = new Map<string, string[]>();
     for (const container of pod.spec?.initContainers ?? []) {
-      const served = await this.allocateContainer(uid, container, new Map());
+      const served = await this.allocateContainer(pod, container, new Map());
       if (served.response !== undefined) responses.set(container.name, served.response);
       for (const [resource, ids] of served.ids)
         initIds.set(resource, [...(initIds.get(resource) ?? []), ...ids]);
     }
     for (const container of pod.spec?.containers ?? []) {
-      const served = await this.allocateContainer(uid, container, initIds);
+      const served = await this.allocateContainer(pod, container, initIds);
       if (served.response !== undefined) responses.set(container.name, served.response);
     }
     return responses;
@@ -298,10 +321,11 @@ export class SimulatedKubelet {
   /** Devices for one container from every registered resource it asks; `reusable` holds what the
    * pod's init containers were given, which the kubelet lets app containers reuse. */
   private async allocateContainer(
-    uid: string,
+    pod: V1Pod,
     container: V1Container,
     reusable: Map<string, string[]>,
   ): Promise<{ ids: Map<string, string[]>; response?: ContainerAllocateResponse }> {
+    const { uid = "", namespace = "default", name = "" } = pod.metadata ?? {};
     const ids = new Map<string, string[]>();
     let response: ContainerAllocateResponse | undefined;
     for (const [resource, quantity] of Object.entries(container.resources?.limits ?? {})) {
@@ -315,6 +339,12 @@ export class SimulatedKubelet {
         reusable.get(resource) ?? [],
       );
       ids.set(resource, served.ids);
+      this.podResources.record(
+        { uid, namespace, name },
+        { name: container.name, listed: listedByKubelet(pod, container) },
+        resource,
+        served.ids,
+      );
       response = served.response;
     }
     return { ids, response };

@@ -7,8 +7,10 @@ import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node"
 import { HAMI_CORE_MODE, type AllocatePolicy, type Device } from "../core/index.js";
 import { subjectToken, type EventBus, type Subscription } from "../events/index.js";
 import { podApi, startInformer, type RunningInformer } from "../k8s/index.js";
-import type { Logger } from "../telemetry/index.js";
+import type { Logger, NodeMetrics } from "../telemetry/index.js";
 import { Allocator } from "./allocator.js";
+import { reportMismatch } from "./mismatch.js";
+import { AllocationVerifier, type VerifyResult } from "./verify.js";
 import type { DeviceSource, DiscoveredGpu } from "./discovery.js";
 import { DevicePluginServer } from "./plugin.js";
 import { registrar, type Registrar } from "./registration.js";
@@ -34,6 +36,9 @@ export interface AgentOptions {
   pollMs?: number;
   leaseMs?: number;
   registerMs?: number;
+  /** The kubelet's PodResources socket: each Allocate answer is checked against it. */
+  podResourcesSocket?: string;
+  metrics?: NodeMetrics;
 }
 
 /** How GPUs are offered: HAMi registers memory x deviceMemoryScaling and 100 x deviceCoreScaling
@@ -75,6 +80,9 @@ export class NodeAgent {
   private pods: RunningInformer<V1Pod> | undefined;
   private subscription: Subscription | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
+  private readonly verifier: AllocationVerifier | undefined;
+  /** Allocate answers checked against the kubelet's PodResources, by result. */
+  readonly verified: Record<VerifyResult, number> = { match: 0, mismatch: 0, unverified: 0 };
 
   constructor(options: AgentOptions) {
     this.options = options;
@@ -104,7 +112,43 @@ export class NodeAgent {
       isKnownDevice: (id) => this.plugin.isHealthy(id),
       newId: () => randomUUID(),
       clock: () => new Date(),
+      verify: (served) =>
+        this.verifier?.check({ ...served, resource: options.settings().resourceName }),
     });
+    const socket = options.podResourcesSocket;
+    this.verifier =
+      socket === undefined
+        ? undefined
+        : new AllocationVerifier({
+            socket,
+            log,
+            onResult: async (served, result, holders) => {
+              this.verified[result]++;
+              options.metrics?.verified.inc({ result });
+              if (result === "match")
+                log.info(
+                  {
+                    pod: `${served.namespace}/${served.name}`,
+                    node,
+                    container: served.container,
+                    devices: served.deviceIds,
+                    reason: "verified",
+                  },
+                  "allocation verified: the kubelet gave the devices to this container",
+                );
+              if (result !== "mismatch") return;
+              options.metrics?.mismatches.inc();
+              this.allocator.markMismatched(holders);
+              const deps = {
+                node,
+                api: podApi(kc),
+                bus: options.bus,
+                log,
+                clock: () => new Date(),
+              };
+              await reportMismatch(deps, served, holders);
+            },
+          });
   }
 
   async start(): Promise<void> {
@@ -164,6 +208,7 @@ export class NodeAgent {
       this.options.log.warn({ err: error }, "could not delete the agent Lease; it expires instead");
     });
     await this.plugin.stop();
+    await this.verifier?.close();
     await this.subscription?.stop();
     await this.pods?.stop();
   }

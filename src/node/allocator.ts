@@ -23,6 +23,7 @@ import {
   type Mount,
   type PendingPod,
   type PodDevices,
+  type ServedContainer,
 } from "../core/index.js";
 import { eventId, type EventBus, type HamiEvent } from "../events/index.js";
 import { containersInDeviceOrder, type PodApi } from "../k8s/index.js";
@@ -36,6 +37,8 @@ import { AllocateError } from "./plugin.js";
 
 interface Entry extends PendingPod {
   controlDisabled: boolean[];
+  /** The kubelet's PodResources lists the container: not a plain (non-sidecar) init container. */
+  listed: boolean[];
   /** Where the store learnt of the pod first. */
   source: "event" | "api";
   /** The plan comes from the API (informer or read), not only from an event. */
@@ -54,14 +57,27 @@ export interface AllocatorDeps {
   isKnownDevice: (id: string) => boolean;
   newId: () => string;
   clock: () => Date;
+  /** Checks afterwards that the kubelet gave the devices to the container served. */
+  verify?: (served: Omit<ServedContainer, "resource">) => void;
 }
 
 const terminal = (pod: V1Pod): boolean =>
   pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed";
 
+const podKey = (pod: V1Pod): string => `${pod.metadata?.namespace}/${pod.metadata?.name}`;
+
 /** Containers in PodDevices order: init containers, then app containers. */
 function names(pod: V1Pod): string[] {
   return containersInDeviceOrder(pod).map((c) => c.name);
+}
+
+/** kubelet pkg/kubelet/apis/podresources/server_v1.go lists app containers and restartable
+ * (sidecar) init containers only. */
+function listed(pod: V1Pod): boolean[] {
+  const plainInit = new Set(
+    (pod.spec?.initContainers ?? []).filter((c) => c.restartPolicy !== "Always").map((c) => c.name),
+  );
+  return names(pod).map((name) => !plainInit.has(name));
 }
 
 function disabled(pod: V1Pod): boolean[] {
@@ -148,6 +164,8 @@ function toProto(r: ReturnType<typeof containerResponse>): ContainerAllocateResp
 export class Allocator {
   private readonly deps: AllocatorDeps;
   private readonly store = new Map<string, Entry>();
+  /** `<namespace>/<name>` of pods whose containers got another pod's devices: never success. */
+  private readonly mismatched = new Set<string>();
   private readonly released = new Set<string>();
   /** Allocate calls answered from the event path and from the API path (for the benchmark and logs). */
   readonly served = { event: 0, api: 0 };
@@ -175,6 +193,7 @@ export class Allocator {
       devices,
       served: devices.map(() => false),
       controlDisabled: containers.map((c) => c.controlDisabled === true),
+      listed: containers.map(() => true),
       source: "event",
       confirmed: false,
     });
@@ -209,6 +228,7 @@ export class Allocator {
       devices,
       served: devices.map((_, i) => served[i] === true || wasServed(i)),
       controlDisabled: disabled(pod),
+      listed: listed(pod),
       source: previous === undefined ? "api" : previous.source,
       confirmed: true,
     });
@@ -219,6 +239,7 @@ export class Allocator {
     const uid = pod.metadata?.uid ?? "";
     const entry = this.store.get(uid);
     this.store.delete(uid);
+    this.mismatched.delete(podKey(pod));
     const ours = pod.metadata?.annotations?.[Annotation.vgpuNode] === this.deps.node;
     if ((entry === undefined && !ours) || this.released.has(uid)) return;
     this.released.add(uid);
@@ -234,6 +255,11 @@ export class Allocator {
       { pod: `${entry.namespace}/${entry.name}`, node: this.deps.node, reason: "released" },
       "release",
     );
+  }
+
+  /** These pods' containers got devices answered for another pod: their bind-phase stays failed. */
+  markMismatched(pods: readonly { namespace: string; name: string }[]): void {
+    for (const pod of pods) this.mismatched.add(`${pod.namespace}/${pod.name}`);
   }
 
   /** Re-reads the pods bound here from the API (NATS down or late, or the informer behind). */
@@ -278,7 +304,7 @@ export class Allocator {
     const index = match.container;
     entry.served[index] = true;
     try {
-      return await this.serve(entry, index, path);
+      return await this.serve(entry, index, path, ids);
     } catch (error) {
       entry.served[index] = false;
       throw error;
@@ -289,6 +315,7 @@ export class Allocator {
     entry: Entry,
     index: number,
     path: "event" | "api",
+    ids: string[],
   ): Promise<ContainerAllocateResponse> {
     const policy = this.deps.policy();
     const container = entry.containers[index] ?? String(index);
@@ -311,10 +338,19 @@ export class Allocator {
       { namespace: entry.namespace, name: entry.name },
       {
         [Annotation.devicesToAllocate]: encodePodDevices(remaining),
-        ...(complete ? { [Annotation.bindPhase]: BindPhase.success } : {}),
+        ...(complete && !this.mismatched.has(`${entry.namespace}/${entry.name}`)
+          ? { [Annotation.bindPhase]: BindPhase.success }
+          : {}),
       },
     );
     this.served[path]++;
+    if (entry.listed[index] !== false)
+      this.deps.verify?.({
+        namespace: entry.namespace,
+        name: entry.name,
+        container,
+        deviceIds: ids,
+      });
     const pod = `${entry.namespace}/${entry.name}`;
     this.deps.log.info(
       {

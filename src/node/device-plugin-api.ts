@@ -117,7 +117,7 @@ function method(service: ServiceDefinition, name: string): Method {
   return found as Method;
 }
 
-function unary<Res>(
+export function unary<Res>(
   client: Client,
   def: Method,
   request: unknown,

@@ -18,3 +18,4 @@ export { AllocateError, DevicePluginServer, virtualDevices } from "./plugin.js";
 export type { PluginOptions } from "./plugin.js";
 export { registrar } from "./registration.js";
 export type { Registrar } from "./registration.js";
+export * from "./podresources-api.js";

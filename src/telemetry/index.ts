@@ -2,5 +2,17 @@
 
 export { createLogger } from "./logger.js";
 export type { Logger, LoggerOptions } from "./logger.js";
-export { createRegistry, Registry, schedulerMetrics, webhookMetrics } from "./metrics.js";
-export type { DeviceStat, QuotaStat, SchedulerMetrics, WebhookMetrics } from "./metrics.js";
+export {
+  createRegistry,
+  nodeMetrics,
+  Registry,
+  schedulerMetrics,
+  webhookMetrics,
+} from "./metrics.js";
+export type {
+  DeviceStat,
+  NodeMetrics,
+  QuotaStat,
+  SchedulerMetrics,
+  WebhookMetrics,
+} from "./metrics.js";

@@ -168,3 +168,25 @@ export function schedulerMetrics(
     }),
   };
 }
+
+export interface NodeMetrics {
+  /** After each Allocate: did the kubelet give the devices to the container served? */
+  verified: Counter<"result">;
+  mismatches: Counter;
+}
+
+export function nodeMetrics(registry: Registry): NodeMetrics {
+  return {
+    verified: new Counter({
+      name: "hami_allocation_verified_total",
+      help: "Allocate answers checked against the kubelet's PodResources API, by result (match, mismatch, unverified)",
+      labelNames: ["result"],
+      registers: [registry],
+    }),
+    mismatches: new Counter({
+      name: "hami_allocation_mismatch_total",
+      help: "Allocate answers whose devices the kubelet gave to another container than the one served",
+      registers: [registry],
+    }),
+  };
+}

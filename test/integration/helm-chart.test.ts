@@ -254,6 +254,11 @@ describe("Helm chart", { skip: missing }, () => {
     const mounts = new Map(agent?.volumeMounts?.map((m) => [m.mountPath, m.readOnly === true]));
     assert.equal(mounts.get("/usr/local/vgpu"), true, "HAMi-core's files read only");
     assert.equal(mounts.get("/usr/local/vgpu/containers"), false, "only the cache dirs writable");
+    assert.equal(
+      mounts.get("/var/lib/kubelet/pod-resources"),
+      true,
+      "the kubelet's PodResources socket, read only",
+    );
   });
 
   it("no label lets a pod with GPU resources run a privileged container (the apiserver's own policy)", async () => {

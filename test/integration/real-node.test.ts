@@ -6,6 +6,7 @@
 // checks the machine is as it was.
 
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CoreV1Api, KubeConfig, type V1Container, type V1Pod } from "@kubernetes/client-node";
@@ -223,6 +224,20 @@ describe("real node: kubelet + containerd + runc with hami (mock GPUs)", { skip:
       seen.map((env) => env.CUDA_DEVICE_MEMORY_LIMIT_0),
       names.map((_, i) => `${limit(i)}m`),
     );
+    // The agent read the real kubelet's PodResources API after each Allocate: it gave the devices
+    // to the container served, every time.
+    const agentLog = await readFile(
+      join(cluster?.dir ?? "", `${cluster?.realNode?.name ?? ""}.log`),
+      "utf8",
+    );
+    const verified = names.filter((name) =>
+      new RegExp(`"pod":"default/${name}",[^\n]*"reason":"verified"`).test(agentLog),
+    );
+    assert.deepEqual(verified, names);
+    const problems = agentLog
+      .split("\n")
+      .filter((line) => /allocation mismatch|allocation not verified/.test(line));
+    assert.deepEqual(problems, []);
     await Promise.all(
       names.map((name) =>
         core.deleteNamespacedPod({ namespace: "default", name, gracePeriodSeconds: 0 }),

@@ -1,0 +1,96 @@
+// The SIMULATED kubelet's PodResources API (v1 List): which device IDs of which resource each
+// container was given, recorded right after Allocate returns, as the real kubelet's device manager
+// records them. Served on a unix socket, like the kubelet's pod-resources/kubelet.sock. Like the
+// kubelet's List (pkg/kubelet/apis/podresources/server_v1.go), plain init containers are left out.
+
+import { mkdir, rm } from "node:fs/promises";
+import { dirname } from "node:path";
+import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
+import {
+  podResourcesService,
+  unixTarget,
+  type ListPodResourcesResponse,
+  type PodResources,
+} from "../node/index.js";
+
+interface Held {
+  namespace: string;
+  name: string;
+  /** container -> resource -> device IDs */
+  containers: Map<string, Map<string, string[]>>;
+  /** Plain (non-restartable) init containers: held, not listed. */
+  unlisted: Set<string>;
+}
+
+export class SimulatedPodResources {
+  readonly socket: string;
+  private readonly pods = new Map<string, Held>();
+  private server: Server | undefined;
+
+  constructor(socket: string) {
+    this.socket = socket;
+  }
+
+  record(
+    pod: { uid: string; namespace: string; name: string },
+    container: { name: string; listed: boolean },
+    resource: string,
+    ids: string[],
+  ): void {
+    const held: Held = this.pods.get(pod.uid) ?? {
+      namespace: pod.namespace,
+      name: pod.name,
+      containers: new Map<string, Map<string, string[]>>(),
+      unlisted: new Set<string>(),
+    };
+    if (!container.listed) held.unlisted.add(container.name);
+    const resources = held.containers.get(container.name) ?? new Map<string, string[]>();
+    resources.set(resource, ids);
+    held.containers.set(container.name, resources);
+    this.pods.set(pod.uid, held);
+  }
+
+  forget(uid: string): void {
+    this.pods.delete(uid);
+  }
+
+  list(): ListPodResourcesResponse {
+    const pods: PodResources[] = [...this.pods.values()].map((held) => ({
+      name: held.name,
+      namespace: held.namespace,
+      containers: [...held.containers]
+        .filter(([name]) => !held.unlisted.has(name))
+        .map(([name, resources]) => ({
+          name,
+          devices: [...resources].map(([resource_name, device_ids]) => ({
+            resource_name,
+            device_ids,
+          })),
+        })),
+    }));
+    return { pod_resources: pods };
+  }
+
+  async start(): Promise<void> {
+    await mkdir(dirname(this.socket), { recursive: true });
+    const server = new Server();
+    server.addService(podResourcesService(), {
+      List: (_call: ServerUnaryCall<unknown, unknown>, done: sendUnaryData<unknown>) => {
+        done(null, this.list());
+      },
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.bindAsync(unixTarget(this.socket), ServerCredentials.createInsecure(), (error) => {
+        if (error === null) resolve();
+        else reject(error);
+      });
+    });
+    this.server = server;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.forceShutdown();
+    this.server = undefined;
+    await rm(this.socket, { force: true });
+  }
+}

@@ -1,0 +1,288 @@
+// Allocation identity end to end: real kube-apiserver, real gRPC over unix sockets, the real
+// binder with its bind guard, the node agent checking every Allocate answer against the kubelet's
+// PodResources API, and an ADVERSARIAL SIMULATED kubelet (no real kubelet, no GPUs: mock devices)
+// that admits pods in another order than they were created. With the guard, every container gets
+// its own pod's limits and every answer is verified; without it, the check catches the mix-up.
+
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import { agentSettings } from "../../src/cli/node.js";
+import {
+  defaultConfig,
+  mutatePolicy,
+  placementPolicy,
+  type Config,
+} from "../../src/config/index.js";
+import { Annotation } from "../../src/core/index.js";
+import { podApi } from "../../src/k8s/index.js";
+import { fileSource, NodeAgent } from "../../src/node/index.js";
+import { bind, ClusterView, feedView, type ViewFeed } from "../../src/scheduler/index.js";
+import {
+  createLogger,
+  createRegistry,
+  nodeMetrics,
+  schedulerMetrics,
+} from "../../src/telemetry/index.js";
+import {
+  controlPlaneMissing,
+  startControlPlane,
+  type ControlPlane,
+} from "../helpers/control-plane.js";
+import { waitFor } from "../helpers/net.js";
+import { installSimulatedHamiCore, SimulatedKubelet } from "../helpers/simulated-kubelet.js";
+
+const missing = controlPlaneMissing();
+const NODE = "identity-node";
+const RESOURCE = "nvidia.com/gpu";
+const GPUS = 13; // x split 4 = 52 slots: room for the 50-pod burst
+const log = createLogger({ level: "silent" });
+
+/** A seeded shuffle (mulberry32), so a failing order can be replayed. */
+function shuffled<T>(items: T[], seed: number): T[] {
+  let state = seed;
+  const random = (): number => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+describe(
+  "allocation identity (adversarial simulated kubelet, PodResources check)",
+  { skip: missing },
+  () => {
+    let plane: ControlPlane;
+    let kubelet: SimulatedKubelet;
+    let agent: NodeAgent;
+    let feed: ViewFeed;
+    let view: ClusterView;
+    let core: CoreV1Api;
+    let kc: KubeConfig;
+    let dir: string;
+    let config: Config;
+    const registry = createRegistry(false);
+
+    const binderDeps = (guard: boolean) => ({
+      view,
+      policy: () => ({ request: mutatePolicy(config), placement: placementPolicy(config) }),
+      log,
+      metrics: schedulerMetrics(createRegistry(false), () => []),
+      api: podApi(kc),
+      clock: () => new Date(),
+      ...(guard ? {} : { allocateWait: { waitMs: 0, expiryMs: 0 } }),
+    });
+
+    const gpuPod = (name: string, memoryMiB: number): V1Pod => ({
+      metadata: { name, namespace: "default" },
+      spec: {
+        schedulerName: "hami-scheduler",
+        containers: [
+          {
+            name: "c0",
+            image: "cuda",
+            resources: { limits: { [RESOURCE]: "1", "nvidia.com/gpumem": String(memoryMiB) } },
+          },
+        ],
+      },
+    });
+
+    /** Creates the pods (at once, or `apartMs` apart), then binds them all at once, as
+     * kube-scheduler's parallel binds do. */
+    async function burst(pods: V1Pod[], guard: boolean, apartMs = 0): Promise<void> {
+      const created: V1Pod[] = [];
+      if (apartMs === 0)
+        created.push(
+          ...(await Promise.all(
+            pods.map((body) => core.createNamespacedPod({ namespace: "default", body })),
+          )),
+        );
+      else
+        for (const body of pods) {
+          if (created.length > 0) await new Promise((resolve) => setTimeout(resolve, apartMs));
+          created.push(await core.createNamespacedPod({ namespace: "default", body }));
+        }
+      const answers = await Promise.all(
+        created.map((p) =>
+          bind(
+            {
+              PodName: p.metadata?.name ?? "",
+              PodNamespace: "default",
+              PodUID: p.metadata?.uid ?? "",
+              Node: NODE,
+            },
+            binderDeps(guard),
+          ),
+        ),
+      );
+      assert.deepEqual(
+        answers.map((a) => a.Error),
+        pods.map(() => ""),
+      );
+    }
+
+    const limitOf = (name: string) =>
+      kubelet.allocations.get(`default/${name}/c0`)?.envs.CUDA_DEVICE_MEMORY_LIMIT_0;
+    const annotations = async (name: string) =>
+      (await core.readNamespacedPod({ namespace: "default", name })).metadata?.annotations ?? {};
+    const allRunning = (names: string[]) =>
+      waitFor(
+        `${names.length} pods admitted`,
+        () => (names.every((n) => limitOf(n) !== undefined) ? true : undefined),
+        60_000,
+      );
+    async function removeAll(names: string[]): Promise<void> {
+      await Promise.all(
+        names.map((name) =>
+          core.deleteNamespacedPod({ namespace: "default", name, gracePeriodSeconds: 0 }),
+        ),
+      );
+      await waitFor("devices freed", () =>
+        kubelet.podResources.list().pod_resources.length === 0 ? true : undefined,
+      );
+    }
+
+    before(async () => {
+      plane = await startControlPlane();
+      kc = new KubeConfig();
+      kc.loadFromFile(plane.kubeconfig);
+      core = kc.makeApiClient(CoreV1Api);
+      dir = await mkdtemp(join(tmpdir(), "hami-identity-"));
+      const devices = Array.from({ length: GPUS }, (_, i) => ({
+        uuid: `GPU-${String(i).padStart(4, "0")}`,
+        type: "NVIDIA A100-SXM4-40GB",
+        memoryMiB: 40_000,
+        numa: 0,
+      }));
+      await writeFile(join(dir, "gpus.json"), JSON.stringify({ devices }));
+      await installSimulatedHamiCore(dir);
+      const base = defaultConfig();
+      config = { ...base, nvidia: { ...base.nvidia, deviceSplitCount: 4, hookPath: dir } };
+      kubelet = await SimulatedKubelet.start({ kubeconfig: plane.kubeconfig, nodeName: NODE });
+      view = new ClusterView({ now: () => Date.now(), registerStaleMs: 0, requireLease: true });
+      feed = feedView(kc, view, { leaseNamespace: "kube-system", log });
+      await feed.synced;
+      agent = new NodeAgent({
+        kc,
+        node: NODE,
+        source: fileSource(join(dir, "gpus.json"), NODE),
+        pluginDir: kubelet.pluginDir,
+        settings: () => agentSettings(config, join(dir, "vgpulock")),
+        leaseNamespace: "kube-system",
+        log,
+        podResourcesSocket: kubelet.podResources.socket,
+        metrics: nodeMetrics(registry),
+      });
+      await agent.start();
+      await waitFor("view knows the node's GPUs", () =>
+        view.candidate(NODE).devices.length === GPUS ? true : undefined,
+      );
+    });
+
+    after(async () => {
+      await agent?.stop();
+      await feed?.stop();
+      await kubelet?.stop();
+      await plane?.stop();
+      if (dir) await rm(dir, { recursive: true, force: true });
+    });
+
+    for (const [label, order] of [
+      ["reversed", (waiting: V1Pod[]) => [...waiting].reverse()],
+      ["shuffled (seed 7)", (waiting: V1Pod[]) => shuffled(waiting, 7)],
+    ] as const) {
+      it(`50 same-shape pods in one burst, admitted ${label}: each container gets its own pod's limit, every answer verified`, async () => {
+        const before = { ...agent.verified };
+        kubelet.order = order;
+        const names = Array.from({ length: 50 }, (_, i) => `burst-${i}`);
+        await burst(
+          names.map((name, i) => gpuPod(name, 100 + i)),
+          true,
+        );
+        await allRunning(names);
+        for (const [i, name] of names.entries()) {
+          assert.equal(limitOf(name), `${100 + i}m`, `${name} got another pod's limit`);
+          assert.equal((await annotations(name))[Annotation.bindPhase], "success", name);
+        }
+        await waitFor("every answer checked", () =>
+          agent.verified.match - before.match === 50 ? true : undefined,
+        );
+        assert.equal(agent.verified.mismatch, before.mismatch, "no mismatch");
+        assert.equal(agent.verified.unverified, before.unverified);
+        kubelet.order = undefined;
+        await removeAll(names);
+      });
+    }
+
+    it("plain init containers are not checked (the kubelet does not list them), app containers are", async () => {
+      const before = { ...agent.verified };
+      const body = gpuPod("with-init", 300);
+      body.spec!.initContainers = [
+        {
+          name: "init0",
+          image: "cuda",
+          resources: { limits: { [RESOURCE]: "1", "nvidia.com/gpumem": "200" } },
+        },
+      ];
+      await burst([body], true);
+      await allRunning(["with-init"]);
+      await waitFor("the app container checked", () =>
+        agent.verified.match - before.match === 1 ? true : undefined,
+      );
+      assert.deepEqual(
+        [agent.verified.mismatch, agent.verified.unverified],
+        [before.mismatch, before.unverified],
+      );
+      await removeAll(["with-init"]);
+    });
+
+    it("without the bind guard a reversing kubelet mixes two pods up: the check reports it, never silent", async () => {
+      const before = agent.verified.mismatch;
+      kubelet.holdAdmission();
+      kubelet.order = (waiting) => [...waiting].reverse();
+      // Created in different seconds: the agent and the kubelet both put mix-a first, and this
+      // kubelet admits the reverse.
+      await burst([gpuPod("mix-a", 700), gpuPod("mix-b", 900)], false, 1_100);
+      kubelet.resumeAdmission();
+      await allRunning(["mix-a", "mix-b"]);
+      kubelet.order = undefined;
+      await waitFor("both mix-ups reported", () =>
+        agent.verified.mismatch - before === 2 ? true : undefined,
+      );
+      assert.deepEqual(
+        [limitOf("mix-a"), limitOf("mix-b")],
+        ["900m", "700m"],
+        "the kubelet admitted mix-b first and the agent served it mix-a's plan",
+      );
+      for (const name of ["mix-a", "mix-b"])
+        assert.equal((await annotations(name))[Annotation.bindPhase], "failed", name);
+      // Each pod's container got the other's: both pods carry the Event naming the other.
+      for (const [name, other] of [
+        ["mix-a", "mix-b"],
+        ["mix-b", "mix-a"],
+      ])
+        await waitFor(`${name}'s AllocationMismatch Event`, async () =>
+          (await core.listNamespacedEvent({ namespace: "default" })).items.find(
+            (e) =>
+              e.reason === "AllocationMismatch" &&
+              e.involvedObject.name === name &&
+              new RegExp(
+                `container c0 was given devices \\S+ .* answered for default/${other} container c0`,
+              ).test(e.message ?? ""),
+          ),
+        );
+      assert.match(await registry.metrics(), /hami_allocation_mismatch_total 2/);
+      await removeAll(["mix-a", "mix-b"]);
+    });
+  },
+);
