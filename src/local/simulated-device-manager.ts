@@ -9,7 +9,6 @@ import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import {
   Server,
-  ServerCredentials,
   status,
   type ClientReadableStream,
   type sendUnaryData,
@@ -21,7 +20,7 @@ import {
   devicePluginClient,
   HEALTHY,
   KUBELET_SOCKET,
-  unixTarget,
+  bindUnix,
   type ContainerAllocateResponse,
   type Device,
   type DevicePluginClient,
@@ -72,12 +71,7 @@ export class SimulatedDeviceManager {
         this.register(call.request, done);
       },
     });
-    await new Promise<void>((resolve, reject) => {
-      server.bindAsync(unixTarget(this.socket), ServerCredentials.createInsecure(), (error) => {
-        if (error === null) resolve();
-        else reject(error);
-      });
-    });
+    await bindUnix(server, this.socket);
     this.server = server;
   }
 

@@ -5,10 +5,10 @@
 
 import { mkdir, rm } from "node:fs/promises";
 import { dirname } from "node:path";
-import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
+import { Server, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
 import {
   podResourcesService,
-  unixTarget,
+  bindUnix,
   type ListPodResourcesResponse,
   type PodResources,
 } from "../node/index.js";
@@ -79,12 +79,7 @@ export class SimulatedPodResources {
         done(null, this.list());
       },
     });
-    await new Promise<void>((resolve, reject) => {
-      server.bindAsync(unixTarget(this.socket), ServerCredentials.createInsecure(), (error) => {
-        if (error === null) resolve();
-        else reject(error);
-      });
-    });
+    await bindUnix(server, this.socket);
     this.server = server;
   }
 

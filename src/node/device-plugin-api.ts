@@ -4,16 +4,18 @@
 // answers is decided elsewhere.
 
 import { fileURLToPath } from "node:url";
+import type { Server } from "@grpc/grpc-js";
 import {
   Client,
   credentials,
   Metadata,
+  ServerCredentials,
   type CallOptions,
   type ClientReadableStream,
   type MethodDefinition,
   type ServiceDefinition,
 } from "@grpc/grpc-js";
-import { loadSync } from "@grpc/proto-loader";
+import { loadSync, type PackageDefinition } from "@grpc/proto-loader";
 
 export const API_VERSION = "v1beta1";
 export const KUBELET_SOCKET = "kubelet.sock";
@@ -85,11 +87,9 @@ export interface DevicePluginApi {
 
 let loaded: DevicePluginApi | undefined;
 
-/** The two services of our .proto, loaded once per process. */
-export function devicePluginApi(): DevicePluginApi {
-  if (loaded !== undefined) return loaded;
-  const proto = fileURLToPath(new URL("./deviceplugin-v1beta1.proto", import.meta.url));
-  const definition = loadSync(proto, {
+/** One of our .proto files (next to this module), with the proto's own field names. */
+export function loadProto(file: string): PackageDefinition {
+  return loadSync(fileURLToPath(new URL(`./${file}`, import.meta.url)), {
     keepCase: true,
     longs: Number,
     enums: String,
@@ -97,6 +97,22 @@ export function devicePluginApi(): DevicePluginApi {
     arrays: true,
     objects: true,
   });
+}
+
+/** Serves `server` on a unix socket at an absolute path. */
+export function bindUnix(server: Server, socketPath: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(unixTarget(socketPath), ServerCredentials.createInsecure(), (error) => {
+      if (error === null) resolve();
+      else reject(error);
+    });
+  });
+}
+
+/** The two services of our .proto, loaded once per process. */
+export function devicePluginApi(): DevicePluginApi {
+  if (loaded !== undefined) return loaded;
+  const definition = loadProto("deviceplugin-v1beta1.proto");
   loaded = {
     registration: definition["v1beta1.Registration"] as ServiceDefinition,
     devicePlugin: definition["v1beta1.DevicePlugin"] as ServiceDefinition,

@@ -8,7 +8,6 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import {
   Server,
-  ServerCredentials,
   status,
   type sendUnaryData,
   type ServerUnaryCall,
@@ -23,7 +22,7 @@ import {
   KUBELET_SOCKET,
   registrationClient,
   UNHEALTHY,
-  unixTarget,
+  bindUnix,
   type AllocateRequest,
   type AllocateResponse,
   type Device as PluginDevice,
@@ -146,12 +145,7 @@ export class DevicePluginServer {
     await rm(this.socket, { force: true });
     const server = new Server();
     server.addService(devicePluginApi().devicePlugin, this.handlers());
-    await new Promise<void>((resolve, reject) => {
-      server.bindAsync(unixTarget(this.socket), ServerCredentials.createInsecure(), (error) => {
-        if (error === null) resolve();
-        else reject(error);
-      });
-    });
+    await bindUnix(server, this.socket);
     this.server = server;
     const kubelet = registrationClient(join(this.options.dir, KUBELET_SOCKET));
     try {

@@ -2,10 +2,8 @@
 // which pod's container. The agent reads it after Allocate to check that the pod it served is the
 // pod the kubelet gave the devices to; the simulated kubelet serves it.
 
-import { fileURLToPath } from "node:url";
 import { Client, credentials, type ServiceDefinition } from "@grpc/grpc-js";
-import { loadSync } from "@grpc/proto-loader";
-import { unary, unixTarget } from "./device-plugin-api.js";
+import { loadProto, unary, unixTarget } from "./device-plugin-api.js";
 
 /** Where the kubelet serves it, under its root directory. */
 export const POD_RESOURCES_SOCKET = "pod-resources/kubelet.sock";
@@ -27,16 +25,7 @@ let service: ServiceDefinition | undefined;
 
 export function podResourcesService(): ServiceDefinition {
   if (service !== undefined) return service;
-  const proto = fileURLToPath(new URL("./podresources-v1.proto", import.meta.url));
-  const definition = loadSync(proto, {
-    keepCase: true,
-    longs: Number,
-    enums: String,
-    defaults: true,
-    arrays: true,
-    objects: true,
-  });
-  service = definition["v1.PodResourcesLister"] as ServiceDefinition;
+  service = loadProto("podresources-v1.proto")["v1.PodResourcesLister"] as ServiceDefinition;
   return service;
 }
 

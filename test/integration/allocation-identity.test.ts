@@ -253,6 +253,11 @@ describe(
       // Created in different seconds: the agent and the kubelet both put mix-a first, and this
       // kubelet admits the reverse.
       await burst([gpuPod("mix-a", 700), gpuPod("mix-b", 900)], false, 1_100);
+      // Both wait on the node, as far as the agent knows, before the kubelet admits either.
+      await waitFor("the agent sees both pods waiting", () => {
+        const pending = agent.allocator.pending().map((p) => p.name);
+        return pending.includes("mix-a") && pending.includes("mix-b") ? true : undefined;
+      });
       kubelet.resumeAdmission();
       await allRunning(["mix-a", "mix-b"]);
       kubelet.order = undefined;
