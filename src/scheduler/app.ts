@@ -7,7 +7,8 @@
 import express, { type NextFunction, type Request, type Response } from "express";
 import { isStatus } from "../k8s/index.js";
 import type { Registry } from "../telemetry/index.js";
-import { bind, type BinderDeps } from "./binder.js";
+import { awaitingCounts, type NodeVerdict } from "../core/index.js";
+import { ALLOCATE_WAIT, bind, type BinderDeps } from "./binder.js";
 import { explainPod, filter, prioritize } from "./extender.js";
 import { decodeBindingArgs, decodeExtenderArgs } from "./protocol.js";
 import { UI_PAGE, uiState } from "./ui.js";
@@ -97,6 +98,26 @@ function extenderRoutes(app: express.Express, deps: SchedulerAppDeps): void {
   );
 }
 
+/** On a node that fits: the pod a bind there would wait for now (the bind guard), and why. */
+function withWait(
+  verdict: NodeVerdict,
+  uid: string,
+  deps: SchedulerAppDeps,
+): NodeVerdict & { waitsFor?: string } {
+  if (!verdict.fits) return verdict;
+  const { expiryMs, waitMs } = deps.allocateWait ?? ALLOCATE_WAIT;
+  const since = deps.clock().getTime();
+  const counts = awaitingCounts(verdict.devices);
+  const blocker = deps.view.awaitingAllocate(verdict.node, counts, { uid, since }, expiryMs);
+  if (blocker === undefined) return verdict;
+  const who = `${blocker.namespace}/${blocker.name}`;
+  return {
+    ...verdict,
+    waitsFor: who,
+    reason: `${verdict.reason}; a bind here waits (up to ${waitMs / 1000} s) for ${who}'s Allocate: the kubelet could swap pods with the same device count`,
+  };
+}
+
 function statusRoutes(app: express.Express, deps: SchedulerAppDeps): void {
   app.get("/explain/:namespace/:name", async (req, res) => {
     const { namespace, name } = req.params;
@@ -113,7 +134,13 @@ function statusRoutes(app: express.Express, deps: SchedulerAppDeps): void {
       deps.view.nodeNames(),
       deps,
     );
-    res.json({ pod: `${namespace}/${name}`, node: pod.spec?.nodeName, demand, verdicts });
+    const uid = pod.metadata?.uid ?? "";
+    res.json({
+      pod: `${namespace}/${name}`,
+      node: pod.spec?.nodeName,
+      demand,
+      verdicts: verdicts.map((v) => withWait(v, uid, deps)),
+    });
   });
   app.get("/ui", (_req, res) => {
     res.type("html").send(UI_PAGE);

@@ -4,7 +4,13 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  KubeConfig,
+  V1MicroTime,
+  type V1Pod,
+} from "@kubernetes/client-node";
 import request from "supertest";
 import { placementPolicy, defaultConfig, mutatePolicy } from "../../src/config/index.js";
 import { Annotation } from "../../src/core/index.js";
@@ -31,6 +37,7 @@ const missing = controlPlaneMissing();
 describe("scheduler app against a real kube-apiserver", { skip: missing }, () => {
   let plane: ControlPlane;
   let core: CoreV1Api;
+  let kc: KubeConfig;
   let feed: ViewFeed;
   let app: ReturnType<typeof createSchedulerApp>;
   const bus = new MemoryBus();
@@ -50,7 +57,7 @@ describe("scheduler app against a real kube-apiserver", { skip: missing }, () =>
 
   before(async () => {
     plane = await startControlPlane();
-    const kc = new KubeConfig();
+    kc = new KubeConfig();
     kc.loadFromFile(plane.kubeconfig);
     core = kc.makeApiClient(CoreV1Api);
     await createSimulatedGpuNode(core, "node-a", simulatedGpus("node-a", 2));
@@ -329,5 +336,38 @@ describe("scheduler app against a real kube-apiserver", { skip: missing }, () =>
       ],
     );
     assert.equal((await request(app).get("/explain/default/nope")).status, 404);
+  });
+
+  it("explain says when a bind would wait for another pod's Allocate (the bind guard)", async () => {
+    // node-a gets an agent: "bound" (a 2-GPU container, never served: no agent ran) now awaits
+    // its Allocate, and a pod with a 2-GPU container could be confused with it.
+    const leases = kc.makeApiClient(CoordinationV1Api);
+    await leases.createNamespacedLease({
+      namespace: "kube-system",
+      body: {
+        metadata: { name: "hami-agent-node-a" },
+        spec: {
+          holderIdentity: "node-a",
+          leaseDurationSeconds: 40,
+          renewTime: new V1MicroTime(Date.now()),
+        },
+      },
+    });
+    await core.createNamespacedPod({
+      namespace: "default",
+      body: gpuPod("second", { "nvidia.com/gpu": "2", "nvidia.com/gpumem": "1000" }),
+    });
+    const verdicts = await waitFor("explain shows the wait", async () => {
+      const res = await request(app).get("/explain/default/second");
+      const list = res.body.verdicts as { node: string; waitsFor?: string; reason: string }[];
+      return list.find((v) => v.node === "node-a")?.waitsFor === undefined ? undefined : list;
+    });
+    const nodeA = verdicts.find((v) => v.node === "node-a");
+    assert.equal(nodeA?.waitsFor, "default/bound");
+    assert.match(
+      nodeA?.reason ?? "",
+      /a bind here waits \(up to 20 s\) for default\/bound's Allocate/,
+    );
+    assert.equal(verdicts.find((v) => v.node === "node-b")?.waitsFor, undefined, "no agent there");
   });
 });
