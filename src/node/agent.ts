@@ -88,6 +88,7 @@ export class NodeAgent {
     this.options = options;
     const { kc, node, log } = options;
     const core = kc.makeApiClient(CoreV1Api);
+    const api = podApi(kc);
     const fieldSelector = `spec.nodeName=${node}`;
     this.registrar = registrar(kc, {
       node,
@@ -104,7 +105,7 @@ export class NodeAgent {
     });
     this.allocator = new Allocator({
       node,
-      api: podApi(kc),
+      api,
       listPods: async () => (await core.listPodForAllNamespaces({ fieldSelector })).items,
       bus: options.bus,
       log,
@@ -141,7 +142,7 @@ export class NodeAgent {
               this.allocator.markMismatched(holders);
               const deps = {
                 node,
-                api: podApi(kc),
+                api,
                 bus: options.bus,
                 log,
                 clock: () => new Date(),

@@ -34,6 +34,7 @@ import type {
   ContainerAllocateResponse,
 } from "./device-plugin-api.js";
 import { AllocateError } from "./plugin.js";
+import { warnPod } from "./pod-warning.js";
 
 interface Entry extends PendingPod {
   controlDisabled: boolean[];
@@ -408,17 +409,7 @@ export class Allocator {
     );
     const [only] = waiting;
     if (waiting.length !== 1 || only === undefined) return;
-    await this.deps.api
-      .annotatePod(
-        { namespace: only.namespace, name: only.name },
-        { [Annotation.bindPhase]: BindPhase.failed },
-      )
-      .catch(() => undefined);
-    const pod = await this.deps.api.readPod(only.namespace, only.name).catch(() => undefined);
-    if (pod !== undefined)
-      await this.deps.api
-        .recordEvent(pod, { type: "Warning", reason: "AllocateFailed", message }, "hami-node")
-        .catch(() => undefined);
+    await warnPod(this.deps.api, only, { reason: "AllocateFailed", message, failBind: true });
     this.deps.log.warn(
       { pod: `${only.namespace}/${only.name}`, node: this.deps.node, reason: message },
       "allocate failed",

@@ -3,10 +3,11 @@
 // them has its pod marked bind-phase failed, with a Warning Event and an audit event; the pod that
 // was served gets an Event too.
 
-import { Annotation, BindPhase, type Holder, type ServedContainer } from "../core/index.js";
+import type { Holder, ServedContainer } from "../core/index.js";
 import { eventId, type EventBus } from "../events/index.js";
 import type { PodApi } from "../k8s/index.js";
 import type { Logger } from "../telemetry/index.js";
+import { warnPod } from "./pod-warning.js";
 
 export interface MismatchDeps {
   node: string;
@@ -38,14 +39,12 @@ export async function reportMismatch(
   );
   for (const holder of holders) {
     const message = `container ${holder.container} was given devices ${ids} with the limits hami answered for ${servedRef}`;
-    await api
-      .annotatePod(holder, { [Annotation.bindPhase]: BindPhase.failed })
-      .catch(() => undefined);
-    const pod = await api.readPod(holder.namespace, holder.name).catch(() => undefined);
+    const pod = await warnPod(api, holder, {
+      reason: "AllocationMismatch",
+      message,
+      failBind: true,
+    });
     if (pod === undefined) continue;
-    await api
-      .recordEvent(pod, { type: "Warning", reason: "AllocationMismatch", message }, "hami-node")
-      .catch(() => undefined);
     const uid = pod.metadata?.uid ?? "";
     deps.bus?.publish({
       type: "mismatch",
@@ -58,10 +57,6 @@ export async function reportMismatch(
       reason: message,
     });
   }
-  const servedPod = await api.readPod(served.namespace, served.name).catch(() => undefined);
-  if (servedPod === undefined) return;
   const message = `devices ${ids} answered for container ${served.container} went to ${holders.map(ref).join(", ")}`;
-  await api
-    .recordEvent(servedPod, { type: "Warning", reason: "AllocationMismatch", message }, "hami-node")
-    .catch(() => undefined);
+  await warnPod(api, served, { reason: "AllocationMismatch", message, failBind: false });
 }
