@@ -6,13 +6,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
-import { spawnHami } from "../helpers/cli.js";
 import {
   controlPlaneMissing,
   startControlPlane,
-  stopProcess,
   type ControlPlane,
 } from "../helpers/control-plane.js";
+import { startExtenderProcess, type RunningExtender } from "../helpers/extender.js";
 import { freePort, waitFor } from "../helpers/net.js";
 import { pod } from "../helpers/pods.js";
 
@@ -24,7 +23,7 @@ const LEASE_SECONDS = 2;
 interface Replica {
   name: string;
   port: number;
-  run?: ReturnType<typeof spawnHami>;
+  run?: RunningExtender;
 }
 
 describe("extender leader election (real kube-apiserver)", { skip: missing }, () => {
@@ -37,24 +36,13 @@ describe("extender leader election (real kube-apiserver)", { skip: missing }, ()
 
   const start = async (replica: Replica): Promise<void> => {
     replica.port = await freePort();
-    replica.run = spawnHami(
-      [
-        "scheduler",
-        `--port=${replica.port}`,
-        "--host=127.0.0.1",
-        `--kubeconfig=${plane.kubeconfig}`,
-        `--lease-namespace=${NAMESPACE}`,
-        "--leader-elect",
-        `--leader-lease-seconds=${LEASE_SECONDS}`,
-        `--pod-name=${replica.name}`,
-        `--pod-namespace=${NAMESPACE}`,
-      ],
-      { LOG_LEVEL: "warn" },
-    );
-    await waitFor(`${replica.name} ready`, async () => {
-      if (replica.run?.child.exitCode !== null) throw new Error(replica.run?.output().stderr);
-      return (await fetch(`http://127.0.0.1:${replica.port}/readyz`).catch(() => undefined))?.ok;
-    });
+    replica.run = await startExtenderProcess(plane, replica.port, [
+      `--lease-namespace=${NAMESPACE}`,
+      "--leader-elect",
+      `--leader-lease-seconds=${LEASE_SECONDS}`,
+      `--pod-name=${replica.name}`,
+      `--pod-namespace=${NAMESPACE}`,
+    ]);
   };
   const filterStatus = async (replica: Replica): Promise<number> =>
     (
@@ -94,7 +82,7 @@ describe("extender leader election (real kube-apiserver)", { skip: missing }, ()
   });
 
   after(async () => {
-    for (const replica of replicas) if (replica.run) await stopProcess(replica.run.child);
+    for (const replica of replicas) await replica.run?.stop();
     await plane?.stop();
   });
 
@@ -107,7 +95,7 @@ describe("extender leader election (real kube-apiserver)", { skip: missing }, ()
     const first = await waitFor("one leader", () => soleLeader(replicas));
     const other = replicas.find((r) => r !== first)!;
     const stoppedAt = Date.now();
-    await stopProcess(first.run!.child);
+    await first.run!.stop();
     const second = await waitFor("the other leads", () => soleLeader([other]));
     assert.equal(second, other);
     const handover = Date.now() - stoppedAt;
@@ -115,8 +103,7 @@ describe("extender leader election (real kube-apiserver)", { skip: missing }, ()
     await start(first);
     assert.equal(await filterStatus(first), 503, "a returning replica follows");
     assert.equal(await waitFor("still one leader", () => soleLeader(replicas)), other);
-    other.run!.child.kill("SIGKILL");
-    await other.run!.exited;
+    await other.run!.kill();
     const killedAt = Date.now();
     await waitFor("takeover after expiry", async () =>
       (await filterStatus(first)) === 200 && (await labelled()).includes(first.name)

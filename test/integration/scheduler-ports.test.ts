@@ -25,6 +25,7 @@ import {
 } from "../helpers/control-plane.js";
 import { createSimulatedGpuNode, simulatedGpus } from "../helpers/gpu-nodes.js";
 import { httpsJson } from "../helpers/https.js";
+import { startExtenderProcess, type RunningExtender } from "../helpers/extender.js";
 import { freePort, waitFor } from "../helpers/net.js";
 import { pod, review } from "../helpers/pods.js";
 
@@ -125,7 +126,7 @@ describe("hami scheduler ports (deployed shape)", { skip: missing }, () => {
 describe("hami scheduler extender over mutual TLS", { skip: missing }, () => {
   let plane: ControlPlane;
   let dir: string;
-  let run: ReturnType<typeof spawnHami>;
+  let run: RunningExtender;
   let kubeScheduler: RunningScheduler | undefined;
   const ca = generateCA({ commonName: "mtls-ca", now: new Date() });
   const now = new Date();
@@ -147,33 +148,24 @@ describe("hami scheduler extender over mutual TLS", { skip: missing }, () => {
       await writeFile(join(dir, name), text, { mode: 0o600 });
     extenderPort = await freePort();
     const statusPort = await freePort();
-    run = spawnHami(
+    run = await startExtenderProcess(
+      plane,
+      await freePort(),
       [
-        "scheduler",
-        `--port=${await freePort()}`,
         "--extender-host=0.0.0.0",
         `--extender-port=${extenderPort}`,
         `--extender-client-ca=${join(dir, "ca.crt")}`,
         `--status-port=${statusPort}`,
-        `--kubeconfig=${plane.kubeconfig}`,
         `--tls-cert=${join(dir, "tls.crt")}`,
         `--tls-key=${join(dir, "tls.key")}`,
       ],
-      { LOG_LEVEL: "warn" },
-    );
-    await waitFor(
-      "status port ready",
-      async () => {
-        if (run.child.exitCode !== null) throw new Error(run.output().stderr);
-        return (await fetch(`http://127.0.0.1:${statusPort}/readyz`).catch(() => undefined))?.ok;
-      },
-      30_000,
+      statusPort,
     );
   });
 
   after(async () => {
     await kubeScheduler?.stop();
-    await stopProcess(run.child);
+    await run?.stop();
     await plane?.stop();
     await rm(dir, { recursive: true, force: true });
   });
