@@ -123,9 +123,8 @@ export class NodeAgent {
         : new AllocationVerifier({
             socket,
             log,
+            // Counted once handled: a mismatch counts after its pods were marked and told.
             onResult: async (served, result, holders) => {
-              this.verified[result]++;
-              options.metrics?.verified.inc({ result });
               if (result === "match")
                 log.info(
                   {
@@ -137,17 +136,14 @@ export class NodeAgent {
                   },
                   "allocation verified: the kubelet gave the devices to this container",
                 );
-              if (result !== "mismatch") return;
-              options.metrics?.mismatches.inc();
-              this.allocator.markMismatched(holders);
-              const deps = {
-                node,
-                api,
-                bus: options.bus,
-                log,
-                clock: () => new Date(),
-              };
-              await reportMismatch(deps, served, holders);
+              if (result === "mismatch") {
+                this.allocator.markMismatched(holders);
+                const deps = { node, api, bus: options.bus, log, clock: () => new Date() };
+                await reportMismatch(deps, served, holders);
+                options.metrics?.mismatches.inc();
+              }
+              this.verified[result]++;
+              options.metrics?.verified.inc({ result });
             },
           });
   }
