@@ -126,6 +126,32 @@ async function cgroupHierarchies(): Promise<string[]> {
   return entries.filter((e) => e.isDirectory()).map((e) => join(CGROUP_FS, e.name));
 }
 
+/** True while `pid` runs: false once it is gone or a zombie (exited, waiting for its parent, here
+ * PID 1 for the daemonized shims and their containers, to reap it; a zombie holds no memory, file,
+ * mount or cgroup). Field 3 of /proc/PID/stat is the state, after the parenthesized command. */
+async function running(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  return state !== "" && state !== "Z";
+}
+
+/** SIGKILLs `pids` and waits until none of them runs. */
+async function killAll(pids: number[]): Promise<void> {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  await waitFor(
+    `processes ${pids.join(", ")} exited`,
+    async () =>
+      (await Promise.all(pids.map(running))).every((alive) => !alive) ? true : undefined,
+    10_000,
+  );
+}
+
 /** Kills every process left in a cgroup tree, then removes it bottom-up. */
 async function removeCgroupTree(path: string): Promise<void> {
   if (!existsSync(path)) return;
@@ -134,13 +160,7 @@ async function removeCgroupTree(path: string): Promise<void> {
   const procs = (await readFile(join(path, "cgroup.procs"), "utf8").catch(() => ""))
     .split("\n")
     .filter((line) => line !== "");
-  for (const pid of procs) {
-    try {
-      process.kill(Number(pid), "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
+  await killAll(procs.map(Number));
   await waitFor(
     `cgroup ${path} removed`,
     async () => {
@@ -335,15 +355,7 @@ class Node implements RealNode {
     await step(async () => this.kubelet && stopProcess(this.kubelet.child));
     await step(async () => this.containerd && stopProcess(this.containerd.child));
     // The shims outlive containerd; the containers under the cgroup root outlive their shims.
-    await step(async () => {
-      for (const pid of await processesMentioning(join(this.dir, "containerd"))) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          // already gone
-        }
-      }
-    });
+    await step(async () => killAll(await processesMentioning(join(this.dir, "containerd"))));
     for (const hierarchy of await cgroupHierarchies())
       await step(() => removeCgroupTree(join(hierarchy, this.cgroupRoot)));
     await step(async () => {

@@ -56,6 +56,10 @@ function processes(): string[] {
   const found: string[] = [];
   for (const pid of readdirSync("/proc").filter((e) => /^\d+$/.test(e))) {
     try {
+      // A zombie has exited and holds nothing; reaping it is its parent's job (PID 1 for the
+      // daemonized shims and their containers), done on that process's schedule.
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
       const comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
       if (NODE_COMMANDS.test(comm) || cmdline.includes("hami-node-"))
