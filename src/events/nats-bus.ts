@@ -16,6 +16,7 @@ const PUBLISH_TIMEOUT_MS = 5_000;
 const CONNECT_TIMEOUT_MS = 5_000;
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5_000;
+const CLOSE_GRACE_MS = 1_500;
 
 export interface NatsBusOptions {
   nats: NatsSettings;
@@ -109,6 +110,10 @@ export class NatsBus implements EventBus {
     };
   }
 
+  /** Waits up to `timeoutMs` for the queue to empty, then stops: consumers, the pump and the
+   * connection, drained gracefully for at most CLOSE_GRACE_MS more. A server that stopped answering
+   * (a publish, stream check or drain waiting on it) gets its connection closed then, so a
+   * component's shutdown never outlasts its grace period. */
   async close(timeoutMs = 2_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (this.#queue.length > 0 && Date.now() < deadline) {
@@ -117,10 +122,20 @@ export class NatsBus implements EventBus {
     if (this.#queue.length > 0)
       this.#log.warn({ queued: this.#queue.length }, "closing with undelivered events");
     this.#abort.abort();
-    await Promise.all([...this.#subscriptions].map((subscription) => subscription.stop()));
-    await this.#connected;
-    await this.#pumping;
-    await this.#nc?.drain().catch(() => undefined);
+    const graceful = (async () => {
+      await Promise.all([...this.#subscriptions].map((subscription) => subscription.stop()));
+      await this.#connected;
+      await this.#pumping;
+      await this.#nc?.drain().catch(() => undefined);
+      return true;
+    })();
+    const timer = sleep(CLOSE_GRACE_MS, false, { ref: false });
+    if (await Promise.race([graceful, timer])) return;
+    this.#log.warn(
+      { graceMs: CLOSE_GRACE_MS },
+      "nats did not answer while closing; connection closed",
+    );
+    await this.#nc?.close().catch(() => undefined);
   }
 
   #kick(): void {

@@ -1,6 +1,7 @@
 // The NATS JetStream bus against a real nats-server (started here, JetStream on, temp store).
 
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { connect, type JetStreamManager } from "nats";
 import { pino } from "pino";
@@ -231,6 +232,37 @@ describe("nats bus - outages", () => {
         Array.from({ length: 1000 }, (_, i) => i + 1),
       );
     } finally {
+      await server.cleanup();
+    }
+  });
+
+  it("close() ends within its grace when the server stops answering (SIGSTOP), undelivered events logged", async () => {
+    // A CI run SIGKILLed hami scheduler after 10 s: its shutdown waited on a publish and a drain
+    // that the server never answered.
+    const server = await startNats();
+    const pid = Number(
+      execFileSync("pgrep", ["-f", `nats-server .*-p ${server.port} `], { encoding: "utf8" }).split(
+        "\n",
+      )[0],
+    );
+    try {
+      const bus = await NatsBus.start({ nats: { url: server.url }, log });
+      bus.publish(event(1));
+      await waitFor("first event stored", () => bus.queued === 0, 20_000);
+      process.kill(pid, "SIGSTOP");
+      bus.publish(event(2));
+      const started = Date.now();
+      const closed = await Promise.race([
+        bus.close(500).then(() => Date.now() - started),
+        new Promise<string>((resolve) =>
+          setTimeout(() => {
+            resolve("still closing after 8 s");
+          }, 8_000),
+        ),
+      ]);
+      assert.ok(typeof closed === "number" && closed < 500 + 1_500 + 500, String(closed));
+    } finally {
+      process.kill(pid, "SIGCONT");
       await server.cleanup();
     }
   });
