@@ -3,7 +3,8 @@
 
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api } from "@kubernetes/client-node";
+import { KeepAliveKubeConfig } from "../k8s/index.js";
 import {
   applyExamples,
   formatReport,
@@ -86,7 +87,7 @@ async function showExamples(
   dir: string,
   say: (line: string) => void,
 ): Promise<void> {
-  const kc = new KubeConfig();
+  const kc = new KeepAliveKubeConfig();
   kc.loadFromFile(cluster.kubeconfig);
   const core = kc.makeApiClient(CoreV1Api);
   const real = cluster.realNode;

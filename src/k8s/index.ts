@@ -5,6 +5,7 @@ export {
   isStatus,
   MERGE_PATCH,
   K8sConfigError,
+  KeepAliveKubeConfig,
   loadKubeConfig,
   retryOnConflict,
 } from "./client.js";

@@ -9,17 +9,17 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { KubeConfig } from "@kubernetes/client-node";
 import {
   CoordinationV1Api,
   CoreV1Api,
-  KubeConfig,
   ListWatch,
   V1MicroTime,
   Watch,
   type V1Container,
   type V1Pod,
 } from "@kubernetes/client-node";
-import { MERGE_PATCH } from "../k8s/index.js";
+import { KeepAliveKubeConfig, MERGE_PATCH } from "../k8s/index.js";
 import type { ContainerAllocateResponse } from "../node/index.js";
 import { SimulatedDeviceManager, type ResourceCounts } from "./simulated-device-manager.js";
 import { SimulatedPodResources } from "./simulated-pod-resources.js";
@@ -98,7 +98,7 @@ export class SimulatedKubelet {
   }
 
   static async start(options: SimulatedKubeletOptions): Promise<SimulatedKubelet> {
-    const kc = new KubeConfig();
+    const kc = new KeepAliveKubeConfig();
     kc.loadFromFile(options.kubeconfig);
     const dir = await mkdtemp(join(tmpdir(), "hami-sim-kubelet-"));
     const kubelet = new SimulatedKubelet(options, kc, dir);

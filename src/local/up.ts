@@ -9,7 +9,8 @@ import { createWriteStream } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { AdmissionregistrationV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { KeepAliveKubeConfig } from "../k8s/index.js";
 import { stringify } from "yaml";
 import { randomUUID } from "node:crypto";
 import { ensureLocalCerts } from "../certs/index.js";
@@ -340,7 +341,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
       },
       60_000,
     );
-    const kc = new KubeConfig();
+    const kc = new KeepAliveKubeConfig();
     kc.loadFromFile(plane.kubeconfig);
     await registerWebhook(kc, `${url}/webhook`, ca);
     const kubeScheduler: RunningScheduler = await startScheduler(
