@@ -193,7 +193,8 @@ async function markFailed(pod: V1Pod, deps: BinderDeps): Promise<void> {
     .catch(() => undefined);
 }
 
-/** Resolves once no pod on `node` could be confused with `waiting`'s, or at `deadline` (ms). */
+/** Resolves once no pod on `node` could be confused with `waiting`'s, or at `deadline` (ms): checked
+ * at each change on the node, and every 250 ms, as a blocker's bind expires with time alone. */
 async function turn(
   node: string,
   waiting: Extract<Outcome, { result: "waiting" }>,
@@ -205,7 +206,7 @@ async function turn(
     Date.now() < deadline &&
     deps.view.awaitingAllocate(node, waiting.counts, waiting, expiryMs) !== undefined
   )
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await deps.view.changed(node, Math.min(250, deadline - Date.now()));
 }
 
 /** Attempts until bound or failed: a lost write race re-plans (MAX_ATTEMPTS), a pod the kubelet

@@ -154,6 +154,8 @@ export class ClusterView {
   private readonly nodeChanges = new Map<string, number>();
   /** Namespace GPU quotas and what each namespace holds, kept in step with the holdings. */
   readonly quotas = new QuotaBook();
+  /** Per node, who waits for its next change. */
+  private readonly waiters = new Map<string, Set<() => void>>();
 
   constructor(options: ViewOptions) {
     this.options = options;
@@ -169,6 +171,22 @@ export class ClusterView {
     return this.nodeChanges.get(name) ?? 0;
   }
 
+  /** Resolves at the next change on `node` (devices, lease or the pods on it), or after `ms`. */
+  changed(node: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const waiting = this.waiters.get(node) ?? new Set<() => void>();
+      const wake = (): void => {
+        clearTimeout(timer);
+        waiting.delete(wake);
+        if (waiting.size === 0) this.waiters.delete(node);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      waiting.add(wake);
+      this.waiters.set(node, waiting);
+    });
+  }
+
   /** Whether a pod already holds (or reserved) devices on a node. */
   holds(uid: string, node: string): boolean {
     return this.placedOn.get(uid) === node;
@@ -178,6 +196,7 @@ export class ClusterView {
     this.changes++;
     this.nodeChanges.set(node, this.changes);
     this.usageCache.delete(node);
+    for (const wake of [...(this.waiters.get(node) ?? [])]) wake();
   }
 
   setNode(node: V1Node): void {

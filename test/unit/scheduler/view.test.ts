@@ -391,4 +391,16 @@ describe("ClusterView - pods waiting for Allocate (allocation identity)", () => 
     assert.equal(v.awaitingAllocate("n1", [1], { uid: "c", since: cSince }, EXPIRY)?.name, "b");
     assert.equal(v.awaitingAllocate("n1", [1], { uid: "d", since: 0 }, EXPIRY)?.name, "b");
   });
+
+  it("a waiting bind wakes at the next change on its node, not on another node's", async () => {
+    const { v } = view();
+    v.setNode(node("n1"));
+    v.setNode(node("n2"));
+    const woke: string[] = [];
+    const n1 = v.changed("n1", 5_000).then(() => woke.push("n1"));
+    const n2 = v.changed("n2", 100).then(() => woke.push("n2"));
+    v.setPod(bound("a", [[slice("GPU-n1-0", 100)]]));
+    await Promise.all([n1, n2]);
+    assert.deepEqual(woke, ["n1", "n2"], "n1 at its change, n2 only when its 100 ms ran out");
+  });
 });
