@@ -129,6 +129,24 @@ export class SimulatedKubelet {
     await this.devices.restart();
   }
 
+  /** Names of the pods the watch delivered, in the order they arrived. */
+  arrivedPods(): string[] {
+    return (this.pods?.list() ?? [])
+      .filter((pod) => this.arrivals.has(pod.metadata?.uid ?? ""))
+      .sort((a, b) => this.arrival(a) - this.arrival(b))
+      .map((pod) => pod.metadata?.name ?? "");
+  }
+
+  /** Simulates the kubelet's pod source starting over (a relist): the watch opens anew from a fresh
+   * list, and pods not admitted yet arrive again in the list's order (by name), not in the order
+   * they were bound. */
+  async relist(): Promise<void> {
+    await this.pods?.stop();
+    this.arrivals.clear();
+    this.arrived = 0;
+    this.watchPods();
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.heartbeat);

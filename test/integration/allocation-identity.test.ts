@@ -224,6 +224,30 @@ describe(
       });
     }
 
+    it("50 same-shape pods, the kubelet relists in the middle of the burst: each container gets its own pod's limit", async () => {
+      const before = { ...agent.verified };
+      const names = Array.from({ length: 50 }, (_, i) => `relist-${i}`);
+      const binding = burst(
+        names.map((name, i) => gpuPod(name, 100 + i)),
+        true,
+      );
+      await waitFor(
+        "half of them admitted",
+        () => (names.filter((n) => limitOf(n) !== undefined).length >= 25 ? true : undefined),
+        60_000,
+      );
+      await kubelet.relist();
+      await binding;
+      await allRunning(names);
+      for (const [i, name] of names.entries())
+        assert.equal(limitOf(name), `${100 + i}m`, `${name} got another pod's limit`);
+      await waitFor("every answer checked", () =>
+        agent.verified.match - before.match === 50 ? true : undefined,
+      );
+      assert.equal(agent.verified.mismatch, before.mismatch, "no mismatch");
+      await removeAll(names);
+    });
+
     it("plain init containers are not checked (the kubelet does not list them), app containers are", async () => {
       const before = { ...agent.verified };
       const body = gpuPod("with-init", 300);

@@ -235,6 +235,48 @@ describe(
       assert.deepEqual(JSON.parse(annotation ?? "{}").envs, { TEST_DEVICES: "dev-2,dev-3" });
     });
 
+    it("same-second pods go in arrival order; after a relist, in the list's order (by name)", async () => {
+      const admitted: string[][] = [];
+      kubelet.order = (waiting) => {
+        if (waiting.length > 0) admitted.push(waiting.map((p) => p.metadata?.name ?? ""));
+        return waiting;
+      };
+      async function sameSecond(names: string[]): Promise<void> {
+        await new Promise((resolve) => setTimeout(resolve, 1_000 - (Date.now() % 1_000)));
+        const created = [];
+        for (const name of names)
+          created.push(
+            await core.createNamespacedPod({ namespace: "default", body: devicePod(name, [{}]) }),
+          );
+        const seconds = new Set(created.map((p) => String(p.metadata?.creationTimestamp)));
+        assert.equal(seconds.size, 1, "created within one second");
+        await waitFor("all arrived", () =>
+          names.every((n) => kubelet.arrivedPods().includes(n)) ? true : undefined,
+        );
+      }
+      try {
+        kubelet.holdAdmission();
+        await sameSecond(["order-b", "order-c", "order-a"]);
+        kubelet.resumeAdmission();
+        await waitFor("admitted", () => (admitted.length > 0 ? true : undefined));
+        assert.deepEqual(admitted.at(-1), ["order-b", "order-c", "order-a"]);
+        kubelet.holdAdmission();
+        await sameSecond(["relist-b", "relist-c", "relist-a"]);
+        await kubelet.relist();
+        await waitFor("listed again", () =>
+          kubelet.arrivedPods().includes("relist-a") ? true : undefined,
+        );
+        kubelet.resumeAdmission();
+        await waitFor("admitted after the relist", () =>
+          admitted.at(-1)?.includes("relist-a") === true ? true : undefined,
+        );
+        assert.deepEqual(admitted.at(-1), ["relist-a", "relist-b", "relist-c"]);
+      } finally {
+        kubelet.order = undefined;
+        kubelet.resumeAdmission();
+      }
+    });
+
     it("refuses a pod that asks more devices than are free, as the kubelet does", async () => {
       await core.createNamespacedPod({
         namespace: "default",
