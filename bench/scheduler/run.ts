@@ -1,14 +1,10 @@
 // Scheduler benchmark. (1) filter + prioritize for one pod over 100, 1,000 and 5,000 nodes with 8
 // GPUs each, half full, both as direct calls of the extender functions and through the HTTP service
 // (JSON in and out over loopback keep-alive, as kube-scheduler calls it). (2) binds per second
-// through the HTTP service against the real kube-apiserver of the test harness (skipped with a note
-// when it is not built). Prints one JSON document.
+// through the HTTP service against the real kube-apiserver of the test harness, with the bind guard
+// and without (binds.ts; skipped with a note when it is not built). Prints one JSON document.
 
-import { createServer, Agent, request } from "node:http";
-import type { AddressInfo } from "node:net";
 import { cpus } from "node:os";
-import { CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
-import { defaultConfig, mutatePolicy, placementPolicy } from "../../src/config/index.js";
 import {
   Annotation,
   encodeNodeDevices,
@@ -16,25 +12,19 @@ import {
   type ContainerDevice,
   type Device,
 } from "../../src/core/index.js";
-import { MemoryBus } from "../../src/events/index.js";
-import { podApi, type PodApi } from "../../src/k8s/index.js";
+import type { PodApi } from "../../src/k8s/index.js";
 import {
   ClusterView,
   createSchedulerApp,
-  deviceStats,
-  feedView,
   filter,
   prioritize,
   type ExtenderArgs,
 } from "../../src/scheduler/index.js";
-import { createLogger, createRegistry, schedulerMetrics } from "../../src/telemetry/index.js";
-import { controlPlaneMissing, startControlPlane } from "../../test/helpers/control-plane.js";
-import { createSimulatedGpuNode, simulatedGpus } from "../../test/helpers/gpu-nodes.js";
+import { bindThroughput } from "./binds.js";
+import { agent, benchDeps, post, serve } from "./http.js";
 
 const GPUS = 8;
 const SIZES = [100, 1_000, 5_000];
-const config = defaultConfig();
-const log = createLogger({ level: "silent" });
 
 function gpus(node: string): Device[] {
   return Array.from({ length: GPUS }, (_, index) => ({
@@ -124,57 +114,6 @@ function summary(samples: number[]): { p50_ms: number; p99_ms: number; mean_ms: 
   };
 }
 
-function deps(view: ClusterView, api: PodApi) {
-  const registry = createRegistry(false);
-  return {
-    view,
-    policy: () => ({ request: mutatePolicy(config), placement: placementPolicy(config) }),
-    log,
-    metrics: schedulerMetrics(registry, () => deviceStats(view)),
-    api,
-    bus: new MemoryBus(),
-    clock: () => new Date(),
-    registry,
-    ready: () => true,
-  };
-}
-
-const agent = new Agent({ keepAlive: true, maxSockets: 16 });
-
-function post(port: number, path: string, body: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: "127.0.0.1",
-        port,
-        path,
-        method: "POST",
-        agent,
-        headers: { "content-type": "application/json" },
-      },
-      (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => (text += chunk));
-        res.on("end", () => {
-          if (res.statusCode === 200) resolve(text);
-          else reject(new Error(`${path}: ${res.statusCode} ${text}`));
-        });
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
-  });
-}
-
-async function serve(
-  app: ReturnType<typeof createSchedulerApp>,
-): Promise<{ port: number; close: () => void }> {
-  const server = createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { port: (server.address() as AddressInfo).port, close: () => server.close() };
-}
-
 /** Filter and prioritize never touch the API; this one says so if they ever do. */
 const noApi: PodApi = {
   readPod: () => Promise.reject(new Error("filter must not call the API")),
@@ -200,7 +139,7 @@ function bindSomewhere(view: ClusterView, names: string[], i: number): void {
 
 async function filterLatency(count: number, stream: Stream) {
   const { view, names } = halfFullView(count);
-  const d = deps(view, noApi);
+  const d = benchDeps(view, noApi);
   const iterations = count >= 5_000 ? 100 : count >= 1_000 ? 200 : 500;
   const args = (i: number): ExtenderArgs => ({ pod: benchPod(i, stream), nodeNames: names });
   for (let i = 0; i < 10; i++) {
@@ -239,90 +178,6 @@ async function filterLatency(count: number, stream: Stream) {
     direct: summary(direct),
     http: summary(http),
   };
-}
-
-async function bindThroughput(): Promise<Record<string, unknown>> {
-  const missing = controlPlaneMissing();
-  if (missing !== undefined) return { skipped: missing };
-  const plane = await startControlPlane();
-  try {
-    const kc = new KubeConfig();
-    kc.loadFromFile(plane.kubeconfig);
-    const core = kc.makeApiClient(CoreV1Api);
-    const nodes = Array.from({ length: 20 }, (_, i) => `bind-node-${i}`);
-    for (const node of nodes)
-      await createSimulatedGpuNode(
-        core,
-        node,
-        simulatedGpus(node, 8, { splitCount: 10, memoryMiB: 80_000 }),
-      );
-    const view = new ClusterView({
-      now: () => Date.now(),
-      registerStaleMs: 0,
-      requireLease: false,
-    });
-    const feed = feedView(kc, view, { leaseNamespace: "kube-system", log });
-    await feed.synced;
-    const server = await serve(createSchedulerApp(deps(view, podApi(kc))));
-    const total = 400;
-    const pods: V1Pod[] = await Promise.all(
-      Array.from({ length: total }, (_, i) =>
-        core.createNamespacedPod({
-          namespace: "default",
-          body: {
-            metadata: { name: `bind-${i}` },
-            spec: {
-              containers: [
-                {
-                  name: "c",
-                  image: "cuda",
-                  resources: { limits: { "nvidia.com/gpu": "1", "nvidia.com/gpumem": "1000" } },
-                },
-              ],
-            },
-          },
-        }),
-      ),
-    );
-    const concurrency = 8;
-    let next = 0;
-    let failed = 0;
-    const start = performance.now();
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (next < total) {
-          const pod = pods[next]!;
-          const node = nodes[next % nodes.length]!;
-          next++;
-          const answer = JSON.parse(
-            await post(
-              server.port,
-              "/bind",
-              JSON.stringify({
-                PodName: pod.metadata?.name,
-                PodNamespace: "default",
-                PodUID: pod.metadata?.uid,
-                Node: node,
-              }),
-            ),
-          ) as { Error: string };
-          if (answer.Error !== "") failed++;
-        }
-      }),
-    );
-    const seconds = (performance.now() - start) / 1000;
-    server.close();
-    await feed.stop();
-    return {
-      pods: total,
-      concurrency,
-      failed,
-      seconds: Math.round(seconds * 100) / 100,
-      binds_per_s: Math.round(total / seconds),
-    };
-  } finally {
-    await plane.stop();
-  }
 }
 
 const filterResults = [];
