@@ -23,7 +23,7 @@ import { waitFor } from "../helpers/net.js";
 const missing = controlPlaneMissing() ?? realNodeMissing();
 const NODE = "hami-real-node";
 const GPUS = 2;
-const SPLIT = 10;
+const SPLIT = 25; // 50 slots: the 50-pod burst fits at once
 const MAIN = resolve(import.meta.dirname, "../../src/cli/main.ts");
 
 describe("real node: kubelet + containerd + runc with hami (mock GPUs)", { skip: missing }, () => {
@@ -189,8 +189,15 @@ describe("real node: kubelet + containerd + runc with hami (mock GPUs)", { skip:
   it("a burst of same-shape pods with different limits: every container gets its own pod's limit", async () => {
     // Allocate names no pod and the real kubelet admits a burst in its own order: without the bind
     // guard (a pod waits while a confusable one awaits Allocate) 4 of 20 got another pod's limit.
-    const names = Array.from({ length: 20 }, (_, i) => `burst-${i}`);
+    const names = Array.from({ length: 50 }, (_, i) => `burst-${i}`);
     const limit = (i: number) => String(100 + i);
+    // Each stays up 5 s after printing its env, past the agent's check of its Allocate (about 4 s):
+    // a pod that ended sooner gave its device to the next one, leaving nothing to check.
+    const lingering = (i: number): V1Container => {
+      const c = container("main", { "nvidia.com/gpu": "1", "nvidia.com/gpumem": limit(i) });
+      c.command = ["sh", "-c", `${c.command?.[2] ?? ""}\nsleep 5`];
+      return c;
+    };
     await Promise.all(
       names.map((name, i) =>
         core.createNamespacedPod({
@@ -199,9 +206,7 @@ describe("real node: kubelet + containerd + runc with hami (mock GPUs)", { skip:
             metadata: { name },
             spec: {
               restartPolicy: "Never",
-              containers: [
-                container("main", { "nvidia.com/gpu": "1", "nvidia.com/gpumem": limit(i) }),
-              ],
+              containers: [lingering(i)],
             },
           },
         }),

@@ -31,6 +31,26 @@ describe("core - allocation check against the kubelet's PodResources listing", (
     assert.deepEqual(checkServed(served, [pod("a", "cuda", ["GPU-0-1"])]), { kind: "pending" });
   });
 
+  it("IDs the agent itself served to another container later were given again after this pod ended", () => {
+    // Found on the real node: a 50-pod burst of short pods; burst-9 ended before its check, and
+    // the kubelet gave its device to burst-49, which the agent served next. Not a mismatch.
+    const listing = [pod("b", "cuda", ["GPU-0-1"]), pod("c", "cuda", ["GPU-1-1"])];
+    const laterB = (holder: { name: string }, ids: readonly string[]) =>
+      holder.name === "b" && ids.includes("GPU-0-1");
+    assert.deepEqual(checkServed(served, listing, laterB), {
+      kind: "mismatch",
+      holders: [{ namespace: "team", name: "c", container: "cuda" }],
+    });
+    const laterBoth = (holder: { name: string }) => holder.name === "b" || holder.name === "c";
+    assert.deepEqual(checkServed(served, listing, laterBoth), {
+      kind: "reissued",
+      holders: [
+        { namespace: "team", name: "b", container: "cuda" },
+        { namespace: "team", name: "c", container: "cuda" },
+      ],
+    });
+  });
+
   it("names every other pod or container holding an ID: a mismatch", () => {
     const listing = [pod("b", "cuda", ["GPU-0-1", "GPU-1-1"]), pod("a", "other", ["GPU-9"])];
     assert.deepEqual(checkServed(served, listing), {
