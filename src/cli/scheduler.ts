@@ -32,7 +32,7 @@ import {
   webhookMetrics,
   type Logger,
 } from "../telemetry/index.js";
-import { createWebhookApp, notFound, serveHttps } from "../webhook/index.js";
+import { closeServer, createWebhookApp, notFound, serveHttps } from "../webhook/index.js";
 import { liveConfig } from "./live-config.js";
 import { electExtenderLeader, leaderGate } from "./scheduler-leader.js";
 import { NATS_FLAGS, NATS_USAGE, natsSettings } from "./nats-flags.js";
@@ -153,12 +153,7 @@ function listenHttp(
       resolve({
         serves,
         port: typeof address === "object" && address !== null ? address.port : port,
-        close: () =>
-          new Promise((done) => {
-            server.close(() => {
-              done();
-            });
-          }),
+        close: () => closeServer(server),
       });
     });
   });

@@ -6,5 +6,5 @@ export type { AppDeps } from "./app.js";
 export { handleAdmission } from "./handler.js";
 export type { AdmissionDeps, HandlerResult } from "./handler.js";
 export { decodeReview } from "./review.js";
-export { serveHttps } from "./server.js";
+export { closeServer, serveHttps } from "./server.js";
 export type { RunningServer, ServeOptions } from "./server.js";

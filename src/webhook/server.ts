@@ -14,6 +14,8 @@ import type { Logger } from "../telemetry/index.js";
 // connection the client is about to reuse.
 const KEEP_ALIVE_TIMEOUT_MS = 95_000;
 const HEADERS_TIMEOUT_MS = 100_000;
+/** How long requests in flight may finish at shutdown before their connections are ended. */
+const CLOSE_GRACE_MS = 2_000;
 /** TLS 1.2+ with forward-secret AEAD suites only (ECDHE + GCM/ChaCha20; TLS 1.3's are all AEAD):
  * none of Node's defaults with static RSA key exchange or CBC/SHA-1. */
 export const TLS_SETTINGS = {
@@ -123,11 +125,31 @@ export async function serveHttps(options: ServeOptions): Promise<RunningServer> 
   const port = (server.address() as AddressInfo).port;
   const close = async (): Promise<void> => {
     certs.close();
-    await new Promise<void>((resolve) =>
-      server.close(() => {
-        resolve();
-      }),
-    );
+    await closeServer(server);
   };
   return { server, port, certs, close };
+}
+
+/** Stops accepting and ends idle keep-alive connections; requests in flight get `graceMs` to
+ * finish, then every connection left is ended. server.close() alone waited for the apiserver's
+ * pooled connections: a real-node run needed a SIGKILL 10 s after hami scheduler's SIGTERM. */
+export async function closeServer(
+  server: {
+    close(callback: () => void): unknown;
+    closeIdleConnections(): void;
+    closeAllConnections(): void;
+  },
+  graceMs = CLOSE_GRACE_MS,
+): Promise<void> {
+  const closed = new Promise<void>((resolve) =>
+    server.close(() => {
+      resolve();
+    }),
+  );
+  server.closeIdleConnections();
+  const timer = setTimeout(() => {
+    server.closeAllConnections();
+  }, graceMs);
+  await closed;
+  clearTimeout(timer);
 }

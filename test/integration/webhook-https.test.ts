@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { Agent } from "node:https";
-import { connect, type ConnectionOptions } from "node:tls";
+import { connect, type ConnectionOptions, type TLSSocket } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -139,5 +139,49 @@ describe("webhook over HTTPS", () => {
     await assert.rejects(
       httpsJson({ port: running.port, host: "localhost", path: "/healthz", ca: ca1.cert }),
     );
+  });
+});
+
+describe("webhook over HTTPS - shutdown", () => {
+  it("close() ends within its grace while a client holds a pooled connection and a request half sent", async () => {
+    // A real-node run needed a SIGKILL 10 s after hami scheduler's SIGTERM: server.close() waited
+    // for connections the apiserver kept open.
+    const dir = await mkdtemp(join(tmpdir(), "hami-https-close-"));
+    const ca = generateCA({ commonName: "ca-close", now: new Date() });
+    await writePair(dir, generateServing(ca, { hosts: HOSTS, now: new Date() }));
+    const server = (await serveWebhook(dir)).server;
+    const open = (payload: string) =>
+      new Promise<TLSSocket>((resolve) => {
+        const socket = connect({
+          host: "127.0.0.1",
+          port: server.port,
+          ca: ca.cert,
+          servername: "localhost",
+        });
+        socket.once("secureConnect", () => {
+          socket.write(payload);
+          resolve(socket);
+        });
+      });
+    const sockets = [
+      await open("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+      await open("POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n{"),
+    ];
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const started = Date.now();
+    try {
+      const closed = await Promise.race([
+        server.close().then(() => Date.now() - started),
+        new Promise<string>((resolve) =>
+          setTimeout(() => {
+            resolve("still closing after 8 s");
+          }, 8_000),
+        ),
+      ]);
+      assert.ok(typeof closed === "number" && closed < 2_000 + 1_000, String(closed));
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
