@@ -4,15 +4,16 @@
 // it before anything is served), and when neither did (a list of the node's pods first). Every path
 // then records what was served on the pod (one API patch).
 // The kubelet is the simulated one of the tests, holding its own admission so only this bench
-// calls Allocate. Prints one JSON document.
+// calls Allocate. Then a 50-pod burst end to end on one node, bind guard on and off (burst.ts).
+// Prints one JSON document.
 
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { Annotation, encodePodDevices, type PodDevices } from "../../src/core/index.js";
-import { podApi } from "../../src/k8s/index.js";
+import { KeepAliveKubeConfig, podApi } from "../../src/k8s/index.js";
 import {
   Allocator,
   DevicePluginServer,
@@ -21,6 +22,7 @@ import {
   toDevices,
 } from "../../src/node/index.js";
 import { createLogger } from "../../src/telemetry/index.js";
+import { burstOnOneNode } from "./burst.js";
 import { controlPlaneMissing, startControlPlane } from "../../test/helpers/control-plane.js";
 import {
   installSimulatedHamiCore,
@@ -51,7 +53,7 @@ if (missing !== undefined) {
 const plane = await startControlPlane();
 const hook = await mkdtemp(join(tmpdir(), "hami-bench-hook-"));
 await installSimulatedHamiCore(hook);
-const kc = new KubeConfig();
+const kc = new KeepAliveKubeConfig();
 kc.loadFromFile(plane.kubeconfig);
 const core = kc.makeApiClient(CoreV1Api);
 const kubelet = await SimulatedKubelet.start({ kubeconfig: plane.kubeconfig, nodeName: NODE });
@@ -165,6 +167,7 @@ await run("api");
 const informer = await run("informer");
 const event = await run("event");
 const api = await run("api");
+const burst = await burstOnOneNode(kc, plane.kubeconfig);
 client.close();
 await plugin.stop();
 await kubelet.stop();
@@ -183,6 +186,7 @@ process.stdout.write(
       allocation_from_api: summary(api),
       api_over_event_p50: Math.round(ratio * 100) / 100,
       served: allocator.served,
+      burst_one_node: burst,
     },
     null,
     2,
