@@ -5,25 +5,10 @@
 // PodResources. Per pod: from the bind call to its Allocate answered; and the pods that got another
 // pod's limit.
 
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
-import { agentSettings } from "../../src/cli/node.js";
-import { defaultConfig, mutatePolicy, placementPolicy } from "../../src/config/index.js";
-import { podApi } from "../../src/k8s/index.js";
-import { fileSource, NodeAgent } from "../../src/node/index.js";
-import { bind, ClusterView, feedView } from "../../src/scheduler/index.js";
-import {
-  createLogger,
-  createRegistry,
-  nodeMetrics,
-  schedulerMetrics,
-} from "../../src/telemetry/index.js";
-import {
-  installSimulatedHamiCore,
-  SimulatedKubelet,
-} from "../../test/helpers/simulated-kubelet.js";
+import { bind } from "../../src/scheduler/index.js";
+import { createLogger, createRegistry } from "../../src/telemetry/index.js";
+import { startAgentNode } from "../../test/helpers/agent-node.js";
 
 const NODE = "burst-node";
 const PODS = 50;
@@ -38,46 +23,15 @@ function percentile(samples: number[], p: number): number {
 
 export async function burstOnOneNode(kc: KubeConfig, kubeconfig: string) {
   const core = kc.makeApiClient(CoreV1Api);
-  const dir = await mkdtemp(join(tmpdir(), "hami-bench-burst-"));
-  const devices = Array.from({ length: GPUS }, (_, i) => ({
-    uuid: `GPU-burst-${i}`,
-    type: "NVIDIA A100-SXM4-40GB",
-    memoryMiB: 40_000,
-    numa: 0,
-  }));
-  await writeFile(join(dir, "gpus.json"), JSON.stringify({ devices }));
-  await installSimulatedHamiCore(dir);
-  const base = defaultConfig();
-  const config = { ...base, nvidia: { ...base.nvidia, deviceSplitCount: 4, hookPath: dir } };
-  const kubelet = await SimulatedKubelet.start({ kubeconfig, nodeName: NODE });
-  const view = new ClusterView({ now: () => Date.now(), registerStaleMs: 0, requireLease: true });
-  const feed = feedView(kc, view, { leaseNamespace: "kube-system", log });
-  const agent = new NodeAgent({
+  const node = await startAgentNode(
     kc,
-    node: NODE,
-    source: fileSource(join(dir, "gpus.json"), NODE),
-    pluginDir: kubelet.pluginDir,
-    settings: () => agentSettings(config, join(dir, "vgpulock")),
-    leaseNamespace: "kube-system",
-    log,
-    podResourcesSocket: kubelet.podResources.socket,
-    metrics: nodeMetrics(createRegistry(false)),
-  });
-  await feed.synced;
-  await agent.start();
-  while (view.candidate(NODE).devices.length < GPUS)
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    { kubeconfig, node: NODE, gpus: GPUS, split: 4 },
+    { log, registry: createRegistry(false) },
+  );
+  const { kubelet, agent, view } = node;
 
   async function run(guard: boolean) {
-    const deps = {
-      view,
-      policy: () => ({ request: mutatePolicy(config), placement: placementPolicy(config) }),
-      log,
-      metrics: schedulerMetrics(createRegistry(false), () => []),
-      api: podApi(kc),
-      clock: () => new Date(),
-      ...(guard ? {} : { allocateWait: { waitMs: 0, expiryMs: 0 } }),
-    };
+    const deps = node.binder(guard);
     const names = Array.from({ length: PODS }, (_, i) => `burst-${String(guard)}-${i}`);
     const pods = await Promise.all(
       names.map((name, i) =>
@@ -160,9 +114,6 @@ export async function burstOnOneNode(kc: KubeConfig, kubeconfig: string) {
       guard_off: await run(false),
     };
   } finally {
-    await agent.stop();
-    await feed.stop();
-    await kubelet.stop();
-    await rm(dir, { recursive: true, force: true });
+    await node.stop();
   }
 }

@@ -5,35 +5,20 @@
 // its own pod's limits and every answer is verified; without it, the check catches the mix-up.
 
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
-import { agentSettings } from "../../src/cli/node.js";
-import {
-  defaultConfig,
-  mutatePolicy,
-  placementPolicy,
-  type Config,
-} from "../../src/config/index.js";
 import { Annotation } from "../../src/core/index.js";
-import { podApi } from "../../src/k8s/index.js";
-import { fileSource, NodeAgent } from "../../src/node/index.js";
-import { bind, ClusterView, feedView, type ViewFeed } from "../../src/scheduler/index.js";
-import {
-  createLogger,
-  createRegistry,
-  nodeMetrics,
-  schedulerMetrics,
-} from "../../src/telemetry/index.js";
+import type { NodeAgent } from "../../src/node/index.js";
+import { bind } from "../../src/scheduler/index.js";
+import { createLogger, createRegistry } from "../../src/telemetry/index.js";
+import { startAgentNode, type AgentNode } from "../helpers/agent-node.js";
 import {
   controlPlaneMissing,
   startControlPlane,
   type ControlPlane,
 } from "../helpers/control-plane.js";
 import { waitFor } from "../helpers/net.js";
-import { installSimulatedHamiCore, SimulatedKubelet } from "../helpers/simulated-kubelet.js";
+import type { SimulatedKubelet } from "../helpers/simulated-kubelet.js";
 
 const missing = controlPlaneMissing();
 const NODE = "identity-node";
@@ -65,23 +50,10 @@ describe(
     let plane: ControlPlane;
     let kubelet: SimulatedKubelet;
     let agent: NodeAgent;
-    let feed: ViewFeed;
-    let view: ClusterView;
+    let node: AgentNode;
     let core: CoreV1Api;
     let kc: KubeConfig;
-    let dir: string;
-    let config: Config;
     const registry = createRegistry(false);
-
-    const binderDeps = (guard: boolean) => ({
-      view,
-      policy: () => ({ request: mutatePolicy(config), placement: placementPolicy(config) }),
-      log,
-      metrics: schedulerMetrics(createRegistry(false), () => []),
-      api: podApi(kc),
-      clock: () => new Date(),
-      ...(guard ? {} : { allocateWait: { waitMs: 0, expiryMs: 0 } }),
-    });
 
     const gpuPod = (name: string, memoryMiB: number): V1Pod => ({
       metadata: { name, namespace: "default" },
@@ -121,7 +93,7 @@ describe(
               PodUID: p.metadata?.uid ?? "",
               Node: NODE,
             },
-            binderDeps(guard),
+            node.binder(guard),
           ),
         ),
       );
@@ -157,44 +129,17 @@ describe(
       kc = new KubeConfig();
       kc.loadFromFile(plane.kubeconfig);
       core = kc.makeApiClient(CoreV1Api);
-      dir = await mkdtemp(join(tmpdir(), "hami-identity-"));
-      const devices = Array.from({ length: GPUS }, (_, i) => ({
-        uuid: `GPU-${String(i).padStart(4, "0")}`,
-        type: "NVIDIA A100-SXM4-40GB",
-        memoryMiB: 40_000,
-        numa: 0,
-      }));
-      await writeFile(join(dir, "gpus.json"), JSON.stringify({ devices }));
-      await installSimulatedHamiCore(dir);
-      const base = defaultConfig();
-      config = { ...base, nvidia: { ...base.nvidia, deviceSplitCount: 4, hookPath: dir } };
-      kubelet = await SimulatedKubelet.start({ kubeconfig: plane.kubeconfig, nodeName: NODE });
-      view = new ClusterView({ now: () => Date.now(), registerStaleMs: 0, requireLease: true });
-      feed = feedView(kc, view, { leaseNamespace: "kube-system", log });
-      await feed.synced;
-      agent = new NodeAgent({
+      node = await startAgentNode(
         kc,
-        node: NODE,
-        source: fileSource(join(dir, "gpus.json"), NODE),
-        pluginDir: kubelet.pluginDir,
-        settings: () => agentSettings(config, join(dir, "vgpulock")),
-        leaseNamespace: "kube-system",
-        log,
-        podResourcesSocket: kubelet.podResources.socket,
-        metrics: nodeMetrics(registry),
-      });
-      await agent.start();
-      await waitFor("view knows the node's GPUs", () =>
-        view.candidate(NODE).devices.length === GPUS ? true : undefined,
+        { kubeconfig: plane.kubeconfig, node: NODE, gpus: GPUS, split: 4 },
+        { log, registry },
       );
+      ({ kubelet, agent } = node);
     });
 
     after(async () => {
-      await agent?.stop();
-      await feed?.stop();
-      await kubelet?.stop();
+      await node?.stop();
       await plane?.stop();
-      if (dir) await rm(dir, { recursive: true, force: true });
     });
 
     for (const [label, order] of [
