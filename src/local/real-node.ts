@@ -99,6 +99,8 @@ export interface RealNode {
   images: { pause: string; busybox: string };
   /** Stops the kubelet and starts it again (pods keep running; plugins must register again). */
   restartKubelet(): Promise<void>;
+  /** Loads an image archive (docker-archive, as skopeo writes it) into the node's containerd. */
+  importImage(archive: string): Promise<void>;
   /** The last lines of a component's log (kubelet or containerd). */
   tail(component: "kubelet" | "containerd"): Promise<string>;
   stop(): Promise<void>;
@@ -239,6 +241,10 @@ class Node implements RealNode {
     return (await readFile(join(this.dir, `${component}.log`), "utf8").catch(() => "")).slice(
       -6_000,
     );
+  }
+
+  async importImage(archive: string): Promise<void> {
+    await this.ctr(["images", "import", archive]);
   }
 
   private async ctr(args: string[]): Promise<string> {

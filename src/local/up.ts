@@ -74,6 +74,11 @@ export interface Restartable {
   start(): Promise<void>;
 }
 
+/** A node's `hami node` process, with the arguments it runs with (`hami` then these). */
+export interface AgentProcess extends Restartable {
+  readonly args: readonly string[];
+}
+
 export interface LocalCluster {
   dir: string;
   kubeconfig: string;
@@ -83,7 +88,7 @@ export interface LocalCluster {
   kubelets: SimulatedKubelet[];
   realNode?: RealNode;
   /** Per node name, its `hami node` process. */
-  agents: Map<string, Restartable>;
+  agents: Map<string, AgentProcess>;
   natsServer: Restartable;
   stop(): Promise<void>;
 }
@@ -218,7 +223,7 @@ export async function registerWebhook(kc: KubeConfig, url: string, caPem: string
 interface Nodes {
   kubelets: SimulatedKubelet[];
   realNode?: RealNode;
-  agents: Map<string, Restartable>;
+  agents: Map<string, AgentProcess>;
 }
 
 async function startNodes(
@@ -258,6 +263,7 @@ async function startNodes(
     ];
     let agent = ctx.processes.start(node.name, args, natsEnvironment(ctx.nats));
     nodes.agents.set(node.name, {
+      args,
       stop: () => stopProcess(agent),
       start: () => {
         agent = ctx.processes.start(node.name, args, natsEnvironment(ctx.nats));

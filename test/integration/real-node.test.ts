@@ -6,8 +6,11 @@
 // checks the machine is as it was.
 
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { CoreV1Api, KubeConfig, type V1Container, type V1Pod } from "@kubernetes/client-node";
 import {
@@ -25,6 +28,8 @@ const NODE = "hami-real-node";
 const GPUS = 2;
 const SPLIT = 25; // 50 slots: the 50-pod burst fits at once
 const MAIN = resolve(import.meta.dirname, "../../src/cli/main.ts");
+const HAMI_IMAGE = resolve(import.meta.dirname, "../cluster/images/hami.sh");
+const execFileAsync = promisify(execFile);
 
 describe("real node: kubelet + containerd + runc with hami (mock GPUs)", { skip: missing }, () => {
   let cluster: LocalCluster | undefined;
@@ -303,6 +308,81 @@ describe("real node: kubelet + containerd + runc with hami (mock GPUs)", { skip:
       await cluster?.natsServer.start();
     }
   });
+
+  it(
+    "the node agent from our own image, as a pod on the real node (host network), serves Allocate",
+    { timeout: 300_000 },
+    async () => {
+      // Our image made without Docker (test/cluster/images/hami.sh: this machine's node binary, dist/
+      // and production node_modules, packed by umoci), imported with ctr as the runbook does. The
+      // host's `hami node` stops; a pod with its arguments takes over. /tmp is a hostPath: the plugin
+      // dir, the kubeconfig, HAMi-core's files and the mock GPUs are all there.
+      const images = await mkdtemp(join(tmpdir(), "hami-image-"));
+      const host = cluster?.agents.get(NODE);
+      try {
+        await execFileAsync("bash", [HAMI_IMAGE, images], { maxBuffer: 16 * 1024 * 1024 });
+        await cluster?.realNode?.importImage(join(images, "hami.tar"));
+        const image = (await readFile(join(images, "hami.ref"), "utf8")).trim();
+        await host?.stop();
+        await core.createNamespacedPod({
+          namespace: "kube-system",
+          body: {
+            metadata: { name: "hami-node-agent" },
+            spec: {
+              nodeName: NODE,
+              hostNetwork: true,
+              automountServiceAccountToken: false,
+              terminationGracePeriodSeconds: 10,
+              containers: [
+                {
+                  name: "agent",
+                  image,
+                  imagePullPolicy: "Never",
+                  args: [...(host?.args ?? [])],
+                  env: [{ name: "LOG_LEVEL", value: "info" }],
+                  volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+                },
+              ],
+              volumes: [{ name: "tmp", hostPath: { path: "/tmp", type: "Directory" } }],
+            },
+          },
+        });
+        await waitFor(
+          "the agent pod registered with the kubelet",
+          async () => {
+            const agentLog = await kubectl(cluster!, [
+              "logs",
+              "-n",
+              "kube-system",
+              "hami-node-agent",
+            ]).catch(() => "");
+            return agentLog.includes("registered with the kubelet") ? true : undefined;
+          },
+          90_000,
+        );
+        await run("from-image", [
+          container("main", { "nvidia.com/gpu": "1", "nvidia.com/gpumem": "1234" }),
+        ]);
+        assert.equal((await logs("from-image", "main")).CUDA_DEVICE_MEMORY_LIMIT_0, "1234m");
+        const agentLog = await kubectl(cluster!, ["logs", "-n", "kube-system", "hami-node-agent"]);
+        assert.match(agentLog, /"pod":"default\/from-image"[^\n]*"reason":"verified"/);
+      } finally {
+        await core
+          .deleteNamespacedPod({ namespace: "kube-system", name: "hami-node-agent" })
+          .catch(() => undefined);
+        await waitFor(
+          "the agent pod gone",
+          async () =>
+            (await core.listNamespacedPod({ namespace: "kube-system" })).items.length === 0
+              ? true
+              : undefined,
+          60_000,
+        );
+        await host?.start();
+        await rm(images, { recursive: true, force: true });
+      }
+    },
+  );
 
   it("teardown, with a GPU pod still running, leaves nothing behind: links, cgroups, mounts, processes, firewall, host paths, sysctls", async () => {
     const sleeper = container("main", { "nvidia.com/gpu": "1", "nvidia.com/gpumem": "100" });
