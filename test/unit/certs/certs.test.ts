@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { mkdtemp, readFile, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -178,8 +178,9 @@ describe("certs - further pairs under the same CA", () => {
 });
 
 describe("certs - local files", () => {
-  it("writes keys with mode 0600, keeps valid files, renews near expiry keeping the CA", async () => {
+  it("writes keys with mode 0600, keeps valid files, renews near expiry keeping the CA", async (t) => {
     const dir = await mkdtemp(join(tmpdir(), "hami-certs-"));
+    t.after(() => rm(dir, { recursive: true, force: true }));
     const first = await ensureLocalCerts({ dir, hosts: ["localhost"], now: NOW });
     assert.equal(first.keepCA, false);
     assert.equal((await stat(join(dir, "tls.key"))).mode & 0o777, 0o600);

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import {
   ConfigError,
   configFromConfigMapData,
@@ -122,8 +122,18 @@ describe("config - validation", () => {
 });
 
 describe("config - loading", () => {
-  it("loads a bare YAML document, a JSON document and a ConfigMap manifest", async () => {
+  const dirs: string[] = [];
+  const tempDir = async (): Promise<string> => {
     const dir = await mkdtemp(join(tmpdir(), "hami-config-"));
+    dirs.push(dir);
+    return dir;
+  };
+  after(async () => {
+    await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+  });
+
+  it("loads a bare YAML document, a JSON document and a ConfigMap manifest", async () => {
+    const dir = await tempDir();
     await writeFile(join(dir, "bare.yaml"), "nvidia:\n  defaultMemory: 2048\n");
     await writeFile(join(dir, "doc.json"), JSON.stringify({ nvidia: { defaultCores: 10 } }));
     const manifest =
@@ -135,13 +145,13 @@ describe("config - loading", () => {
   });
 
   it("an empty file means all defaults", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "hami-config-"));
+    const dir = await tempDir();
     await writeFile(join(dir, "empty.yaml"), "");
     assert.deepEqual((await loadConfigFile(join(dir, "empty.yaml"))).config, defaultConfig());
   });
 
   it("missing file, broken YAML and a ConfigMap without the key are clear errors", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "hami-config-"));
+    const dir = await tempDir();
     await writeFile(join(dir, "broken.yaml"), "nvidia: [unclosed\n");
     await assert.rejects(loadConfigFile(join(dir, "missing.yaml")), /cannot read/);
     await assert.rejects(loadConfigFile(join(dir, "broken.yaml")), /not valid YAML\/JSON/);
