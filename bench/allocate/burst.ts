@@ -6,9 +6,8 @@
 // pod's limit.
 
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
-import { bind } from "../../src/scheduler/index.js";
 import { createLogger, createRegistry } from "../../src/telemetry/index.js";
-import { startAgentNode } from "../../test/helpers/agent-node.js";
+import { gpuPod, startAgentNode } from "../../test/helpers/agent-node.js";
 
 const NODE = "burst-node";
 const PODS = 50;
@@ -28,61 +27,28 @@ export async function burstOnOneNode(kc: KubeConfig, kubeconfig: string) {
     { kubeconfig, node: NODE, gpus: GPUS, split: 4 },
     { log, registry: createRegistry(false) },
   );
-  const { kubelet, agent, view } = node;
+  const { agent } = node;
 
   async function run(guard: boolean) {
-    const deps = node.binder(guard);
     const names = Array.from({ length: PODS }, (_, i) => `burst-${String(guard)}-${i}`);
     const pods = await Promise.all(
       names.map((name, i) =>
-        core.createNamespacedPod({
-          namespace: "default",
-          body: {
-            metadata: { name },
-            spec: {
-              containers: [
-                {
-                  name: "c0",
-                  image: "cuda",
-                  resources: {
-                    limits: { "nvidia.com/gpu": "1", "nvidia.com/gpumem": `${100 + i}` },
-                  },
-                },
-              ],
-            },
-          },
-        }),
+        core.createNamespacedPod({ namespace: "default", body: gpuPod(name, 100 + i) }),
       ),
     );
     const mismatchesBefore = agent.verified.mismatch;
     const start = performance.now();
     const answered = new Map<string, number>();
-    const binds = Promise.all(
-      pods.map((p) =>
-        bind(
-          {
-            PodName: p.metadata?.name ?? "",
-            PodNamespace: "default",
-            PodUID: p.metadata?.uid ?? "",
-            Node: NODE,
-          },
-          deps,
-        ),
-      ),
-    );
+    const binds = node.bindAll(pods, guard);
     while (answered.size < PODS && performance.now() - start < 120_000) {
       for (const name of names)
-        if (!answered.has(name) && kubelet.allocations.has(`default/${name}/c0`))
+        if (!answered.has(name) && node.limitOf(name) !== undefined)
           answered.set(name, performance.now() - start);
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     const failedBinds = (await binds).filter((a) => a.Error !== "").length;
     const seconds = (performance.now() - start) / 1000;
-    const wrong = names.filter(
-      (name, i) =>
-        kubelet.allocations.get(`default/${name}/c0`)?.envs.CUDA_DEVICE_MEMORY_LIMIT_0 !==
-        `${100 + i}m`,
-    ).length;
+    const wrong = names.filter((name, i) => node.limitOf(name) !== `${100 + i}m`).length;
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     const result = {
       guard,
@@ -97,13 +63,7 @@ export async function burstOnOneNode(kc: KubeConfig, kubeconfig: string) {
       got_another_pods_limit: wrong,
       mismatches_reported: agent.verified.mismatch - mismatchesBefore,
     };
-    await Promise.all(
-      names.map((name) =>
-        core.deleteNamespacedPod({ namespace: "default", name, gracePeriodSeconds: 0 }),
-      ),
-    );
-    while (kubelet.podResources.list().pod_resources.length > 0 || view.holders(NODE).length > 0)
-      await new Promise((resolve) => setTimeout(resolve, 50));
+    await node.removeAll(names);
     return result;
   }
 

@@ -6,7 +6,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { agentSettings } from "../../src/cli/node.js";
 import {
   defaultConfig,
@@ -17,9 +17,11 @@ import {
 import { podApi } from "../../src/k8s/index.js";
 import { fileSource, NodeAgent } from "../../src/node/index.js";
 import {
+  bind,
   ClusterView,
   feedView,
   type BinderDeps,
+  type ExtenderBindingResult,
   type ViewFeed,
 } from "../../src/scheduler/index.js";
 import {
@@ -40,7 +42,32 @@ export interface AgentNode {
   config: Config;
   /** The binder's dependencies over this node's view, with the bind guard or without it. */
   binder(guard: boolean): BinderDeps;
+  /** Binds created pods to this node all at once, as kube-scheduler's parallel binds do. */
+  bindAll(pods: V1Pod[], guard: boolean): Promise<ExtenderBindingResult[]>;
+  /** The memory limit the kubelet's Allocate answer gave a default/ pod's container c0. */
+  limitOf(name: string): string | undefined;
+  /** Deletes default/ pods and waits until the kubelet and the view hold none of their devices. */
+  removeAll(names: string[]): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** The burst pods' one shape: a container c0 asking one GPU, with `memoryMiB` each. */
+export function gpuPod(name: string, memoryMiB: number): V1Pod {
+  return {
+    metadata: { name, namespace: "default" },
+    spec: {
+      schedulerName: "hami-scheduler",
+      containers: [
+        {
+          name: "c0",
+          image: "cuda",
+          resources: {
+            limits: { "nvidia.com/gpu": "1", "nvidia.com/gpumem": String(memoryMiB) },
+          },
+        },
+      ],
+    },
+  };
 }
 
 export async function startAgentNode(
@@ -82,21 +109,51 @@ export async function startAgentNode(
   await waitFor("view knows the node's GPUs", () =>
     view.candidate(node).devices.length === gpus ? true : undefined,
   );
+  const core = kc.makeApiClient(CoreV1Api);
+  const binder = (guard: boolean): BinderDeps => ({
+    view,
+    policy: () => ({ request: mutatePolicy(config), placement: placementPolicy(config) }),
+    log: deps.log,
+    metrics: schedulerMetrics(createRegistry(false), () => []),
+    api: podApi(kc),
+    clock: () => new Date(),
+    ...(guard ? {} : { allocateWait: { waitMs: 0, expiryMs: 0 } }),
+  });
   return {
     kubelet,
     agent,
     view,
     feed,
     config,
-    binder: (guard) => ({
-      view,
-      policy: () => ({ request: mutatePolicy(config), placement: placementPolicy(config) }),
-      log: deps.log,
-      metrics: schedulerMetrics(createRegistry(false), () => []),
-      api: podApi(kc),
-      clock: () => new Date(),
-      ...(guard ? {} : { allocateWait: { waitMs: 0, expiryMs: 0 } }),
-    }),
+    binder,
+    bindAll: (pods, guard) =>
+      Promise.all(
+        pods.map((p) =>
+          bind(
+            {
+              PodName: p.metadata?.name ?? "",
+              PodNamespace: "default",
+              PodUID: p.metadata?.uid ?? "",
+              Node: node,
+            },
+            binder(guard),
+          ),
+        ),
+      ),
+    limitOf: (name) =>
+      kubelet.allocations.get(`default/${name}/c0`)?.envs.CUDA_DEVICE_MEMORY_LIMIT_0,
+    removeAll: async (names) => {
+      await Promise.all(
+        names.map((name) =>
+          core.deleteNamespacedPod({ namespace: "default", name, gracePeriodSeconds: 0 }),
+        ),
+      );
+      await waitFor("devices freed", () =>
+        kubelet.podResources.list().pod_resources.length === 0 && view.holders(node).length === 0
+          ? true
+          : undefined,
+      );
+    },
     stop: async () => {
       await agent.stop();
       await feed.stop();

@@ -9,9 +9,8 @@ import { after, before, describe, it } from "node:test";
 import { CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { Annotation } from "../../src/core/index.js";
 import type { NodeAgent } from "../../src/node/index.js";
-import { bind } from "../../src/scheduler/index.js";
 import { createLogger, createRegistry } from "../../src/telemetry/index.js";
-import { startAgentNode, type AgentNode } from "../helpers/agent-node.js";
+import { gpuPod, startAgentNode, type AgentNode } from "../helpers/agent-node.js";
 import {
   controlPlaneMissing,
   startControlPlane,
@@ -55,20 +54,6 @@ describe(
     let kc: KubeConfig;
     const registry = createRegistry(false);
 
-    const gpuPod = (name: string, memoryMiB: number): V1Pod => ({
-      metadata: { name, namespace: "default" },
-      spec: {
-        schedulerName: "hami-scheduler",
-        containers: [
-          {
-            name: "c0",
-            image: "cuda",
-            resources: { limits: { [RESOURCE]: "1", "nvidia.com/gpumem": String(memoryMiB) } },
-          },
-        ],
-      },
-    });
-
     /** Creates the pods (at once, or `apartMs` apart), then binds them all at once, as
      * kube-scheduler's parallel binds do. */
     async function burst(pods: V1Pod[], guard: boolean, apartMs = 0): Promise<void> {
@@ -84,27 +69,14 @@ describe(
           if (created.length > 0) await new Promise((resolve) => setTimeout(resolve, apartMs));
           created.push(await core.createNamespacedPod({ namespace: "default", body }));
         }
-      const answers = await Promise.all(
-        created.map((p) =>
-          bind(
-            {
-              PodName: p.metadata?.name ?? "",
-              PodNamespace: "default",
-              PodUID: p.metadata?.uid ?? "",
-              Node: NODE,
-            },
-            node.binder(guard),
-          ),
-        ),
-      );
+      const answers = await node.bindAll(created, guard);
       assert.deepEqual(
         answers.map((a) => a.Error),
         pods.map(() => ""),
       );
     }
 
-    const limitOf = (name: string) =>
-      kubelet.allocations.get(`default/${name}/c0`)?.envs.CUDA_DEVICE_MEMORY_LIMIT_0;
+    const limitOf = (name: string) => node.limitOf(name);
     const annotations = async (name: string) =>
       (await core.readNamespacedPod({ namespace: "default", name })).metadata?.annotations ?? {};
     const allRunning = (names: string[]) =>
@@ -113,16 +85,7 @@ describe(
         () => (names.every((n) => limitOf(n) !== undefined) ? true : undefined),
         60_000,
       );
-    async function removeAll(names: string[]): Promise<void> {
-      await Promise.all(
-        names.map((name) =>
-          core.deleteNamespacedPod({ namespace: "default", name, gracePeriodSeconds: 0 }),
-        ),
-      );
-      await waitFor("devices freed", () =>
-        kubelet.podResources.list().pod_resources.length === 0 ? true : undefined,
-      );
-    }
+    const removeAll = (names: string[]) => node.removeAll(names);
 
     before(async () => {
       plane = await startControlPlane();
