@@ -128,13 +128,17 @@ async function cgroupHierarchies(): Promise<string[]> {
   return entries.filter((e) => e.isDirectory()).map((e) => join(CGROUP_FS, e.name));
 }
 
-/** True while `pid` runs: false once it is gone or a zombie (exited, waiting for its parent, here
- * PID 1 for the daemonized shims and their containers, to reap it; a zombie holds no memory, file,
- * mount or cgroup). Field 3 of /proc/PID/stat is the state, after the parenthesized command. */
-async function running(pid: number): Promise<boolean> {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+/** Whether a process runs, from the text of its /proc/PID/stat ("" once it is gone): not when it
+ * is a zombie (exited, waiting for its parent, here PID 1 for the daemonized shims and their
+ * containers, to reap it; a zombie holds no memory, file, mount or cgroup). Field 3 is the state,
+ * after the parenthesized command. */
+export function runsByStat(stat: string): boolean {
   const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
   return state !== "" && state !== "Z";
+}
+
+async function running(pid: number): Promise<boolean> {
+  return runsByStat(await readFile(`/proc/${pid}/stat`, "utf8").catch(() => ""));
 }
 
 /** SIGKILLs `pids` and waits until none of them runs. */

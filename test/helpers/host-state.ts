@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KERNEL_TUNABLES } from "../../src/local/real-node-config.js";
+import { runsByStat } from "../../src/local/real-node.js";
 
 export interface HostState {
   links: string[];
@@ -58,8 +59,7 @@ function processes(): string[] {
     try {
       // A zombie has exited and holds nothing; reaping it is its parent's job (PID 1 for the
       // daemonized shims and their containers), done on that process's schedule.
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
+      if (!runsByStat(readFileSync(`/proc/${pid}/stat`, "utf8"))) continue;
       const comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
       if (NODE_COMMANDS.test(comm) || cmdline.includes("hami-node-"))
