@@ -196,11 +196,14 @@ describe("real node: kubelet + containerd + runc with hami (mock GPUs)", { skip:
     // guard (a pod waits while a confusable one awaits Allocate) 4 of 20 got another pod's limit.
     const names = Array.from({ length: 50 }, (_, i) => `burst-${i}`);
     const limit = (i: number) => String(100 + i);
-    // Each stays up 5 s after printing its env, past the agent's check of its Allocate (about 4 s):
-    // a pod that ended sooner gave its device to the next one, leaving nothing to check.
+    // Each stays up 40 s after printing its env, so no device of the burst is freed and given again
+    // while the burst starts (about 25 s: same-shape binds on one node go one at a time). With 5 s,
+    // 2 of 5 runs here had the kubelet hand burst-42 device GPU-real-0-6 while PodResources still
+    // listed it for running burst-44 (burst-33 had ended holding it), and the check reported a
+    // mismatch although every container got its own limit. Not yet explained; see the closing note.
     const lingering = (i: number): V1Container => {
       const c = container("main", { "nvidia.com/gpu": "1", "nvidia.com/gpumem": limit(i) });
-      c.command = ["sh", "-c", `${c.command?.[2] ?? ""}\nsleep 5`];
+      c.command = ["sh", "-c", `${c.command?.[2] ?? ""}\nsleep 40`];
       return c;
     };
     await Promise.all(
@@ -236,8 +239,8 @@ describe("real node: kubelet + containerd + runc with hami (mock GPUs)", { skip:
     );
     // After each Allocate the agent read the real kubelet's PodResources API. Never a mismatch, and
     // never silence: each answer is verified, or logged unverified with its reason, printed here.
-    // Two CI runs had one pod of the 50 (burst-13 both times) without a verified line when the log
-    // was read, and the log was gone with the run. The check runs in the background (retries, each
+    // Two CI runs had one pod of the 50 (burst-13 both times) without a verified line; their logs
+    // were gone, most likely the reuse case above. The check runs in the background (retries, each
     // List up to 5 s on a busy kubelet), so the outcome of each answer is waited for.
     const readAgentLog = async () =>
       (
@@ -249,7 +252,7 @@ describe("real node: kubelet + containerd + runc with hami (mock GPUs)", { skip:
     const outcome = (name: string) =>
       about(name).some((l) => l.includes('"reason":"verified"'))
         ? "verified"
-        : about(name).find((l) => l.includes("allocation not verified"));
+        : about(name).find((l) => /allocation not verified|allocation mismatch/.test(l));
     await waitFor(
       "every answer checked",
       async () => {
