@@ -1,6 +1,11 @@
-// After Allocate: did the kubelet give the devices to the pod the agent served? Allocate
-// carries device IDs only, so the agent names the pod by its own reasoning; the kubelet's
-// PodResources listing says who really holds those IDs. Pure: the listing comes in as data.
+// After Allocate: did the container the agent served get the devices it answered for? Allocate
+// carries device IDs only, so the agent names the container by its own reasoning; the kubelet's
+// PodResources Get for that pod says which IDs the kubelet gave that container. Pure: the kubelet's
+// answer comes in as data.
+//
+// Only the served pod is read, never the whole node (List): the kubelet's List frees the devices of
+// an Allocate still in flight (see verify.ts), and another pod listing the same IDs proves nothing
+// (a finished pod's IDs are given again; the kubelet itself can give one ID twice).
 
 export interface ServedContainer {
   namespace: string;
@@ -10,6 +15,7 @@ export interface ServedContainer {
   deviceIds: readonly string[];
 }
 
+/** One pod's devices as the kubelet's PodResources API reports them. */
 export interface ListedPod {
   namespace: string;
   name: string;
@@ -27,54 +33,20 @@ export interface Holder {
 
 export type AllocationVerdict =
   | { kind: "match" }
-  /** The kubelet lists none (or not all) of the IDs yet: ask again shortly. */
+  /** The kubelet lists no device of this resource for the container yet: ask again shortly. */
   | { kind: "pending" }
-  | { kind: "mismatch"; holders: Holder[] }
-  /** Another container holds the IDs, but the agent served it those IDs itself after this answer:
-   * this pod ended and the kubelet gave its devices again. Nothing is left to check. */
-  | { kind: "reissued"; holders: Holder[] };
+  /** The kubelet gave the container other IDs: it runs with the answer given for those. */
+  | { kind: "mismatch"; held: string[] };
 
-/** Whether the agent served `holder` any of `ids` in a later Allocate answer than the one checked. */
-export type ServedLater = (holder: Holder, ids: readonly string[]) => boolean;
-
-/** The IDs of `wanted` that a listed container holds for `resource`. */
-function heldOf(
-  container: ListedPod["containers"][number],
-  resource: string,
-  wanted: ReadonlySet<string>,
-): string[] {
-  return container.devices
-    .filter((d) => d.resource_name === resource)
-    .flatMap((d) => d.device_ids)
-    .filter((id) => wanted.has(id));
-}
-
-export function checkServed(
-  served: ServedContainer,
-  listing: readonly ListedPod[],
-  servedLater: ServedLater = () => false,
-): AllocationVerdict {
-  const wanted = new Set(served.deviceIds);
-  const found = new Set<string>();
-  const others: Holder[] = [];
-  const reissued: Holder[] = [];
-  for (const pod of listing)
-    for (const container of pod.containers) {
-      const ids = heldOf(container, served.resource, wanted);
-      // The kubelet lets app containers reuse the devices of their pod's init containers, so
-      // another container of the same pod may list them too: the pod's own limits either way.
-      const samePod = pod.namespace === served.namespace && pod.name === served.name;
-      if (samePod && container.name === served.container) ids.forEach((id) => found.add(id));
-      else if (!samePod && ids.length > 0) {
-        const holder = { namespace: pod.namespace, name: pod.name, container: container.name };
-        (servedLater(holder, ids) ? reissued : others).push(holder);
-      }
-    }
-  return verdict(others, reissued, found.size === wanted.size);
-}
-
-function verdict(others: Holder[], reissued: Holder[], complete: boolean): AllocationVerdict {
-  if (others.length > 0) return { kind: "mismatch", holders: others };
-  if (reissued.length > 0) return { kind: "reissued", holders: reissued };
-  return complete ? { kind: "match" } : { kind: "pending" };
+export function checkServed(served: ServedContainer, pod: ListedPod): AllocationVerdict {
+  const held = (pod.containers.find((c) => c.name === served.container)?.devices ?? [])
+    .filter((d) => d.resource_name === served.resource)
+    .flatMap((d) => d.device_ids);
+  if (held.length === 0) return { kind: "pending" };
+  // The kubelet calls Allocate once per container and resource with all its IDs (those reused
+  // from init containers included) and records exactly those: anything else is another answer.
+  const given = new Set(held);
+  const same =
+    given.size === served.deviceIds.length && served.deviceIds.every((id) => given.has(id));
+  return same ? { kind: "match" } : { kind: "mismatch", held };
 }

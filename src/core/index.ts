@@ -105,10 +105,4 @@ export type { NamespaceQuota, QuotaAmount, QuotaNames } from "./quota.js";
 export { leaseStep } from "./leader.js";
 export type { LeaseRecord, LeaseStep, LeaseView } from "./leader.js";
 export { checkServed } from "./allocation-check.js";
-export type {
-  AllocationVerdict,
-  Holder,
-  ListedPod,
-  ServedContainer,
-  ServedLater,
-} from "./allocation-check.js";
+export type { AllocationVerdict, Holder, ListedPod, ServedContainer } from "./allocation-check.js";

@@ -1,14 +1,16 @@
-// The SIMULATED kubelet's PodResources API (v1 List): which device IDs of which resource each
-// container was given, recorded right after Allocate returns, as the real kubelet's device manager
-// records them. Served on a unix socket, like the kubelet's pod-resources/kubelet.sock. Like the
-// kubelet's List (pkg/kubelet/apis/podresources/server_v1.go), plain init containers are left out.
+// The SIMULATED kubelet's PodResources API (v1 List and Get): which device IDs of which resource
+// each container was given, recorded right after Allocate returns, as the real kubelet's device
+// manager records them. Served on a unix socket, like the kubelet's pod-resources/kubelet.sock. Like
+// the kubelet's (pkg/kubelet/apis/podresources/server_v1.go), plain init containers are left out,
+// and Get of a pod it does not know fails.
 
 import { mkdir, rm } from "node:fs/promises";
 import { dirname } from "node:path";
-import { Server, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
+import { Server, status, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
 import {
   podResourcesService,
   bindUnix,
+  type GetPodResourcesRequest,
   type ListPodResourcesResponse,
   type PodResources,
 } from "../node/index.js";
@@ -22,10 +24,28 @@ interface Held {
   unlisted: Set<string>;
 }
 
+function listed(held: Held): PodResources {
+  return {
+    name: held.name,
+    namespace: held.namespace,
+    containers: [...held.containers]
+      .filter(([name]) => !held.unlisted.has(name))
+      .map(([name, resources]) => ({
+        name,
+        devices: [...resources].map(([resource_name, device_ids]) => ({
+          resource_name,
+          device_ids,
+        })),
+      })),
+  };
+}
+
 export class SimulatedPodResources {
   readonly socket: string;
   private readonly pods = new Map<string, Held>();
   private server: Server | undefined;
+  /** Calls served, per method. */
+  readonly calls = { List: 0, Get: 0 };
 
   constructor(socket: string) {
     this.socket = socket;
@@ -55,20 +75,12 @@ export class SimulatedPodResources {
   }
 
   list(): ListPodResourcesResponse {
-    const pods: PodResources[] = [...this.pods.values()].map((held) => ({
-      name: held.name,
-      namespace: held.namespace,
-      containers: [...held.containers]
-        .filter(([name]) => !held.unlisted.has(name))
-        .map(([name, resources]) => ({
-          name,
-          devices: [...resources].map(([resource_name, device_ids]) => ({
-            resource_name,
-            device_ids,
-          })),
-        })),
-    }));
-    return { pod_resources: pods };
+    return { pod_resources: [...this.pods.values()].map(listed) };
+  }
+
+  get(namespace: string, name: string): PodResources | undefined {
+    const held = [...this.pods.values()].find((p) => p.namespace === namespace && p.name === name);
+    return held === undefined ? undefined : listed(held);
   }
 
   async start(): Promise<void> {
@@ -76,7 +88,22 @@ export class SimulatedPodResources {
     const server = new Server();
     server.addService(podResourcesService(), {
       List: (_call: ServerUnaryCall<unknown, unknown>, done: sendUnaryData<unknown>) => {
+        this.calls.List++;
         done(null, this.list());
+      },
+      Get: (
+        call: ServerUnaryCall<GetPodResourcesRequest, unknown>,
+        done: sendUnaryData<unknown>,
+      ) => {
+        this.calls.Get++;
+        const { pod_namespace: namespace, pod_name: name } = call.request;
+        const pod = this.get(namespace, name);
+        if (pod === undefined)
+          done({
+            code: status.UNKNOWN,
+            details: `pod ${name} in namespace ${namespace} not found`,
+          });
+        else done(null, { pod_resources: pod });
       },
     });
     await bindUnix(server, this.socket);

@@ -123,8 +123,8 @@ export class NodeAgent {
         : new AllocationVerifier({
             socket,
             log,
-            // Counted once handled: a mismatch counts after its pods were marked and told.
-            onResult: async (served, result, holders) => {
+            // Counted once handled: a mismatch counts after its pod was marked and told.
+            onResult: async (served, result, found) => {
               if (result === "match")
                 log.info(
                   {
@@ -136,10 +136,10 @@ export class NodeAgent {
                   },
                   "allocation verified: the kubelet gave the devices to this container",
                 );
-              if (result === "mismatch") {
-                this.allocator.markMismatched(holders);
+              if (result === "mismatch" && found !== undefined) {
+                this.allocator.markMismatched([served]);
                 const deps = { node, api, bus: options.bus, log, clock: () => new Date() };
-                await reportMismatch(deps, served, holders);
+                await reportMismatch(deps, served, found);
                 options.metrics?.mismatches.inc();
               }
               this.verified[result]++;

@@ -1,6 +1,6 @@
-// The kubelet PodResources API (v1, List): which devices of which resource the kubelet gave to
-// which pod's container. The agent reads it after Allocate to check that the pod it served is the
-// pod the kubelet gave the devices to; the simulated kubelet serves it.
+// The kubelet PodResources API (v1): which devices of which resource the kubelet gave to which
+// pod's container. The agent reads one pod (Get) after Allocate to check that the container it
+// served got the devices it answered for; the simulated kubelet serves Get and List.
 
 import { Client, credentials, type ServiceDefinition } from "@grpc/grpc-js";
 import { loadProto, unary, unixTarget } from "./device-plugin-api.js";
@@ -20,6 +20,13 @@ export interface PodResources {
 export interface ListPodResourcesResponse {
   pod_resources: PodResources[];
 }
+export interface GetPodResourcesRequest {
+  pod_name: string;
+  pod_namespace: string;
+}
+export interface GetPodResourcesResponse {
+  pod_resources: PodResources;
+}
 
 let service: ServiceDefinition | undefined;
 
@@ -30,17 +37,21 @@ export function podResourcesService(): ServiceDefinition {
 }
 
 export interface PodResourcesClient {
-  list(): Promise<ListPodResourcesResponse>;
+  get(namespace: string, name: string): Promise<PodResources>;
   close(): void;
 }
 
 export function podResourcesClient(socketPath: string, timeoutMs = 5_000): PodResourcesClient {
   const lister = podResourcesService();
   const client = new Client(unixTarget(socketPath), credentials.createInsecure());
-  const list = lister.List;
-  if (list === undefined) throw new Error("PodResources API has no List");
+  const get = lister.Get;
+  if (get === undefined) throw new Error("PodResources API has no Get");
   return {
-    list: () => unary<ListPodResourcesResponse>(client, list as never, {}, timeoutMs),
+    get: async (namespace, name) => {
+      const request: GetPodResourcesRequest = { pod_name: name, pod_namespace: namespace };
+      const reply = await unary<GetPodResourcesResponse>(client, get as never, request, timeoutMs);
+      return reply.pod_resources;
+    },
     close: () => {
       client.close();
     },

@@ -9,77 +9,54 @@ const served: ServedContainer = {
   resource: "nvidia.com/gpu",
   deviceIds: ["GPU-0-1", "GPU-1-1"],
 };
-const pod = (
-  name: string,
-  container: string,
-  ids: string[],
-  resource = "nvidia.com/gpu",
-): ListedPod => ({
+const pod = (containers: Record<string, string[]>, resource = "nvidia.com/gpu"): ListedPod => ({
   namespace: "team",
-  name,
-  containers: [{ name: container, devices: [{ resource_name: resource, device_ids: ids }] }],
+  name: "a",
+  containers: Object.entries(containers).map(([name, ids]) => ({
+    name,
+    devices: [{ resource_name: resource, device_ids: ids }],
+  })),
 });
 
-describe("core - allocation check against the kubelet's PodResources listing", () => {
-  it("matches when the served container holds every ID", () => {
-    const listing = [pod("b", "cuda", ["GPU-0-2"]), pod("a", "cuda", ["GPU-1-1", "GPU-0-1"])];
-    assert.deepEqual(checkServed(served, listing), { kind: "match" });
+describe("core - allocation check against the kubelet's PodResources Get of the served pod", () => {
+  it("matches when the served container holds every ID answered for it", () => {
+    assert.deepEqual(checkServed(served, pod({ cuda: ["GPU-1-1", "GPU-0-1"] })), {
+      kind: "match",
+    });
   });
 
-  it("is pending while the kubelet lists none or only some of the IDs", () => {
-    assert.deepEqual(checkServed(served, []), { kind: "pending" });
-    assert.deepEqual(checkServed(served, [pod("a", "cuda", ["GPU-0-1"])]), { kind: "pending" });
+  it("is pending while the kubelet lists no device of the resource for the container", () => {
+    assert.deepEqual(checkServed(served, pod({})), { kind: "pending" });
+    assert.deepEqual(checkServed(served, pod({ cuda: [] })), { kind: "pending" });
+    assert.deepEqual(checkServed(served, pod({ other: ["GPU-0-1", "GPU-1-1"] })), {
+      kind: "pending",
+    });
   });
 
-  it("IDs the agent itself served to another container later were given again after this pod ended", () => {
-    // Found on the real node: a 50-pod burst of short pods; burst-9 ended before its check, and
-    // the kubelet gave its device to burst-49, which the agent served next. Not a mismatch.
-    const listing = [pod("b", "cuda", ["GPU-0-1"]), pod("c", "cuda", ["GPU-1-1"])];
-    const laterB = (holder: { name: string }, ids: readonly string[]) =>
-      holder.name === "b" && ids.includes("GPU-0-1");
-    assert.deepEqual(checkServed(served, listing, laterB), {
+  it("other IDs for the container are a mismatch: it runs with the answer given for those", () => {
+    assert.deepEqual(checkServed(served, pod({ cuda: ["GPU-0-2", "GPU-1-2"] })), {
       kind: "mismatch",
-      holders: [{ namespace: "team", name: "c", container: "cuda" }],
+      held: ["GPU-0-2", "GPU-1-2"],
     });
-    const laterBoth = (holder: { name: string }) => holder.name === "b" || holder.name === "c";
-    assert.deepEqual(checkServed(served, listing, laterBoth), {
-      kind: "reissued",
-      holders: [
-        { namespace: "team", name: "b", container: "cuda" },
-        { namespace: "team", name: "c", container: "cuda" },
-      ],
-    });
-  });
-
-  it("names every other pod or container holding an ID: a mismatch", () => {
-    const listing = [pod("b", "cuda", ["GPU-0-1", "GPU-1-1"]), pod("a", "other", ["GPU-9"])];
-    assert.deepEqual(checkServed(served, listing), {
+    assert.deepEqual(checkServed(served, pod({ cuda: ["GPU-0-1"] })), {
       kind: "mismatch",
-      holders: [{ namespace: "team", name: "b", container: "cuda" }],
+      held: ["GPU-0-1"],
     });
   });
 
-  it("another container of the same pod may list the IDs too (init containers' devices are reused)", () => {
-    const reused = {
-      namespace: "team",
-      name: "a",
-      containers: [
-        {
-          name: "init",
-          devices: [{ resource_name: "nvidia.com/gpu", device_ids: ["GPU-0-1", "GPU-1-1"] }],
-        },
-        {
-          name: "cuda",
-          devices: [{ resource_name: "nvidia.com/gpu", device_ids: ["GPU-0-1", "GPU-1-1"] }],
-        },
-      ],
-    };
-    assert.deepEqual(checkServed(served, [reused]), { kind: "match" });
+  it("the served container lists exactly the IDs answered, whatever its init containers hold", () => {
+    const reused = pod({ init: ["GPU-0-1"], cuda: ["GPU-0-1", "GPU-1-1"] });
+    assert.deepEqual(checkServed(served, reused), { kind: "match" });
+    assert.deepEqual(checkServed(served, pod({ cuda: ["GPU-0-1", "GPU-1-1", "GPU-0-3"] })), {
+      kind: "mismatch",
+      held: ["GPU-0-1", "GPU-1-1", "GPU-0-3"],
+    });
   });
 
   it("ignores the same IDs under another resource name", () => {
-    assert.deepEqual(checkServed(served, [pod("b", "cuda", ["GPU-0-1"], "example.com/other")]), {
-      kind: "pending",
-    });
+    assert.deepEqual(
+      checkServed(served, pod({ cuda: ["GPU-0-1", "GPU-1-1"] }, "example.com/other")),
+      { kind: "pending" },
+    );
   });
 });
