@@ -30,11 +30,14 @@ export interface VerifierOptions {
   socket: string;
   log: Logger;
   onResult: (served: ServedContainer, result: VerifyResult, found?: Found) => Promise<void>;
-  /** Waits before each PodResources read (default about 4 s in all). */
+  /** Waits before each PodResources read (default about 30 s in all). */
   delaysMs?: number[];
 }
 
-const DELAYS_MS = [20, 80, 200, 500, 1_000, 2_000];
+/** Most answers are found at the first read. A container given another's answer shows it only once
+ * the kubelet has allocated that container itself, which may come later on a busy node: keep
+ * asking for about 30 s before calling the answer unverified. */
+const DELAYS_MS = [20, 80, 200, 500, 1_000, 2_000, 4_000, 8_000, 15_000];
 /** Answers remembered to name whose answer a mismatched container got. */
 const HISTORY = 4_096;
 
@@ -53,7 +56,8 @@ export class AllocationVerifier {
   private client: PodResourcesClient | undefined;
   private readonly running = new Set<Promise<void>>();
   private readonly answers: ServedContainer[] = [];
-  private closed = false;
+  /** Aborts the waits between reads on close. */
+  private readonly closing = new AbortController();
 
   constructor(options: VerifierOptions) {
     this.options = options;
@@ -72,7 +76,7 @@ export class AllocationVerifier {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
+    this.closing.abort();
     await Promise.allSettled([...this.running]);
     this.client?.close();
   }
@@ -92,8 +96,8 @@ export class AllocationVerifier {
       this.client ??= podResourcesClient(socket);
       why = "the kubelet did not list the devices in time";
       for (const delay of this.options.delaysMs ?? DELAYS_MS) {
-        await sleep(delay);
-        if (this.closed) return;
+        const waited = await sleep(delay, true, { signal: this.closing.signal }).catch(() => false);
+        if (!waited) return;
         const pod = await this.client.get(served.namespace, served.name).catch((error: unknown) => {
           why = getMissing(error)
             ? NO_GET

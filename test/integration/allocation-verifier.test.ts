@@ -96,4 +96,20 @@ describe("allocation verifier (real gRPC, simulated kubelet PodResources)", () =
     });
     assert.equal(podResources.calls.List, 0);
   });
+
+  it(
+    "close() does not wait out the pauses between reads (a shutting-down agent stops at once)",
+    { timeout: 10_000 },
+    async () => {
+      const patient = new AllocationVerifier({
+        socket: podResources.socket,
+        log: createLogger({ level: "silent" }),
+        delaysMs: [20, 600_000],
+        onResult: () => Promise.resolve(),
+      });
+      patient.check(answer("never-allocated", ["GPU-9-9"]));
+      await waitFor("the first read done", () => (podResources.calls.Get > 0 ? true : undefined));
+      await patient.close();
+    },
+  );
 });
