@@ -41,7 +41,7 @@ import { UsageError } from "./usage.js";
 export const SCHEDULER_USAGE = `usage: hami scheduler [--port 8888] [--host 0.0.0.0] [--kubeconfig FILE] [--config FILE]
                       [--tls-cert FILE --tls-key FILE [--extender-port 8888] [--extender-host 127.0.0.1]
                        [--extender-client-ca FILE [--extender-client-name hami-kube-scheduler]]
-                       [--status-port 9395]] [--lease-namespace kube-system]
+                       [--status-port 9395] [--without-webhook]] [--lease-namespace kube-system]
                       [--require-agent-lease] [--register-stale-seconds 0] [--nats URL]
                       [--leader-elect [--leader-lease-seconds 15] [--pod-name $POD_NAME]
                        [--pod-namespace $POD_NAMESPACE]]
@@ -54,6 +54,7 @@ export const SCHEDULER_USAGE = `usage: hami scheduler [--port 8888] [--host 0.0.
   --extender-client-ca   the extender verbs over mutual TLS instead (kube-scheduler in its own pod):
                          HTTPS with the same certificate, only for clients whose certificate this
                          CA signed for the common name --extender-client-name
+  --without-webhook      the webhook runs as its own service (hami webhook): --port serves health only
   --require-agent-lease  nodes without a hami-agent-<node> Lease get no pods (expired ones never do)
   --leader-elect         replicas elect one extender on the Lease hami-extender (in --lease-namespace);
                          only it answers the verbs (others: 503) and it labels its pod
@@ -70,6 +71,7 @@ function options(argv: string[]) {
       config: { type: "string" },
       "tls-cert": { type: "string" },
       "tls-key": { type: "string" },
+      "without-webhook": { type: "boolean", default: false },
       "extender-host": { type: "string", default: "127.0.0.1" },
       "extender-port": { type: "string", default: "8888" },
       "extender-client-ca": { type: "string" },
@@ -107,6 +109,8 @@ function options(argv: string[]) {
     throw new UsageError(
       `--leader-lease-seconds=${values["leader-lease-seconds"]}: a whole number of seconds >= 1`,
     );
+  if (values["without-webhook"] && values["tls-cert"] === undefined)
+    throw new UsageError("--without-webhook needs --tls-cert and --tls-key (the deployed shape)");
   if (values["extender-client-ca"] !== undefined && values["tls-cert"] === undefined)
     throw new UsageError("--extender-client-ca needs --tls-cert and --tls-key");
   if (values["tls-cert"] !== undefined) {
@@ -159,20 +163,20 @@ function listenHttp(
   });
 }
 
-/** The deployed shape: the webhook alone on the TLS port (the Service's), the extender verbs on
- * loopback for a kube-scheduler in the same pod or over mutual TLS for one in its own pod, the
- * read-only status routes on their own port. */
+/** The deployed shape: the webhook alone on the TLS port (the Service's; health only with
+ * --without-webhook), the extender verbs on loopback for a kube-scheduler in the same pod or over
+ * mutual TLS for one in its own pod, the read-only status routes on their own port. */
 async function serveDeployed(
   opts: ReturnType<typeof options>,
   tls: { certFile: string; keyFile: string },
   deps: SchedulerAppDeps,
   apps: { webhook: () => express.Express; gate: express.RequestHandler },
 ): Promise<Listening[]> {
-  const webhook = express();
-  webhook.use(apps.webhook());
-  webhook.use(notFound);
+  const front = opts["without-webhook"]
+    ? createSchedulerApp(deps, { extender: false, status: false })
+    : express().use(apps.webhook(), notFound);
   const https = await serveHttps({
-    handler: webhook,
+    handler: front,
     host: opts.host,
     port: opts.port,
     ...tls,
@@ -202,7 +206,8 @@ async function serveDeployed(
     opts.statusPort,
     "status",
   );
-  return [{ serves: "webhook", port: https.port, close: () => https.close() }, extender, status];
+  const serves = opts["without-webhook"] ? "health" : "webhook";
+  return [{ serves, port: https.port, close: () => https.close() }, extender, status];
 }
 
 async function startBus(

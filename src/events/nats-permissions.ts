@@ -6,7 +6,7 @@
 import { STREAM_NAME } from "./nats-stream.js";
 import { SUBJECT_PREFIX } from "./subjects.js";
 
-export const NatsRoles = ["scheduler", "node", "audit"] as const;
+export const NatsRoles = ["scheduler", "webhook", "node", "audit"] as const;
 export type NatsRole = (typeof NatsRoles)[number];
 
 export interface NatsUser {
@@ -38,8 +38,10 @@ const events = (...types: string[]): string[] => types.map((t) => `${SUBJECT_PRE
 /** Subjects each role may publish to; every role may subscribe to its own reply inboxes only. */
 export function natsPermissions(role: NatsRole): { publish: string[]; subscribe: string[] } {
   const publish: Record<NatsRole, string[]> = {
-    // the webhook and the extender run in one process
+    // the extender, and the webhook when it runs in the same process (--without-webhook: not)
     scheduler: [...STREAM_API, ...events("admission", "allocation")],
+    // the webhook as its own service (hami webhook): admission audit events only
+    webhook: [...STREAM_API, ...events("admission")],
     node: [...STREAM_API, ...CONSUMER_API, ...events("allocated", "released", "node", "mismatch")],
     audit: [...STREAM_API, ...CONSUMER_API],
   };

@@ -1,12 +1,13 @@
 // Starts a real nats-server (JetStream on, temp store dir, loopback port) for the tests and the local mode.
-// Fails with an install hint when the binary is missing: these tests never fake NATS.
+// Fails with a build hint when the binary is missing: these tests never fake NATS.
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type ConnectionOptions } from "nats";
-import { killOnExit, stopProcess } from "./control-plane.js";
+import { CLUSTER_BIN, killOnExit, stopProcess } from "./control-plane.js";
 import { freePort, waitFor } from "./net.js";
 
 export interface NatsServer {
@@ -19,15 +20,22 @@ export interface NatsServer {
   cleanup(): Promise<void>;
 }
 
-function binary(): string {
+/** The nats-server that cluster:build makes from the Go module proxy (pinned), else one on PATH. */
+export function natsServerBinary(): string | undefined {
+  const built = join(CLUSTER_BIN, "nats-server");
+  if (existsSync(built)) return built;
   const found = spawnSync("sh", ["-c", "command -v nats-server"], {
     encoding: "utf8",
   }).stdout.trim();
-  if (found === "") {
+  return found === "" ? undefined : found;
+}
+
+function binary(): string {
+  const found = natsServerBinary();
+  if (found === undefined)
     throw new Error(
-      "nats-server not found on PATH: install it (Debian: apt-get install nats-server); .ci/run does this",
+      "nats-server not built: run npm run cluster:build (builds it from the Go module proxy; .ci/run does this)",
     );
-  }
   return found;
 }
 

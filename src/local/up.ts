@@ -1,6 +1,6 @@
 // The local mode: on one machine without Kubernetes or GPUs, the whole system for real - etcd,
 // kube-apiserver and kube-scheduler (built from the pinned modules on first use), nats-server,
-// `hami scheduler` (extender + webhook) and, per simulated GPU node, a SIMULATED kubelet with our
+// `hami webhook`, `hami scheduler` (the extender) and, per simulated GPU node, a SIMULATED kubelet with our
 // real node agent (`hami node`) reading a mock device file. Everything lives in one temp dir that
 // stop() removes.
 
@@ -24,7 +24,7 @@ import {
   type ControlPlane,
 } from "./control-plane.js";
 import { startScheduler, type RunningScheduler } from "./kube-scheduler.js";
-import { startNats, type NatsServer } from "./nats-server.js";
+import { natsServerBinary, startNats, type NatsServer } from "./nats-server.js";
 import { freePort, httpsStatus, waitFor } from "./net.js";
 import { installSimulatedHamiCore } from "./simulated-hami-core.js";
 import { SimulatedKubelet } from "./simulated-kubelet.js";
@@ -61,7 +61,7 @@ export interface LocalOptions {
   env: NodeJS.ProcessEnv;
   nodes?: LocalNode[];
   splitCount?: number;
-  /** Port of the scheduler's HTTPS server (the webhook); free one when absent. */
+  /** Port of the webhook's HTTPS server (`hami webhook`); free one when absent. */
   port?: number;
   /** The first node is a REAL node (containerd + runc + kubelet, real-node.ts), the rest simulated. */
   realNode?: boolean;
@@ -74,10 +74,15 @@ export interface Restartable {
   start(): Promise<void>;
 }
 
-/** A node's `hami node` process, with the arguments it runs with (`hami` then these). */
-export interface AgentProcess extends Restartable {
+/** A `hami` process a test can stop, start again or kill, with the arguments it runs with
+ * (`hami` then these). */
+export interface HamiProcess extends Restartable {
   readonly args: readonly string[];
+  /** SIGKILL, as a crash: no shutdown, no cleanup; resolves once it exited. */
+  crash(): Promise<void>;
 }
+/** A node's `hami node` process. */
+export type AgentProcess = HamiProcess;
 
 export interface LocalCluster {
   dir: string;
@@ -89,25 +94,25 @@ export interface LocalCluster {
   realNode?: RealNode;
   /** Per node name, its `hami node` process. */
   agents: Map<string, AgentProcess>;
+  /** `hami scheduler` (the extender) and `hami webhook`, each its own process. */
+  scheduler: HamiProcess;
+  webhook: HamiProcess;
   natsServer: Restartable;
   stop(): Promise<void>;
 }
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
-/** Builds the control plane when it is missing (minutes, with progress), or says what to install. */
+/** Builds the control plane and nats-server when missing (minutes, with progress), or says what
+ * to install. */
 export function ensurePrerequisites(say: (line: string) => void): void {
-  if (!onPath("nats-server"))
-    throw new LocalError(
-      "nats-server not found on PATH: install it (Debian/Ubuntu: apt-get install nats-server; or https://nats.io/download)",
-    );
-  if (controlPlaneMissing() === undefined) return;
+  if (controlPlaneMissing() === undefined && natsServerBinary() !== undefined) return;
   if (!onPath("go"))
     throw new LocalError(
-      "the control plane is built from source the first time and needs Go >= 1.26 on PATH (https://go.dev/dl/)",
+      "the control plane and nats-server are built from source the first time and need Go >= 1.26 on PATH (https://go.dev/dl/)",
     );
   say(
-    "building etcd, kube-apiserver, kube-scheduler, kubectl and helm (first run only, a few minutes)...",
+    "building nats-server, etcd, kube-apiserver, kube-scheduler, kubectl and helm (first run only, several minutes)...",
   );
   const built = spawnSync("bash", [join(ROOT, "test/cluster/build.sh")], { stdio: "inherit" });
   if (built.status !== 0)
@@ -175,6 +180,31 @@ class Processes {
     killOnExit(child);
     this.children.push(child);
     return child;
+  }
+
+  /** `hami <args>` as a process a test can stop, start again or crash; `ready` tells a new one
+   * is serving. */
+  restartable(
+    name: string,
+    args: string[],
+    env: NodeJS.ProcessEnv = {},
+  ): HamiProcess & { child: () => ChildProcess } {
+    let child = this.start(name, args, env);
+    return {
+      args,
+      child: () => child,
+      stop: () => stopProcess(child),
+      start: () => {
+        child = this.start(name, args, env);
+        return Promise.resolve();
+      },
+      crash: async () => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise((resolve) => child.once("exit", resolve));
+        child.kill("SIGKILL");
+        await exited;
+      },
+    };
   }
 
   async tail(name: string): Promise<string> {
@@ -261,15 +291,10 @@ async function startNodes(
       "--lease-namespace=kube-system",
       `--vgpu-lock-dir=${join(ctx.dir, "vgpulock")}`,
     ];
-    let agent = ctx.processes.start(node.name, args, natsEnvironment(ctx.nats));
-    nodes.agents.set(node.name, {
-      args,
-      stop: () => stopProcess(agent),
-      start: () => {
-        agent = ctx.processes.start(node.name, args, natsEnvironment(ctx.nats));
-        return Promise.resolve();
-      },
-    });
+    nodes.agents.set(
+      node.name,
+      ctx.processes.restartable(node.name, args, natsEnvironment(ctx.nats)),
+    );
   }
 }
 
@@ -313,22 +338,31 @@ export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
     const ca = await readFile(join(certs, "ca.crt"), "utf8");
     const port = options.port ?? (await freePort());
     const url = `https://127.0.0.1:${port}`;
+    const healthURL = `https://127.0.0.1:${await freePort()}`;
     const extenderPort = await freePort();
     const statusURL = `http://127.0.0.1:${await freePort()}`;
+    const tls = [`--tls-cert=${join(certs, "tls.crt")}`, `--tls-key=${join(certs, "tls.key")}`];
     cleanups.push(() => processes.stop());
     options.say(
-      "starting hami scheduler (extender + webhook), kube-scheduler and the simulated GPU nodes...",
+      "starting hami webhook, hami scheduler (extender), kube-scheduler and the simulated GPU nodes...",
     );
-    const scheduler = processes.start(
+    // The webhook is its own process, as the chart's hami-webhook Deployment: pods are admitted
+    // while the scheduler restarts.
+    const webhook = processes.restartable(
+      "hami-webhook",
+      ["webhook", "--host=127.0.0.1", `--port=${port}`, `--config=${config}`, ...tls],
+      natsEnvironment(natsAs("webhook")),
+    );
+    const scheduler = processes.restartable(
       "hami-scheduler",
       [
         "scheduler",
         "--host=127.0.0.1",
-        `--port=${port}`,
+        `--port=${new URL(healthURL).port}`,
         `--kubeconfig=${plane.kubeconfig}`,
         `--config=${config}`,
-        `--tls-cert=${join(certs, "tls.crt")}`,
-        `--tls-key=${join(certs, "tls.key")}`,
+        ...tls,
+        "--without-webhook",
         `--extender-port=${extenderPort}`,
         `--status-port=${new URL(statusURL).port}`,
         "--lease-namespace=kube-system",
@@ -336,17 +370,21 @@ export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
       ],
       natsEnvironment(natsAs("scheduler")),
     );
-    await waitFor(
-      "hami scheduler ready",
-      async () => {
-        if (scheduler.exitCode !== null)
-          throw new LocalError(`hami scheduler exited:\n${await processes.tail("hami-scheduler")}`);
-        return (await httpsStatus(`${url}/readyz`, { ca }).catch(() => 0)) === 200
-          ? true
-          : undefined;
-      },
-      60_000,
-    );
+    for (const [name, proc, base] of [
+      ["hami-webhook", webhook, url],
+      ["hami-scheduler", scheduler, healthURL],
+    ] as const)
+      await waitFor(
+        `${name} ready`,
+        async () => {
+          if (proc.child().exitCode !== null)
+            throw new LocalError(`${name} exited:\n${await processes.tail(name)}`);
+          return (await httpsStatus(`${base}/readyz`, { ca }).catch(() => 0)) === 200
+            ? true
+            : undefined;
+        },
+        60_000,
+      );
     const kc = new KeepAliveKubeConfig();
     kc.loadFromFile(plane.kubeconfig);
     await registerWebhook(kc, `${url}/webhook`, ca);
@@ -383,6 +421,8 @@ export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
       kubelets: nodes.kubelets,
       ...(nodes.realNode === undefined ? {} : { realNode: nodes.realNode }),
       agents: nodes.agents,
+      scheduler,
+      webhook,
       natsServer: nats,
       stop,
     };

@@ -81,9 +81,12 @@ interface PodSpec {
   containers: {
     name: string;
     securityContext?: { allowPrivilegeEscalation?: boolean };
+    args?: string[];
     env?: { name: string; value?: string }[];
     volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
   }[];
+  automountServiceAccountToken?: boolean;
+  topologySpreadConstraints?: unknown[];
   volumes: {
     name: string;
     secret?: { defaultMode?: number; items?: { key: string; path: string }[] };
@@ -102,6 +105,7 @@ const OTHER_VALUES = [
   "devices.nvidia.deviceSplitCount=4",
   "devices.nvidia.overwriteEnv=true",
   "devices.nvidia.defaultMem=2048",
+  "webhook.standalone=false",
 ];
 
 describe("Helm chart", { skip: missing }, () => {
@@ -138,6 +142,15 @@ describe("Helm chart", { skip: missing }, () => {
     assert.equal(lint.code, 0, lint.stdout + lint.stderr);
   });
 
+  it("helm template and lint need no --kube-version (helm built as its release is)", async () => {
+    // cluster:build sets helm's Kubernetes version ldflags; without them helm assumes v1.20.0 and
+    // the chart's kubeVersion ">=1.30.0-0" refuses to render.
+    const rendered = await run(HELM, ["template", "hami", CHART]);
+    assert.equal(rendered.code, 0, rendered.stderr);
+    const lint = await run(HELM, ["lint", CHART, "--strict"]);
+    assert.equal(lint.code, 0, lint.stdout + lint.stderr);
+  });
+
   it("renders the runbook's objects with default values", async () => {
     const rendered = await template();
     assert.equal(rendered.code, 0, rendered.stderr);
@@ -151,6 +164,10 @@ describe("Helm chart", { skip: missing }, () => {
       "Job/hami-certgen-patch",
       "StatefulSet/hami-nats",
       "Service/hami-scheduler",
+      "Deployment/hami-webhook",
+      "Service/hami-webhook",
+      "PodDisruptionBudget/hami-webhook",
+      "HorizontalPodAutoscaler/hami-webhook",
     ])
       assert.ok(names.includes(expected), `${expected} missing from ${names.join(", ")}`);
   });
@@ -175,7 +192,66 @@ describe("Helm chart", { skip: missing }, () => {
     });
   }
 
-  it("a NetworkPolicy lets only hami's scheduler and device-plugin pods reach NATS", async () => {
+  it("the webhook as its own Deployment: the MutatingWebhookConfiguration calls it, it gets no API token, spreads and keeps one replica through drains", async () => {
+    interface Rendered {
+      kind: string;
+      metadata: { name: string };
+      webhooks?: { clientConfig: { service: { name: string } } }[];
+      spec?: {
+        template?: { spec: PodSpec };
+        minAvailable?: number;
+        minReplicas?: number;
+      };
+      automountServiceAccountToken?: boolean;
+    }
+    const objects = async (...values: string[]) =>
+      manifests((await template(...values)).stdout) as unknown as Rendered[];
+    const find = (list: Rendered[], kind: string, name: string) =>
+      list.find((m) => m.kind === kind && m.metadata.name === name);
+    const standalone = await objects();
+    const service = (list: Rendered[]) =>
+      find(list, "MutatingWebhookConfiguration", "hami-webhook")?.webhooks?.map(
+        (w) => w.clientConfig.service.name,
+      );
+    assert.deepEqual(service(standalone), ["hami-webhook"]);
+    const pod = find(standalone, "Deployment", "hami-webhook")?.spec?.template?.spec;
+    assert.equal(pod?.automountServiceAccountToken, false);
+    assert.equal(
+      find(standalone, "ServiceAccount", "hami-webhook")?.automountServiceAccountToken,
+      false,
+    );
+    assert.equal(pod?.securityContext?.seccompProfile?.type, "RuntimeDefault");
+    assert.deepEqual(pod?.containers[0]?.args?.slice(0, 1), ["webhook"]);
+    assert.ok(
+      pod?.containers[0]?.env?.some((e) => e.name === "NATS_USER" && e.value === "hami-webhook"),
+      "its own NATS user",
+    );
+    assert.ok(Array.isArray(pod?.topologySpreadConstraints));
+    assert.equal(find(standalone, "PodDisruptionBudget", "hami-webhook")?.spec?.minAvailable, 1);
+    assert.equal(find(standalone, "HorizontalPodAutoscaler", "hami-webhook")?.spec?.minReplicas, 2);
+    const schedulerArgs = find(standalone, "Deployment", "hami-scheduler")?.spec?.template?.spec
+      .containers[0]?.args;
+    assert.ok(schedulerArgs?.includes("--without-webhook"));
+    // The serving certificate names the hami-webhook Service too.
+    const create = find(standalone, "Job", "hami-certgen-create")?.spec?.template?.spec
+      .containers[0]?.args;
+    assert.ok(
+      create?.some((a) => a.includes("hami-webhook.kube-system.svc")),
+      create?.join(" "),
+    );
+    const inScheduler = await objects("webhook.standalone=false");
+    assert.deepEqual(service(inScheduler), ["hami-scheduler"]);
+    assert.equal(find(inScheduler, "Deployment", "hami-webhook"), undefined);
+    assert.ok(
+      !find(
+        inScheduler,
+        "Deployment",
+        "hami-scheduler",
+      )?.spec?.template?.spec.containers[0]?.args?.includes("--without-webhook"),
+    );
+  });
+
+  it("a NetworkPolicy lets only hami's scheduler, webhook and device-plugin pods reach NATS", async () => {
     interface Policy {
       spec: {
         podSelector: { matchLabels: Record<string, string> };
@@ -200,7 +276,7 @@ describe("Helm chart", { skip: missing }, () => {
       rule?.from.map((peer) => peer.podSelector?.matchExpressions.map((e) => [e.key, e.values])),
       [
         [
-          ["app.kubernetes.io/component", ["hami-scheduler", "hami-device-plugin"]],
+          ["app.kubernetes.io/component", ["hami-scheduler", "hami-webhook", "hami-device-plugin"]],
           ["app.kubernetes.io/instance", ["hami"]],
         ],
       ],

@@ -30,7 +30,7 @@ const log = createLogger({ level: "silent" });
 describe("nats permissions - one user per component role (real nats-server)", () => {
   let dir: string;
   let nats: NatsServer;
-  const users: NatsUser[] = (["scheduler", "node", "audit"] as const).map((role) => ({
+  const users: NatsUser[] = (["scheduler", "webhook", "node", "audit"] as const).map((role) => ({
     user: `hami-${role}`,
     password: randomUUID(),
     role,
@@ -127,10 +127,22 @@ describe("nats permissions - one user per component role (real nats-server)", ()
     assert.notEqual(await forge("node", "hami.events.allocation.node-a"), "published");
     assert.notEqual(await forge("scheduler", "hami.events.released.node-a"), "published");
     assert.notEqual(await forge("audit", "hami.events.admission.team"), "published");
+    assert.notEqual(await forge("webhook", "hami.events.allocation.node-a"), "published");
     const nc = await raw("audit");
     const info = await (await nc.jetstreamManager()).streams.info(STREAM_NAME);
     await nc.close();
     assert.equal(info.state.messages, 2, "only the two legitimate events are in the stream");
+  });
+
+  it("the standalone webhook publishes admission events and nothing else", async () => {
+    const webhook = await bus("webhook");
+    const audit = await bus("audit");
+    webhook.publish(sampleEvent("admission", 3, "team"));
+    const history = await collect(audit, 3, { filter: ">" });
+    assert.deepEqual(
+      history.map((e) => e.type),
+      ["allocation", "allocated", "admission"],
+    );
   });
 });
 
