@@ -3,11 +3,12 @@
 # this machine's node binary with the libraries it links, and /app as the Dockerfile lays it out
 # (package.json, dist/ from `npm run build`, production node_modules), packed by umoci into one
 # layer and archived by skopeo for `ctr -n k8s.io images import`.
-# Usage: hami.sh OUT_DIR. Writes OUT_DIR/hami.tar and OUT_DIR/hami.ref.
+# Usage: hami.sh OUT_DIR [REF]. Writes OUT_DIR/hami.tar (tagged REF, default hami.local/hami:<commit>)
+# and OUT_DIR/hami.ref.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../../.." && pwd)"
 out="$1"
-ref="hami.local/hami:$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo dev)"
+ref="${2:-hami.local/hami:$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo dev)}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
