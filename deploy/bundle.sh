@@ -16,7 +16,7 @@ for tool in "$helm" umoci skopeo; do
   }
 done
 version="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$chart/Chart.yaml")"
-repository="$(sed -n 's/^  repository: *\([^ ]*\).*/\1/p' "$chart/values.yaml" | head -1)"
+repository="$(awk '/^  repository:/ { print $2; exit }' "$chart/values.yaml")"
 ours="$repository:$version"
 
 mkdir -p "$out/images"
