@@ -3,13 +3,14 @@
 
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { CoreV1Api } from "@kubernetes/client-node";
+import { CoreV1Api, type V1Toleration } from "@kubernetes/client-node";
 import { KeepAliveKubeConfig } from "../k8s/index.js";
 import {
   applyExamples,
   formatReport,
   loggedEnvs,
   reportPods,
+  SIMULATED_TAINT,
   startLocal,
   waitPlaced,
   type LocalCluster,
@@ -17,11 +18,18 @@ import {
 import { UsageError } from "./usage.js";
 
 export const LOCAL_USAGE = `usage: hami local [--port 8443] [--examples DIR] [--no-examples] [--real-node]
+                  [--kubeconfig FILE [--webhook-host 127.0.0.1]]
   a local GPU-sharing cluster: real etcd, kube-apiserver, kube-scheduler and nats-server, hami's webhook,
   extender and node agents, three simulated GPU nodes (2 x A100-80GB, 4 x T4, 8 x V100-32GB, split 10);
   applies examples/pods and prints where each pod landed; Ctrl-C stops everything
   --real-node   the first GPU node is a real kubelet + containerd + runc (root, apt packages, cluster:build);
-                the examples run busybox there and print the env Allocate gave them`;
+                the examples run busybox there and print the env Allocate gave them
+  --kubeconfig  run against an existing cluster (kind, minikube, a dev cluster) instead of our own etcd
+                and kube-apiserver: its GPU nodes are simulated ones tainted hami.io/simulated=true:NoSchedule
+                (the examples tolerate it; so must your pods), and on exit the webhook registration, those
+                nodes and their pods are removed
+  --webhook-host  where that cluster's kube-apiserver reaches this machine (the webhook listens there;
+                  for kind, this host's address on the kind network)`;
 
 export async function runLocal(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -31,6 +39,8 @@ export async function runLocal(argv: string[]): Promise<void> {
       examples: { type: "string", default: "examples/pods" },
       "no-examples": { type: "boolean", default: false },
       "real-node": { type: "boolean", default: false },
+      kubeconfig: { type: "string" },
+      "webhook-host": { type: "string", default: "127.0.0.1" },
     },
     strict: true,
   });
@@ -47,6 +57,9 @@ export async function runLocal(argv: string[]): Promise<void> {
     say,
     realNode: values["real-node"],
     ...(port === undefined ? {} : { port }),
+    ...(values.kubeconfig === undefined
+      ? {}
+      : { existing: { kubeconfig: values.kubeconfig, webhookHost: values["webhook-host"] } }),
   });
   let stopping = false;
   const shutdown = (signal: string): void => {
@@ -66,7 +79,9 @@ export async function runLocal(argv: string[]): Promise<void> {
   });
   say(`cluster up: kubeconfig ${cluster.kubeconfig}`);
   try {
-    if (!values["no-examples"]) await showExamples(cluster, resolve(values.examples), say);
+    const tolerate = values.kubeconfig === undefined ? undefined : SIMULATED_TAINT;
+    if (!values["no-examples"])
+      await showExamples(cluster, resolve(values.examples), say, tolerate);
   } catch (error) {
     await cluster.stop();
     throw error;
@@ -86,16 +101,16 @@ async function showExamples(
   cluster: LocalCluster,
   dir: string,
   say: (line: string) => void,
+  tolerate?: V1Toleration,
 ): Promise<void> {
   const kc = new KeepAliveKubeConfig();
   kc.loadFromFile(cluster.kubeconfig);
   const core = kc.makeApiClient(CoreV1Api);
   const real = cluster.realNode;
-  const names = await applyExamples(
-    core,
-    dir,
-    real === undefined ? {} : { realNodeImage: real.images.busybox },
-  );
+  const names = await applyExamples(core, dir, {
+    ...(real === undefined ? {} : { realNodeImage: real.images.busybox }),
+    ...(tolerate === undefined ? {} : { tolerate }),
+  });
   say(`applied ${names.length} example pods from ${dir}; waiting for them to be placed...`);
   const pods = await waitPlaced(core, names);
   const logged =

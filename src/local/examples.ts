@@ -3,7 +3,7 @@
 
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { CoreV1Api, V1Pod } from "@kubernetes/client-node";
+import type { CoreV1Api, V1Pod, V1Toleration } from "@kubernetes/client-node";
 import { parse } from "yaml";
 import { allocationRecord, Annotation, decodePodDevices } from "../core/index.js";
 import { containersInDeviceOrder } from "../k8s/index.js";
@@ -39,7 +39,7 @@ export function forRealNode(pod: V1Pod, image: string): V1Pod {
 export async function applyExamples(
   core: CoreV1Api,
   dir: string,
-  options: { namespace?: string; realNodeImage?: string } = {},
+  options: { namespace?: string; realNodeImage?: string; tolerate?: V1Toleration } = {},
 ): Promise<string[]> {
   const namespace = options.namespace ?? "default";
   const files = (await readdir(dir)).filter((f) => f.endsWith(".yaml")).sort();
@@ -48,6 +48,8 @@ export async function applyExamples(
     const parsed = parse(await readFile(join(dir, file), "utf8")) as V1Pod;
     const pod =
       options.realNodeImage === undefined ? parsed : forRealNode(parsed, options.realNodeImage);
+    if (options.tolerate !== undefined && pod.spec !== undefined)
+      pod.spec.tolerations = [...(pod.spec.tolerations ?? []), options.tolerate];
     await core.createNamespacedPod({ namespace, body: pod });
     names.push(pod.metadata?.name ?? file);
   }

@@ -34,6 +34,7 @@ export {
   ensurePrerequisites,
   LocalError,
   registerWebhook,
+  SIMULATED_TAINT,
   startLocal,
 } from "./up.js";
 export type { LocalCluster, LocalNode, LocalOptions } from "./up.js";

@@ -48,7 +48,7 @@ function healthz(port: number): Promise<number> {
 /** Starts kube-scheduler with the shipped configuration pointed at `extender` (a URL), or with a
  * given configuration object (its clientConnection is set to the plane's kubeconfig). */
 export async function startScheduler(
-  plane: ControlPlane,
+  plane: Pick<ControlPlane, "dir" | "kubeconfig">,
   extender: string | Record<string, unknown>,
 ): Promise<RunningScheduler> {
   const port = await freePort();

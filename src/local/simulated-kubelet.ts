@@ -18,6 +18,7 @@ import {
   Watch,
   type V1Container,
   type V1Pod,
+  type V1Taint,
 } from "@kubernetes/client-node";
 import { KeepAliveKubeConfig, MERGE_PATCH } from "../k8s/index.js";
 import type { ContainerAllocateResponse } from "../node/index.js";
@@ -43,6 +44,8 @@ export interface SimulatedKubeletOptions {
   kubeconfig: string;
   nodeName: string;
   labels?: Record<string, string>;
+  /** On the Node from its creation (simulated nodes in a shared cluster keep other pods off). */
+  taints?: V1Taint[];
   /** Lease renewal period; the Lease lasts 4 periods. */
   heartbeatMs?: number;
 }
@@ -172,7 +175,8 @@ export class SimulatedKubelet {
     const name = this.options.nodeName;
     const labels = { "kubernetes.io/hostname": name, ...this.options.labels };
     try {
-      await this.core.createNode({ body: { metadata: { name, labels } } });
+      const spec = { taints: this.options.taints ?? [] };
+      await this.core.createNode({ body: { metadata: { name, labels }, spec } });
     } catch {
       await this.core.patchNode({ name, body: { metadata: { labels } } }, MERGE_PATCH);
     }

@@ -4,8 +4,7 @@
 // real node agent (`hami node`) reading a mock device file. Everything lives in one temp dir that
 // stop() removes.
 
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createWriteStream } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -16,14 +15,9 @@ import { randomUUID } from "node:crypto";
 import { ensureLocalCerts } from "../certs/index.js";
 import type { NatsEnv } from "../config/index.js";
 import { natsAuthorization, NatsRoles, natsTls, type NatsRole } from "../events/index.js";
-import {
-  controlPlaneMissing,
-  killOnExit,
-  startControlPlane,
-  stopProcess,
-  type ControlPlane,
-} from "./control-plane.js";
+import { controlPlaneMissing, startControlPlane, type ControlPlane } from "./control-plane.js";
 import { startScheduler, type RunningScheduler } from "./kube-scheduler.js";
+import { Processes, type AgentProcess, type HamiProcess, type Restartable } from "./processes.js";
 import { natsServerBinary, startNats, type NatsServer } from "./nats-server.js";
 import { freePort, httpsStatus, waitFor } from "./net.js";
 import { installSimulatedHamiCore } from "./simulated-hami-core.js";
@@ -65,24 +59,61 @@ export interface LocalOptions {
   port?: number;
   /** The first node is a REAL node (containerd + runc + kubelet, real-node.ts), the rest simulated. */
   realNode?: boolean;
+  /** An existing cluster to run against instead of our own etcd and kube-apiserver: its nodes
+   * are simulated ones, tainted SIMULATED_TAINT, and everything is removed from it on stop. */
+  existing?: { kubeconfig: string; webhookHost: string };
   say: (line: string) => void;
 }
 
-/** A component a test or the demo can stop and start again. */
-export interface Restartable {
+/** On the simulated GPU nodes of an existing cluster: only pods that tolerate it land there. */
+export const SIMULATED_TAINT = { key: "hami.io/simulated", value: "true", effect: "NoSchedule" };
+const EXISTING_WEBHOOK = "hami-local-webhook";
+
+/** What local mode runs against: its own control plane, or an existing cluster. */
+interface Cluster {
+  dir: string;
+  kubeconfig: string;
+  plane?: ControlPlane;
   stop(): Promise<void>;
-  start(): Promise<void>;
 }
 
-/** A `hami` process a test can stop, start again or kill, with the arguments it runs with
- * (`hami` then these). */
-export interface HamiProcess extends Restartable {
-  readonly args: readonly string[];
-  /** SIGKILL, as a crash: no shutdown, no cleanup; resolves once it exited. */
-  crash(): Promise<void>;
+async function cluster(options: LocalOptions): Promise<Cluster> {
+  if (options.existing === undefined) {
+    options.say("starting etcd and kube-apiserver...");
+    const plane = await startControlPlane();
+    return { dir: plane.dir, kubeconfig: plane.kubeconfig, plane, stop: () => plane.stop() };
+  }
+  if (options.realNode === true)
+    throw new LocalError("--real-node joins our own control plane; it cannot go with --kubeconfig");
+  const kubeconfig = resolve(options.existing.kubeconfig);
+  options.say(
+    `using the cluster of ${kubeconfig}: simulated GPU nodes tainted ${SIMULATED_TAINT.key}`,
+  );
+  const dir = await mkdtemp(join(tmpdir(), "hami-existing-"));
+  return { dir, kubeconfig, stop: () => rm(dir, { recursive: true, force: true }) };
 }
-/** A node's `hami node` process. */
-export type AgentProcess = HamiProcess;
+
+/** Removes from an existing cluster what local mode put there: the webhook registration, the
+ * simulated nodes and the pods bound to them (their kubelets are gone). */
+async function leaveCluster(kc: KubeConfig, nodeNames: readonly string[]): Promise<void> {
+  await kc
+    .makeApiClient(AdmissionregistrationV1Api)
+    .deleteMutatingWebhookConfiguration({ name: EXISTING_WEBHOOK })
+    .catch(() => undefined);
+  const core = kc.makeApiClient(CoreV1Api);
+  for (const name of nodeNames) {
+    const pods = await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${name}` });
+    for (const pod of pods.items)
+      await core
+        .deleteNamespacedPod({
+          name: pod.metadata?.name ?? "",
+          namespace: pod.metadata?.namespace ?? "default",
+          gracePeriodSeconds: 0,
+        })
+        .catch(() => undefined);
+    await core.deleteNode({ name }).catch(() => undefined);
+  }
+}
 
 export interface LocalCluster {
   dir: string;
@@ -153,78 +184,20 @@ function natsEnvironment(nats: NatsEnv): NodeJS.ProcessEnv {
   };
 }
 
-class Processes {
-  private readonly children: ChildProcess[] = [];
-  private readonly dir: string;
-  private readonly hami: string[];
-  private readonly env: NodeJS.ProcessEnv;
-
-  constructor(dir: string, hami: string[], env: NodeJS.ProcessEnv) {
-    this.dir = dir;
-    this.hami = hami;
-    this.env = env;
-  }
-
-  /** Starts `hami <args>`, its output in <dir>/<name>.log; `env` adds to the environment (secrets
-   * go there, not in argv, where ps shows them). */
-  start(name: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-    const [bin = process.execPath, ...rest] = this.hami;
-    const child = spawn(bin, [...rest, ...args], {
-      cwd: ROOT,
-      env: { ...this.env, ...env, LOG_LEVEL: "info" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const log = createWriteStream(join(this.dir, `${name}.log`));
-    child.stdout.pipe(log);
-    child.stderr.pipe(log);
-    killOnExit(child);
-    this.children.push(child);
-    return child;
-  }
-
-  /** `hami <args>` as a process a test can stop, start again or crash; `ready` tells a new one
-   * is serving. */
-  restartable(
-    name: string,
-    args: string[],
-    env: NodeJS.ProcessEnv = {},
-  ): HamiProcess & { child: () => ChildProcess } {
-    let child = this.start(name, args, env);
-    return {
-      args,
-      child: () => child,
-      stop: () => stopProcess(child),
-      start: () => {
-        child = this.start(name, args, env);
-        return Promise.resolve();
-      },
-      crash: async () => {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        const exited = new Promise((resolve) => child.once("exit", resolve));
-        child.kill("SIGKILL");
-        await exited;
-      },
-    };
-  }
-
-  async tail(name: string): Promise<string> {
-    return (await readFile(join(this.dir, `${name}.log`), "utf8").catch(() => "")).slice(-4_000);
-  }
-
-  async stop(): Promise<void> {
-    await Promise.all(this.children.map((child) => stopProcess(child)));
-  }
-}
-
 /** Registers our webhook at `url` (with its path) as the chart does: pod CREATEs, namespaces and
  * pods labelled hami.io/webhook=ignore never sent, failurePolicy Fail. */
-export async function registerWebhook(kc: KubeConfig, url: string, caPem: string): Promise<void> {
+export async function registerWebhook(
+  kc: KubeConfig,
+  url: string,
+  caPem: string,
+  name = "hami-webhook",
+): Promise<void> {
   const selector = {
     matchExpressions: [{ key: "hami.io/webhook", operator: "NotIn", values: ["ignore"] }],
   };
   await kc.makeApiClient(AdmissionregistrationV1Api).createMutatingWebhookConfiguration({
     body: {
-      metadata: { name: "hami-webhook" },
+      metadata: { name },
       webhooks: [
         {
           name: "vgpu.hami.io",
@@ -258,15 +231,15 @@ interface Nodes {
 
 async function startNodes(
   options: LocalOptions,
-  ctx: { plane: ControlPlane; dir: string; config: string; nats: NatsEnv; processes: Processes },
+  ctx: { plane: Cluster; dir: string; config: string; nats: NatsEnv; processes: Processes },
   nodes: Nodes,
 ): Promise<void> {
   for (const [i, node] of (options.nodes ?? DEFAULT_NODES).entries()) {
     let pluginDir: string;
-    if (options.realNode === true && i === 0) {
+    if (options.realNode === true && i === 0 && ctx.plane.plane !== undefined) {
       options.say(`starting containerd and the kubelet: ${node.name} is a real node...`);
       nodes.realNode = await startRealNode({
-        plane: ctx.plane,
+        plane: ctx.plane.plane,
         name: node.name,
         labels: { gpu: "on" },
       });
@@ -276,6 +249,7 @@ async function startNodes(
         kubeconfig: ctx.plane.kubeconfig,
         nodeName: node.name,
         labels: { gpu: "on" },
+        ...(options.existing === undefined ? {} : { taints: [SIMULATED_TAINT] }),
       });
       nodes.kubelets.push(kubelet);
       pluginDir = kubelet.pluginDir;
@@ -308,11 +282,11 @@ export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    options.say("starting etcd and kube-apiserver...");
-    const plane = await startControlPlane();
+    const plane = await cluster(options);
     cleanups.push(() => plane.stop());
     const certs = join(dir, "certs");
-    const hosts = ["127.0.0.1", "localhost"];
+    const webhookHost = options.existing?.webhookHost ?? "127.0.0.1";
+    const hosts = [...new Set(["127.0.0.1", "localhost", webhookHost])];
     const leaves = { nats: { usage: "server", hosts } } as const;
     await ensureLocalCerts({ dir: certs, hosts, now: new Date(), leaves });
     const tlsCaFile = join(certs, "ca.crt");
@@ -337,7 +311,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
     );
     const ca = await readFile(join(certs, "ca.crt"), "utf8");
     const port = options.port ?? (await freePort());
-    const url = `https://127.0.0.1:${port}`;
+    const url = `https://${webhookHost}:${port}`;
     const healthURL = `https://127.0.0.1:${await freePort()}`;
     const extenderPort = await freePort();
     const statusURL = `http://127.0.0.1:${await freePort()}`;
@@ -350,7 +324,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
     // while the scheduler restarts.
     const webhook = processes.restartable(
       "hami-webhook",
-      ["webhook", "--host=127.0.0.1", `--port=${port}`, `--config=${config}`, ...tls],
+      ["webhook", `--host=${webhookHost}`, `--port=${port}`, `--config=${config}`, ...tls],
       natsEnvironment(natsAs("webhook")),
     );
     const scheduler = processes.restartable(
@@ -387,7 +361,14 @@ export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
       );
     const kc = new KeepAliveKubeConfig();
     kc.loadFromFile(plane.kubeconfig);
-    await registerWebhook(kc, `${url}/webhook`, ca);
+    const nodeNames = (options.nodes ?? DEFAULT_NODES).map((n) => n.name);
+    if (options.existing !== undefined) cleanups.push(() => leaveCluster(kc, nodeNames));
+    await registerWebhook(
+      kc,
+      `${url}/webhook`,
+      ca,
+      options.existing === undefined ? "hami-webhook" : EXISTING_WEBHOOK,
+    );
     const kubeScheduler: RunningScheduler = await startScheduler(
       plane,
       `http://127.0.0.1:${extenderPort}`,
@@ -405,7 +386,9 @@ export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
     await waitFor(
       "every node publishing nvidia.com/gpu",
       async () => {
-        const items = (await core.listNode()).items;
+        const items = (await core.listNode()).items.filter((n) =>
+          nodeNames.includes(n.metadata?.name ?? ""),
+        );
         return items.length === nodes.agents.size &&
           items.every((n) => Number(n.status?.allocatable?.["nvidia.com/gpu"] ?? 0) > 0)
           ? true
