@@ -37,8 +37,9 @@ export class Processes {
     this.env = env;
   }
 
-  /** Starts `hami <args>`, its output in <dir>/<name>.log; `env` adds to the environment (secrets
-   * go there, not in argv, where ps shows them). */
+  /** Starts `hami <args>`, its output appended to <dir>/<name>.log (a restart keeps what the
+   * previous run wrote); `env` adds to the environment (secrets go there, not in argv, where ps
+   * shows them). */
   start(name: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
     const [bin = process.execPath, ...rest] = this.hami;
     const child = spawn(bin, [...rest, ...args], {
@@ -46,7 +47,7 @@ export class Processes {
       env: { ...this.env, ...env, LOG_LEVEL: "info" },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    const log = createWriteStream(join(this.dir, `${name}.log`));
+    const log = createWriteStream(join(this.dir, `${name}.log`), { flags: "a" });
     child.stdout.pipe(log);
     child.stderr.pipe(log);
     killOnExit(child);
@@ -54,8 +55,8 @@ export class Processes {
     return child;
   }
 
-  /** `hami <args>` as a process a test can stop, start again or crash; `ready` tells a new one
-   * is serving. */
+  /** `hami <args>` as a process a test can stop, start again or crash; `child()` is the one
+   * running now. */
   restartable(
     name: string,
     args: string[],

@@ -94,7 +94,8 @@ export class AllocationVerifier {
     let why = `the kubelet has no PodResources socket at ${socket}`;
     if (existsSync(socket)) {
       this.client ??= podResourcesClient(socket);
-      why = "the kubelet did not list the devices in time";
+      const late = "the kubelet did not list the devices in time";
+      why = late;
       for (const delay of this.options.delaysMs ?? DELAYS_MS) {
         const waited = await sleep(delay, true, { signal: this.closing.signal }).catch(() => false);
         if (!waited) return;
@@ -106,6 +107,7 @@ export class AllocationVerifier {
         });
         if (why === NO_GET) break;
         if (pod === undefined) continue;
+        why = late;
         const verdict = checkServed(served, pod);
         if (verdict.kind === "pending") continue;
         const found =
