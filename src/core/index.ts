@@ -106,3 +106,5 @@ export { leaseStep } from "./leader.js";
 export type { LeaseRecord, LeaseStep, LeaseView } from "./leader.js";
 export { checkServed } from "./allocation-check.js";
 export type { AllocationVerdict, Holder, ListedPod, ServedContainer } from "./allocation-check.js";
+export { readSharedRegion, SHARED_REGION_BYTES, SHARED_REGION_MAGIC } from "./shared-region.js";
+export type { RegionDevice, RegionRead, SharedRegion } from "./shared-region.js";
