@@ -19,6 +19,8 @@ import {
   devicePluginApi,
   HEALTHY,
   KUBELET_SOCKET,
+  POD_RESOURCES_SOCKET,
+  podResourcesClient,
   podResourcesService,
   registrationClient,
   unary,
@@ -110,29 +112,22 @@ export async function startSlotPlugin(
   };
 }
 
-/** The kubelet's PodResources API under its root dir, List and Get as the kubelet serves them. */
+/** The kubelet's PodResources API under its root dir: Get through the agent's own client, and
+ * List, which the agent never calls (it frees devices of an Allocate in flight), for the test. */
 export function podResourcesOf(kubeletRoot: string): {
   list(): Promise<ListPodResourcesResponse>;
   get(namespace: string, name: string): Promise<PodResources>;
   close(): void;
 } {
-  const service = podResourcesService();
-  const client = new Client(
-    unixTarget(join(kubeletRoot, "pod-resources", "kubelet.sock")),
-    credentials.createInsecure(),
-  );
+  const socket = join(kubeletRoot, POD_RESOURCES_SOCKET);
+  const agent = podResourcesClient(socket);
+  const client = new Client(unixTarget(socket), credentials.createInsecure());
+  const list = podResourcesService().List;
   return {
-    list: () => unary<ListPodResourcesResponse>(client, service.List as never, {}, 5_000),
-    get: async (namespace, name) =>
-      (
-        await unary<{ pod_resources: PodResources }>(
-          client,
-          service.Get as never,
-          { pod_namespace: namespace, pod_name: name },
-          5_000,
-        )
-      ).pod_resources,
+    list: () => unary<ListPodResourcesResponse>(client, list as never, {}, 5_000),
+    get: (namespace, name) => agent.get(namespace, name),
     close: () => {
+      agent.close();
       client.close();
     },
   };
