@@ -77,7 +77,7 @@ interface Cluster {
   stop(): Promise<void>;
 }
 
-async function cluster(options: LocalOptions): Promise<Cluster> {
+async function cluster(options: LocalOptions, dir: string): Promise<Cluster> {
   if (options.existing === undefined) {
     options.say("starting etcd and kube-apiserver...");
     const plane = await startControlPlane();
@@ -89,8 +89,8 @@ async function cluster(options: LocalOptions): Promise<Cluster> {
   options.say(
     `using the cluster of ${kubeconfig}: simulated GPU nodes tainted ${SIMULATED_TAINT.key}`,
   );
-  const dir = await mkdtemp(join(tmpdir(), "hami-existing-"));
-  return { dir, kubeconfig, stop: () => rm(dir, { recursive: true, force: true }) };
+  // Local mode's own temp dir holds what would go in the control plane's (kube-scheduler's config).
+  return { dir, kubeconfig, stop: () => Promise.resolve() };
 }
 
 /** Removes from an existing cluster what local mode put there: the webhook registration, the
@@ -282,7 +282,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    const plane = await cluster(options);
+    const plane = await cluster(options, dir);
     cleanups.push(() => plane.stop());
     const certs = join(dir, "certs");
     const webhookHost = options.existing?.webhookHost ?? "127.0.0.1";
