@@ -36,3 +36,21 @@ container; an existing NATS takes a creds file from nats.credentialsSecret. */}}
   value: /etc/hami/nats/creds
 {{- end }}
 {{- end -}}
+
+{{/* The serving pair and the CA certificate from certgen's Secret, mode 0400 (the Secret also holds
+the CA's key and other components' pairs, which no pod may read), and NATS credentials when given:
+the volumes of hami-scheduler and hami-webhook. */}}
+{{- define "hami.servingVolumes" -}}
+- name: certs
+  secret:
+    secretName: {{ .Values.certgen.secretName }}
+    defaultMode: 256 # 0400, written in decimal: YAML 1.1 and 1.2 read a leading 0 differently
+    items:
+      - { key: tls.crt, path: tls.crt }
+      - { key: tls.key, path: tls.key }
+      - { key: ca.crt, path: ca.crt }
+{{- if .Values.nats.credentialsSecret }}
+- name: nats-creds
+  secret: { secretName: {{ .Values.nats.credentialsSecret }} }
+{{- end }}
+{{- end -}}
