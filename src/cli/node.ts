@@ -1,7 +1,7 @@
 // `hami node`: the per-node agent (DaemonSet): GPU discovery, registration, the kubelet device
 // plugin and the allocator.
 
-import { createServer } from "node:http";
+import { createServer, type Server } from "node:http";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
@@ -16,7 +16,13 @@ import {
   type AgentSettings,
   type DeviceSource,
 } from "../node/index.js";
-import { createLogger, createRegistry, nodeMetrics, type Registry } from "../telemetry/index.js";
+import {
+  createLogger,
+  createRegistry,
+  monitorMetrics,
+  nodeMetrics,
+  type Registry,
+} from "../telemetry/index.js";
 import { liveConfig } from "./live-config.js";
 import { NATS_FLAGS, NATS_USAGE, natsSettings } from "./nats-flags.js";
 import { UsageError } from "./usage.js";
@@ -24,6 +30,8 @@ import { UsageError } from "./usage.js";
 export const NODE_USAGE = `usage: hami node [--node-name NAME] [--devices nvml|file:PATH] [--device-plugin-dir /var/lib/kubelet/device-plugins]
                  [--kubeconfig FILE] [--config FILE] [--lease-namespace kube-system] [--nats URL]
                  [--vgpu-lock-dir /tmp/vgpulock] [--pod-resources-socket PATH] [--metrics-port 0]
+                 [--monitor-port 0] [--monitor-period 10] [--untracked-threshold-mib 1024]
+                 [--untracked-hold 300]
   --node-name      defaults to $NODE_NAME, then the host name
   --devices        nvml: nvidia-smi on this host; file:PATH: GPUs described in a YAML/JSON file (mock)
   --vgpu-lock-dir  host directory mounted at /tmp/vgpulock for HAMi-core's locks (HAMi's is the same path)
@@ -31,6 +39,11 @@ export const NODE_USAGE = `usage: hami node [--node-name NAME] [--devices nvml|f
                    the device-plugins dir); each Allocate answer is checked against it
   --metrics-port   serve /metrics (hami_allocation_verified_total, hami_allocation_mismatch_total) on
                    this port, read only; 0: off
+  --monitor-port   serve the node monitor's /metrics (HAMi's device monitor names: hami_vgpu_memory_used_bytes,
+                   hami_host_gpu_utilization_ratio, ...; HAMi serves them on 9394), read only; 0: off
+  --monitor-period seconds between monitor samples (HAMi-core regions and host GPU figures); 0: no monitor
+  --untracked-threshold-mib, --untracked-hold  a GPU with more device memory in use than its containers'
+                   regions account for, by this many MiB for this many seconds, gets a Warning Event on the Node
   ${NATS_USAGE}`;
 
 function source(spec: string, node: string): DeviceSource {
@@ -59,8 +72,8 @@ export function agentSettings(config: Config, lockDir: string): AgentSettings {
 }
 
 /** GET /metrics only: read only, nothing else answers. */
-function serveMetrics(registry: Registry, port: number): void {
-  createServer((req, res) => {
+function serveMetrics(registry: Registry, port: number): Server {
+  return createServer((req, res) => {
     if (req.method !== "GET" || req.url !== "/metrics") {
       res.writeHead(404).end();
       return;
@@ -69,6 +82,23 @@ function serveMetrics(registry: Registry, port: number): void {
       res.writeHead(200, { "content-type": registry.contentType }).end(text);
     });
   }).listen(port);
+}
+
+type Flags = Record<string, string | boolean | undefined>;
+
+/** A whole number flag (seconds, MiB), 0 or more. */
+function whole(values: Flags, name: string): number {
+  const raw = values[name];
+  const value = Number(raw);
+  if (typeof raw !== "string" || !/^\d+$/.test(raw) || !Number.isSafeInteger(value))
+    throw new UsageError(`--${name}=${String(raw)}: expected a whole number, 0 or more`);
+  return value;
+}
+
+function port(values: Flags, name: string): number {
+  const value = whole(values, name);
+  if (value > 65535) throw new UsageError(`--${name}=${String(values[name])}: not a TCP port`);
+  return value;
 }
 
 export async function runNode(argv: string[]): Promise<void> {
@@ -84,6 +114,10 @@ export async function runNode(argv: string[]): Promise<void> {
       "vgpu-lock-dir": { type: "string", default: VGPU_LOCK_DIR },
       "pod-resources-socket": { type: "string" },
       "metrics-port": { type: "string", default: "0" },
+      "monitor-port": { type: "string", default: "0" },
+      "monitor-period": { type: "string", default: "10" },
+      "untracked-threshold-mib": { type: "string", default: "1024" },
+      "untracked-hold": { type: "string", default: "300" },
       ...NATS_FLAGS,
     },
     strict: true,
@@ -97,9 +131,10 @@ export async function runNode(argv: string[]): Promise<void> {
   const lockDir = values["vgpu-lock-dir"];
   if (!lockDir.startsWith("/"))
     throw new UsageError(`--vgpu-lock-dir=${lockDir}: expected an absolute path`);
-  const metricsPort = Number(values["metrics-port"]);
-  if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535)
-    throw new UsageError(`--metrics-port=${values["metrics-port"]}: not a TCP port`);
+  const metricsPort = port(values, "metrics-port");
+  const monitorPort = port(values, "monitor-port");
+  const monitorPeriod = whole(values, "monitor-period");
+  const monitorRegistry = createRegistry(false);
   const pluginDir = values["device-plugin-dir"];
   const bus = nats === undefined ? undefined : await NatsBus.start({ nats, log });
   if (bus === undefined)
@@ -116,12 +151,28 @@ export async function runNode(argv: string[]): Promise<void> {
     podResourcesSocket:
       values["pod-resources-socket"] ?? join(dirname(pluginDir), "pod-resources", "kubelet.sock"),
     metrics: nodeMetrics(registry),
+    ...(monitorPeriod === 0
+      ? {}
+      : {
+          monitor: {
+            periodMs: monitorPeriod * 1000,
+            drift: {
+              thresholdBytes: whole(values, "untracked-threshold-mib") * 1024 * 1024,
+              holdMs: whole(values, "untracked-hold") * 1000,
+            },
+          },
+        }),
   });
+  monitorMetrics(monitorRegistry, () => agent.monitor?.latest);
   await agent.start();
-  if (metricsPort > 0) serveMetrics(registry, metricsPort);
+  const servers = [
+    ...(metricsPort > 0 ? [serveMetrics(registry, metricsPort)] : []),
+    ...(monitorPort > 0 ? [serveMetrics(monitorRegistry, monitorPort)] : []),
+  ];
   const shutdown = (signal: string): void => {
     log.info({ signal }, "shutting down");
     config.stop();
+    for (const server of servers) server.close();
     void agent
       .stop()
       .then(() => bus?.close())

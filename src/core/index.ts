@@ -106,5 +106,24 @@ export { leaseStep } from "./leader.js";
 export type { LeaseRecord, LeaseStep, LeaseView } from "./leader.js";
 export { checkServed } from "./allocation-check.js";
 export type { AllocationVerdict, Holder, ListedPod, ServedContainer } from "./allocation-check.js";
-export { readSharedRegion, SHARED_REGION_BYTES, SHARED_REGION_MAGIC } from "./shared-region.js";
-export type { RegionDevice, RegionRead, SharedRegion } from "./shared-region.js";
+export {
+  encodeSharedRegion,
+  readSharedRegion,
+  SHARED_REGION_BYTES,
+  SHARED_REGION_MAGIC,
+} from "./shared-region.js";
+export type { RegionDevice, RegionProcess, RegionRead, SharedRegion } from "./shared-region.js";
+export { DEFAULT_DRIFT, nodeUsage, UUID_LABEL_CHARS, watchDrift } from "./monitor.js";
+export type {
+  ContainerRegion,
+  ContainerUsage,
+  DriftAlert,
+  DriftPolicy,
+  DriftState,
+  GpuUsage,
+  HostGpuUsage,
+  NodeUsage,
+  PodOnNode,
+  UsageInput,
+  VDeviceUsage,
+} from "./monitor.js";

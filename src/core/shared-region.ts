@@ -35,7 +35,9 @@ const OFF = {
   procNum: 2_008_896,
   lastKernelTime: 2_008_912,
 } as const;
-const SLOT = { bytes: 1960, hostPid: 4, used: 8, usedBytes: 64, total: 32, util: 1160 };
+const SLOT = { bytes: 1960, pid: 0, hostPid: 4, used: 8, usedBytes: 64, util: 1160 };
+/** device_memory_t's counters, by offset within it. */
+const MEM = { context: 0, module: 8, buffer: 16, total: 32 } as const;
 const UTIL = { bytes: 48, sm: 16 };
 const STATUS = 1928;
 
@@ -45,8 +47,13 @@ export interface RegionDevice {
   limitBytes: number;
   /** Its SM limit (percent; 0: none). */
   smLimit: number;
-  /** Device memory its live processes use: the sum of their `total`. */
+  /** Device memory its live processes use: the sum of their `total`... */
   usedBytes: number;
+  /** ...of which CUDA contexts, loaded modules and allocated buffers (HAMi's context_size,
+   * module_size, data_size). */
+  contextBytes: number;
+  moduleBytes: number;
+  bufferBytes: number;
   /** The SM utilisation its live processes report, summed (percent). */
   smUtil: number;
 }
@@ -76,38 +83,54 @@ function uuidAt(bytes: Uint8Array, index: number): string | undefined {
   return text.every((c) => c >= 0x20 && c < 0x7f) ? String.fromCharCode(...text) : undefined;
 }
 
+type Sums = Record<"used" | "context" | "module" | "buffer" | "sm", number[]>;
+
+/** Adds one slot's figures for device d to the sums; false when one is garbage (beyond 2^53). */
+function addSlot(view: DataView, slot: number, d: number, sums: Sums): boolean {
+  const memory = slot + SLOT.used + d * SLOT.usedBytes;
+  const figures: Record<keyof Sums, number | undefined> = {
+    used: u64(view, memory + MEM.total),
+    context: u64(view, memory + MEM.context),
+    module: u64(view, memory + MEM.module),
+    buffer: u64(view, memory + MEM.buffer),
+    sm: u64(view, slot + SLOT.util + d * UTIL.bytes + UTIL.sm),
+  };
+  for (const key of Object.keys(figures) as (keyof Sums)[]) {
+    const value = figures[key];
+    if (value === undefined) return false;
+    sums[key][d] = (sums[key][d] ?? 0) + value;
+  }
+  return true;
+}
+
 /** Host PIDs and per-device sums over the live slots (the first proc_num, status != 0). */
 function liveProcesses(
   view: DataView,
   devices: number,
-): { pids: number[]; used: number[]; sm: number[] } | undefined {
+): { pids: number[]; sums: Sums } | undefined {
   const count = Math.min(Math.max(view.getInt32(OFF.procNum, true), 0), MAX_PROCS);
-  const used = new Array<number>(devices).fill(0);
-  const sm = new Array<number>(devices).fill(0);
+  const zeros = (): number[] => new Array<number>(devices).fill(0);
+  const sums: Sums = {
+    used: zeros(),
+    context: zeros(),
+    module: zeros(),
+    buffer: zeros(),
+    sm: zeros(),
+  };
   const pids: number[] = [];
   for (let p = 0; p < count; p++) {
     const slot = OFF.procs + p * SLOT.bytes;
     if (view.getInt32(slot + STATUS, true) === 0) continue;
     pids.push(view.getInt32(slot + SLOT.hostPid, true));
-    for (let d = 0; d < devices; d++) {
-      const total = u64(view, slot + SLOT.used + d * SLOT.usedBytes + SLOT.total);
-      const util = u64(view, slot + SLOT.util + d * UTIL.bytes + UTIL.sm);
-      if (total === undefined || util === undefined) return undefined;
-      used[d] = (used[d] ?? 0) + total;
-      sm[d] = (sm[d] ?? 0) + util;
-    }
+    for (let d = 0; d < devices; d++) if (!addSlot(view, slot, d, sums)) return undefined;
   }
-  return { pids, used, sm };
+  return { pids, sums };
 }
 
 /** Each device's uuid and limits with its live processes' sums, or why one cannot be read. */
-function devicesOf(
-  bytes: Uint8Array,
-  view: DataView,
-  live: { used: number[]; sm: number[] },
-): RegionDevice[] | string {
+function devicesOf(bytes: Uint8Array, view: DataView, sums: Sums): RegionDevice[] | string {
   const devices: RegionDevice[] = [];
-  for (let d = 0; d < live.used.length; d++) {
+  for (let d = 0; d < sums.used.length; d++) {
     const uuid = uuidAt(bytes, d);
     const limitBytes = u64(view, OFF.limit + d * 8);
     const smLimit = u64(view, OFF.smLimit + d * 8);
@@ -117,8 +140,11 @@ function devicesOf(
       uuid,
       limitBytes,
       smLimit,
-      usedBytes: live.used[d] ?? 0,
-      smUtil: live.sm[d] ?? 0,
+      usedBytes: sums.used[d] ?? 0,
+      contextBytes: sums.context[d] ?? 0,
+      moduleBytes: sums.module[d] ?? 0,
+      bufferBytes: sums.buffer[d] ?? 0,
+      smUtil: sums.sm[d] ?? 0,
     });
   }
   return devices;
@@ -143,7 +169,62 @@ export function readSharedRegion(bytes: Uint8Array): RegionRead {
   const lastKernelTime = u64(view, OFF.lastKernelTime);
   if (live === undefined || lastKernelTime === undefined)
     return { ok: false, reason: "a memory or utilisation figure beyond 2^53: garbage" };
-  const devices = devicesOf(bytes, view, live);
+  const devices = devicesOf(bytes, view, live.sums);
   if (typeof devices === "string") return { ok: false, reason: devices };
   return { ok: true, region: { version, devices, processes: live.pids, lastKernelTime } };
+}
+
+/** One process as encodeSharedRegion writes it: per device, its memory and SM figures. */
+export interface RegionProcess {
+  hostPid: number;
+  devices: {
+    usedBytes: number;
+    contextBytes?: number;
+    moduleBytes?: number;
+    bufferBytes?: number;
+    smUtil: number;
+  }[];
+}
+
+/** A format 1.2 region with these devices and live processes, as HAMi-core would leave it: for
+ * the simulated HAMi-core of the local mode and tests (no GPU writes one there). */
+export function encodeSharedRegion(region: {
+  devices: readonly { uuid: string; limitBytes: number; smLimit: number }[];
+  processes: readonly RegionProcess[];
+  lastKernelTime: number;
+}): Uint8Array {
+  const bytes = new Uint8Array(SHARED_REGION_BYTES);
+  const view = new DataView(bytes.buffer);
+  const u64At = (offset: number, value: number): void => {
+    view.setBigUint64(offset, BigInt(Math.max(0, Math.trunc(value))), true);
+  };
+  view.setInt32(0, SHARED_REGION_MAGIC, true);
+  view.setUint32(OFF.major, 1, true);
+  view.setUint32(OFF.minor, 2, true);
+  const devices = region.devices.slice(0, MAX_DEVICES);
+  u64At(OFF.deviceNum, devices.length);
+  devices.forEach((d, i) => {
+    const uuid = new TextEncoder().encode(d.uuid).subarray(0, UUID_BYTES - 1);
+    bytes.set(uuid, OFF.uuids + i * UUID_BYTES);
+    u64At(OFF.limit + i * 8, d.limitBytes);
+    u64At(OFF.smLimit + i * 8, d.smLimit);
+  });
+  const processes = region.processes.slice(0, MAX_PROCS);
+  processes.forEach((p, n) => {
+    const slot = OFF.procs + n * SLOT.bytes;
+    view.setInt32(slot + SLOT.pid, p.hostPid, true);
+    view.setInt32(slot + SLOT.hostPid, p.hostPid, true);
+    view.setInt32(slot + STATUS, 1, true);
+    p.devices.slice(0, devices.length).forEach((d, i) => {
+      const memory = slot + SLOT.used + i * SLOT.usedBytes;
+      u64At(memory + MEM.total, d.usedBytes);
+      u64At(memory + MEM.context, d.contextBytes ?? 0);
+      u64At(memory + MEM.module, d.moduleBytes ?? 0);
+      u64At(memory + MEM.buffer, d.bufferBytes ?? 0);
+      u64At(slot + SLOT.util + i * UTIL.bytes + UTIL.sm, d.smUtil);
+    });
+  });
+  view.setInt32(OFF.procNum, processes.length, true);
+  u64At(OFF.lastKernelTime, region.lastKernelTime);
+  return bytes;
 }

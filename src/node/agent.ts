@@ -4,12 +4,20 @@
 
 import { randomUUID } from "node:crypto";
 import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
-import { HAMI_CORE_MODE, type AllocatePolicy, type Device } from "../core/index.js";
+import {
+  HAMI_CORE_MODE,
+  type AllocatePolicy,
+  type Device,
+  type DriftAlert,
+  type DriftPolicy,
+  type NodeUsage,
+} from "../core/index.js";
 import { subjectToken, type EventBus, type Subscription } from "../events/index.js";
 import { podApi, startInformer, type RunningInformer } from "../k8s/index.js";
 import type { Logger, NodeMetrics } from "../telemetry/index.js";
 import { Allocator } from "./allocator.js";
 import { reportMismatch } from "./mismatch.js";
+import { NodeMonitor } from "./monitor.js";
 import { AllocationVerifier, type VerifyResult } from "./verify.js";
 import type { DeviceSource, DiscoveredGpu } from "./discovery.js";
 import { DevicePluginServer } from "./plugin.js";
@@ -39,6 +47,8 @@ export interface AgentOptions {
   /** The kubelet's PodResources socket: each Allocate answer is checked against it. */
   podResourcesSocket?: string;
   metrics?: NodeMetrics;
+  /** The node monitor: real usage from HAMi-core's regions and the host, sampled this often. */
+  monitor?: { periodMs: number; drift: DriftPolicy; onSample?: (usage: NodeUsage) => void };
 }
 
 /** How GPUs are offered: HAMi registers memory x deviceMemoryScaling and 100 x deviceCoreScaling
@@ -81,6 +91,7 @@ export class NodeAgent {
   private subscription: Subscription | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly verifier: AllocationVerifier | undefined;
+  readonly monitor: NodeMonitor | undefined;
   /** Allocate answers checked against the kubelet's PodResources, by result. */
   readonly verified: Record<VerifyResult, number> = { match: 0, mismatch: 0, unverified: 0 };
 
@@ -146,6 +157,62 @@ export class NodeAgent {
               options.metrics?.verified.inc({ result });
             },
           });
+    this.monitor = this.newMonitor();
+  }
+
+  private newMonitor(): NodeMonitor | undefined {
+    const { monitor, node, log, source } = this.options;
+    if (monitor === undefined) return undefined;
+    return new NodeMonitor({
+      node,
+      hookPath: () => this.options.settings().allocate.hookPath,
+      source,
+      gpus: () => this.devices,
+      pods: () =>
+        new Map(
+          (this.pods?.list() ?? []).map((p) => [
+            p.metadata?.uid ?? "",
+            {
+              namespace: p.metadata?.namespace ?? "",
+              name: p.metadata?.name ?? "",
+              containers: [...(p.spec?.initContainers ?? []), ...(p.spec?.containers ?? [])].map(
+                (c) => c.name,
+              ),
+            },
+          ]),
+        ),
+      log,
+      drift: monitor.drift,
+      ...(monitor.onSample === undefined ? {} : { onSample: monitor.onSample }),
+      onDrift: (alert) => this.driftEvent(alert),
+    });
+  }
+
+  /** A Warning (raised) or Normal (cleared) Event on the Node, as the kubelet records its own. */
+  private async driftEvent(alert: DriftAlert): Promise<void> {
+    const { node } = this.options;
+    const { gpu } = alert;
+    const MiB = 1024 * 1024;
+    const message =
+      alert.kind === "raised"
+        ? `GPU ${gpu.uuid}: ${Math.round((gpu.untrackedBytes ?? 0) / MiB)} MiB of device memory in use that no container's HAMi-core region accounts for (tracked ${Math.round(gpu.trackedBytes / MiB)} MiB), for ${Math.round(alert.forMs / 1000)} s`
+        : `GPU ${gpu.uuid}: untracked device memory back under the threshold`;
+    const now = new Date();
+    await this.options.kc.makeApiClient(CoreV1Api).createNamespacedEvent({
+      namespace: "default",
+      body: {
+        metadata: { generateName: `${node}.` },
+        involvedObject: { kind: "Node", apiVersion: "v1", name: node, uid: node },
+        type: alert.kind === "raised" ? "Warning" : "Normal",
+        reason: alert.kind === "raised" ? "GPUMemoryUntracked" : "GPUMemoryTracked",
+        message,
+        source: { component: "hami-node", host: node },
+        reportingComponent: "hami-node",
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+      },
+    });
   }
 
   async start(): Promise<void> {
@@ -191,6 +258,7 @@ export class NodeAgent {
     this.every(this.options.pollMs ?? 10_000, () => this.discover());
     this.every(this.options.leaseMs ?? 10_000, () => this.registrar.renewLease());
     this.every(this.options.registerMs ?? 60_000, () => this.registrar.register(this.devices));
+    if (this.options.monitor !== undefined) this.monitor?.start(this.options.monitor.periodMs);
     log.info(
       { node, devices: this.devices.length, source: this.options.source.describe },
       "node agent started",
@@ -201,6 +269,7 @@ export class NodeAgent {
    * gone ("Allocate failed due to no healthy devices present"), so none may be placed here meanwhile. */
   async stop(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
+    this.monitor?.stop();
     await this.registrar.releaseLease().catch((error: unknown) => {
       this.options.log.warn({ err: error }, "could not delete the agent Lease; it expires instead");
     });

@@ -6,6 +6,7 @@ import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { parse } from "yaml";
 import { z } from "zod";
+import type { HostGpuUsage } from "../core/index.js";
 
 export interface DiscoveredGpu {
   index: number;
@@ -22,6 +23,8 @@ export interface DiscoveredGpu {
 export interface DeviceSource {
   describe: string;
   read(): Promise<DiscoveredGpu[]>;
+  /** What each GPU is doing now (the node monitor's host figures). */
+  usage(): Promise<HostGpuUsage[]>;
 }
 
 export const NVIDIA_SMI_FIELDS = [
@@ -107,6 +110,47 @@ export function parseNvidiaSmi(csv: string): ParsedSmi {
   return { gpus, skipped };
 }
 
+export const NVIDIA_SMI_USAGE_FIELDS = [
+  "uuid",
+  "utilization.gpu",
+  "memory.used",
+  "memory.total",
+  "temperature.gpu",
+  "power.draw",
+];
+
+/** A figure nvidia-smi printed (nounits), or undefined for [N/A], errors and anything not a number. */
+function figure(raw: string | undefined): number | undefined {
+  const text = (raw ?? "").trim();
+  if (unreadable(text) || !/^\d+(\.\d+)?$/.test(text)) return undefined;
+  return Number(text);
+}
+
+/** Parses `nvidia-smi --query-gpu=<NVIDIA_SMI_USAGE_FIELDS> --format=csv,noheader,nounits`; a line
+ * without a GPU uuid is skipped, an unreadable figure is left out. */
+export function parseNvidiaSmiUsage(csv: string): HostGpuUsage[] {
+  const usage: HostGpuUsage[] = [];
+  for (const line of csv.split(/\r?\n/)) {
+    const [uuid = "", util, used, total, temperature, power] = line.split(",").map((f) => f.trim());
+    if (!uuid.startsWith("GPU-")) continue;
+    const gpu: HostGpuUsage = { uuid };
+    const utilization = figure(util);
+    const usedMiB = figure(used);
+    const totalMiB = figure(total);
+    const temperatureC = figure(temperature);
+    const powerW = figure(power);
+    if (utilization !== undefined) gpu.utilization = utilization;
+    if (usedMiB !== undefined) gpu.memoryUsedBytes = usedMiB * MiB;
+    if (totalMiB !== undefined) gpu.memoryTotalBytes = totalMiB * MiB;
+    if (temperatureC !== undefined) gpu.temperatureC = temperatureC;
+    if (powerW !== undefined) gpu.powerW = powerW;
+    usage.push(gpu);
+  }
+  return usage;
+}
+
+const MiB = 1024 * 1024;
+
 /** NVML through nvidia-smi; NUMA node from sysfs (-1 there means 0). */
 export function nvidiaSmiSource(
   run: (args: string[]) => Promise<string> = runNvidiaSmi,
@@ -127,6 +171,13 @@ export function nvidiaSmiSource(
         }),
       );
     },
+    usage: async () =>
+      parseNvidiaSmiUsage(
+        await run([
+          `--query-gpu=${NVIDIA_SMI_USAGE_FIELDS.join(",")}`,
+          "--format=csv,noheader,nounits",
+        ]),
+      ),
   };
 }
 
@@ -156,6 +207,15 @@ const mockGpu = z.strictObject({
   healthy: z.boolean().default(true),
   /** This many identical GPUs (uuids generated unless one is given for a single GPU). */
   count: z.number().int().positive().default(1),
+  /** What the host reports for it (the monitor's host figures); absent: unknown. */
+  usage: z
+    .strictObject({
+      utilization: z.number().min(0).max(100).optional(),
+      memoryUsedMiB: z.number().int().nonnegative().optional(),
+      temperatureC: z.number().optional(),
+      powerW: z.number().nonnegative().optional(),
+    })
+    .optional(),
 });
 
 export const mockDeviceFileSchema = z.strictObject({ devices: z.array(mockGpu) });
@@ -164,39 +224,56 @@ export class DeviceFileError extends Error {
   override readonly name = "DeviceFileError";
 }
 
-/** GPUs described in a YAML/JSON file, re-read on every call (edit it to change health). */
+type MockEntry = z.infer<typeof mockGpu>;
+
+async function readMockFile(path: string): Promise<MockEntry[]> {
+  const text = await readFile(path, "utf8").catch((error: unknown) => {
+    throw new DeviceFileError(`device file ${path}: ${(error as Error).message}`);
+  });
+  const parsed = mockDeviceFileSchema.safeParse(parse(text));
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new DeviceFileError(`device file ${path}: ${issues}`);
+  }
+  return parsed.data.devices;
+}
+
+/** Each mock GPU with the entry it came from. */
+function mockGpus(entries: readonly MockEntry[], node: string): [DiscoveredGpu, MockEntry][] {
+  const gpus: [DiscoveredGpu, MockEntry][] = [];
+  for (const entry of entries)
+    for (let n = 0; n < entry.count; n++) {
+      const index = gpus.length;
+      const uuid =
+        entry.uuid !== undefined && entry.count === 1 ? entry.uuid : `GPU-mock-${node}-${index}`;
+      gpus.push([
+        {
+          index,
+          uuid,
+          type: deviceType(entry.type),
+          memoryMiB: entry.memoryMiB,
+          numa: entry.numa,
+          healthy: entry.healthy,
+        },
+        entry,
+      ]);
+    }
+  return gpus;
+}
+
+/** GPUs described in a YAML/JSON file, re-read on every call (edit it to change health or usage). */
 export function fileSource(path: string, node: string): DeviceSource {
   return {
     describe: `file ${path}`,
-    read: async () => {
-      const text = await readFile(path, "utf8").catch((error: unknown) => {
-        throw new DeviceFileError(`device file ${path}: ${(error as Error).message}`);
-      });
-      const parsed = mockDeviceFileSchema.safeParse(parse(text));
-      if (!parsed.success) {
-        const issues = parsed.error.issues
-          .map((i) => `${i.path.join(".")}: ${i.message}`)
-          .join("; ");
-        throw new DeviceFileError(`device file ${path}: ${issues}`);
-      }
-      const gpus: DiscoveredGpu[] = [];
-      for (const entry of parsed.data.devices)
-        for (let n = 0; n < entry.count; n++) {
-          const index = gpus.length;
-          const uuid =
-            entry.uuid !== undefined && entry.count === 1
-              ? entry.uuid
-              : `GPU-mock-${node}-${index}`;
-          gpus.push({
-            index,
-            uuid,
-            type: deviceType(entry.type),
-            memoryMiB: entry.memoryMiB,
-            numa: entry.numa,
-            healthy: entry.healthy,
-          });
-        }
-      return gpus;
-    },
+    read: async () => mockGpus(await readMockFile(path), node).map(([gpu]) => gpu),
+    usage: async () =>
+      mockGpus(await readMockFile(path), node).map(([gpu, { usage }]) => {
+        const host: HostGpuUsage = { uuid: gpu.uuid, memoryTotalBytes: gpu.memoryMiB * MiB };
+        if (usage?.utilization !== undefined) host.utilization = usage.utilization;
+        if (usage?.memoryUsedMiB !== undefined) host.memoryUsedBytes = usage.memoryUsedMiB * MiB;
+        if (usage?.temperatureC !== undefined) host.temperatureC = usage.temperatureC;
+        if (usage?.powerW !== undefined) host.powerW = usage.powerW;
+        return host;
+      }),
   };
 }

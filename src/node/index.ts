@@ -11,6 +11,7 @@ export {
   NVIDIA_SMI_FIELDS,
   nvidiaSmiSource,
   parseNvidiaSmi,
+  parseNvidiaSmiUsage,
   sysfsBusId,
 } from "./discovery.js";
 export type { DeviceSource, DiscoveredGpu, ParsedSmi } from "./discovery.js";
@@ -19,3 +20,5 @@ export type { PluginOptions } from "./plugin.js";
 export { registrar } from "./registration.js";
 export type { Registrar } from "./registration.js";
 export * from "./podresources-api.js";
+export { MAX_CONTAINER_DIRS, NodeMonitor } from "./monitor.js";
+export type { MonitorOptions } from "./monitor.js";

@@ -16,3 +16,4 @@ export type {
   SchedulerMetrics,
   WebhookMetrics,
 } from "./metrics.js";
+export { monitorMetrics } from "./monitor-metrics.js";

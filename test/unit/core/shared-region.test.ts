@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
+  encodeSharedRegion,
   readSharedRegion,
   SHARED_REGION_BYTES,
   SHARED_REGION_MAGIC,
@@ -63,6 +64,8 @@ interface Proc {
   status: number;
   total: number[];
   sm: number[];
+  /** context, module, data (buffer) per device */
+  parts?: [number, number, number][];
 }
 
 function write(options: {
@@ -90,6 +93,9 @@ function write(options: {
     buf.writeInt32LE(p.status, at + S.status);
     p.total.forEach((t, d) => buf.writeBigUInt64LE(BigInt(t), at + S.used + d * 64 + 4 * 8));
     p.sm.forEach((u, d) => buf.writeBigUInt64LE(BigInt(u), at + S.util + d * 48 + 2 * 8));
+    p.parts?.forEach((counters, d) => {
+      counters.forEach((c, k) => buf.writeBigUInt64LE(BigInt(c), at + S.used + d * 64 + k * 8));
+    });
   });
   buf.writeInt32LE(options.procNum ?? options.procs.length, R.procNum);
   buf.writeBigUInt64LE(BigInt(options.lastKernel ?? 0), R.lastKernel);
@@ -97,12 +103,27 @@ function write(options: {
 }
 
 const MiB = 1024 * 1024;
-const twoGpus = {
+const twoGpus: {
+  uuids: string[];
+  limits: number[];
+  smLimits: number[];
+  procs: Proc[];
+  lastKernel: number;
+} = {
   uuids: ["GPU-aaaa", "GPU-bbbb"],
   limits: [3000 * MiB, 1000 * MiB],
   smLimits: [30, 0],
   procs: [
-    { hostpid: 4242, status: 1, total: [100 * MiB, 10 * MiB], sm: [12, 0] },
+    {
+      hostpid: 4242,
+      status: 1,
+      total: [100 * MiB, 10 * MiB],
+      sm: [12, 0],
+      parts: [
+        [40 * MiB, 10 * MiB, 50 * MiB],
+        [5 * MiB, 0, 5 * MiB],
+      ],
+    },
     { hostpid: 4343, status: 1, total: [200 * MiB, 0], sm: [5, 3] },
     { hostpid: 4444, status: 0, total: [999 * MiB, 999 * MiB], sm: [90, 90] }, // exited
   ],
@@ -138,9 +159,21 @@ describe("core - HAMi-core shared region (format 1.x)", () => {
             limitBytes: 3000 * MiB,
             smLimit: 30,
             usedBytes: 300 * MiB,
+            contextBytes: 40 * MiB,
+            moduleBytes: 10 * MiB,
+            bufferBytes: 50 * MiB,
             smUtil: 17,
           },
-          { uuid: "GPU-bbbb", limitBytes: 1000 * MiB, smLimit: 0, usedBytes: 10 * MiB, smUtil: 3 },
+          {
+            uuid: "GPU-bbbb",
+            limitBytes: 1000 * MiB,
+            smLimit: 0,
+            usedBytes: 10 * MiB,
+            contextBytes: 5 * MiB,
+            moduleBytes: 0,
+            bufferBytes: 5 * MiB,
+            smUtil: 3,
+          },
         ],
         processes: [4242, 4343],
         lastKernelTime: 1_796_000_000,
@@ -183,6 +216,32 @@ describe("core - HAMi-core shared region (format 1.x)", () => {
     const clamped = readSharedRegion(write({ ...twoGpus, procNum: 1_000_000 }));
     assert.ok(clamped.ok);
     assert.deepEqual(clamped.region.processes, [4242, 4343]);
+  });
+
+  it("the simulated HAMi-core's encoder writes the header's layout, derived again", () => {
+    const bytes = Buffer.from(
+      encodeSharedRegion({
+        devices: [{ uuid: "GPU-cccc", limitBytes: 2048 * MiB, smLimit: 25 }],
+        processes: [
+          { hostPid: 77, devices: [{ usedBytes: 300 * MiB, bufferBytes: 200 * MiB, smUtil: 9 }] },
+        ],
+        lastKernelTime: 1_796_000_123,
+      }),
+    );
+    assert.equal(bytes.length, REGION_BYTES);
+    assert.equal(bytes.readInt32LE(R.flag), SHARED_REGION_MAGIC);
+    assert.deepEqual([bytes.readUInt32LE(R.major), bytes.readUInt32LE(R.minor)], [1, 2]);
+    assert.equal(bytes.readBigUInt64LE(R.deviceNum), 1n);
+    assert.equal(bytes.toString("ascii", R.uuids, R.uuids + 8), "GPU-cccc");
+    assert.equal(bytes.readBigUInt64LE(R.limit), BigInt(2048 * MiB));
+    assert.equal(bytes.readBigUInt64LE(R.smLimit), 25n);
+    assert.equal(bytes.readInt32LE(R.procNum), 1);
+    assert.equal(bytes.readInt32LE(R.procs + S.hostpid), 77);
+    assert.equal(bytes.readInt32LE(R.procs + S.status), 1);
+    assert.equal(bytes.readBigUInt64LE(R.procs + S.used + 4 * 8), BigInt(300 * MiB));
+    assert.equal(bytes.readBigUInt64LE(R.procs + S.used + 2 * 8), BigInt(200 * MiB));
+    assert.equal(bytes.readBigUInt64LE(R.procs + S.util + 2 * 8), 9n);
+    assert.equal(bytes.readBigUInt64LE(R.lastKernel), 1_796_000_123n);
   });
 
   it("random bytes, and random damage to a good file: a result or a reason, never a throw", () => {

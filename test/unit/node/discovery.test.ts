@@ -8,6 +8,7 @@ import {
   fileSource,
   nvidiaSmiSource,
   parseNvidiaSmi,
+  parseNvidiaSmiUsage,
   sysfsBusId,
   toDevices,
   virtualDevices,
@@ -75,6 +76,74 @@ describe("discovery - nvidia-smi output", () => {
     assert.equal(deviceType("nvidia a10"), "NVIDIA-nvidia a10", "case-sensitive, as HasPrefix");
     assert.equal(deviceType("NVIDIA A10\u0000\n"), "NVIDIA A10");
     assert.equal(deviceType("[N/A]"), "NVIDIA-unknown");
+  });
+});
+
+describe("discovery - host usage from nvidia-smi", () => {
+  it("reads each figure; [N/A], errors and junk leave that figure out, a line without a uuid is skipped", () => {
+    const csv = [
+      "GPU-aaaa, 37, 2000, 40960, 61, 212.50",
+      "GPU-bbbb, [N/A], 5, 15360, [Unknown Error], [N/A]",
+      "GPU-cccc, -4, 1e9, , 55, 70",
+      "not a gpu line",
+      "",
+    ].join("\n");
+    assert.deepEqual(parseNvidiaSmiUsage(csv), [
+      {
+        uuid: "GPU-aaaa",
+        utilization: 37,
+        memoryUsedBytes: 2000 * 1024 * 1024,
+        memoryTotalBytes: 40960 * 1024 * 1024,
+        temperatureC: 61,
+        powerW: 212.5,
+      },
+      { uuid: "GPU-bbbb", memoryUsedBytes: 5 * 1024 * 1024, memoryTotalBytes: 15360 * 1024 * 1024 },
+      { uuid: "GPU-cccc", temperatureC: 55, powerW: 70 },
+    ]);
+  });
+
+  it("asks nvidia-smi for the usage fields, and a mock file gives what it says (total always)", async () => {
+    const asked: string[][] = [];
+    const source = nvidiaSmiSource((args) => {
+      asked.push(args);
+      return Promise.resolve("GPU-aaaa, 1, 2, 3, 4, 5\n");
+    });
+    assert.equal((await source.usage()).length, 1);
+    assert.deepEqual(asked, [
+      [
+        "--query-gpu=uuid,utilization.gpu,memory.used,memory.total,temperature.gpu,power.draw",
+        "--format=csv,noheader,nounits",
+      ],
+    ]);
+    const dir = await mkdtemp(join(tmpdir(), "hami-usage-"));
+    try {
+      const file = join(dir, "gpus.yaml");
+      await writeFile(
+        file,
+        "devices:\n  - { type: T4, memoryMiB: 100, count: 2, usage: { utilization: 9, memoryUsedMiB: 50 } }\n",
+      );
+      assert.deepEqual(await fileSource(file, "n1").usage(), [
+        {
+          uuid: "GPU-mock-n1-0",
+          memoryTotalBytes: 100 * 1024 * 1024,
+          utilization: 9,
+          memoryUsedBytes: 50 * 1024 * 1024,
+        },
+        {
+          uuid: "GPU-mock-n1-1",
+          memoryTotalBytes: 100 * 1024 * 1024,
+          utilization: 9,
+          memoryUsedBytes: 50 * 1024 * 1024,
+        },
+      ]);
+      await writeFile(
+        file,
+        "devices:\n  - { type: T4, memoryMiB: 100, usage: { utilization: 140 } }\n",
+      );
+      await assert.rejects(fileSource(file, "n1").usage(), /devices\.0\.usage\.utilization/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
