@@ -86,15 +86,27 @@ export async function runLocal(argv: string[]): Promise<void> {
     await cluster.stop();
     throw error;
   }
-  say(`GPU view: ${cluster.uiURL}`);
-  say(`status:   hami status --kubeconfig ${cluster.kubeconfig}`);
-  say(`events:   ${eventsCommand(cluster.nats)}`);
+  whereToLook(cluster).forEach((line) => {
+    say(line);
+  });
   say("running; Ctrl-C stops everything");
 }
 
+function whereToLook(cluster: LocalCluster): string[] {
+  return [
+    `GPU view: ${cluster.uiURL}`,
+    ...[...cluster.monitors].map(([node, url]) => `node monitor of ${node}: ${url}`),
+    `status:   ${natsEnv(cluster.nats)} hami status --kubeconfig ${cluster.kubeconfig} --nats ${cluster.nats.url} --nats-ca ${cluster.nats.tlsCaFile ?? ""}`,
+    `events:   ${eventsCommand(cluster.nats)}`,
+  ];
+}
+
+function natsEnv(nats: LocalCluster["nats"]): string {
+  return `NATS_USER=${nats.user ?? ""} NATS_PASSWORD=${nats.password ?? ""}`;
+}
+
 function eventsCommand(nats: LocalCluster["nats"]): string {
-  const { user = "", password = "", url, tlsCaFile = "" } = nats;
-  return `NATS_USER=${user} NATS_PASSWORD=${password} hami events --follow --nats ${url} --nats-ca ${tlsCaFile} (read-only user, TLS; NATS refuses anonymous and plain clients)`;
+  return `${natsEnv(nats)} hami events --follow --nats ${nats.url} --nats-ca ${nats.tlsCaFile ?? ""} (read-only user, TLS; NATS refuses anonymous and plain clients)`;
 }
 
 async function showExamples(

@@ -6,7 +6,7 @@ import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { readEnv, type Config } from "../config/index.js";
-import { VGPU_LOCK_DIR } from "../core/index.js";
+import { VGPU_LOCK_DIR, type NodeUsage } from "../core/index.js";
 import { NatsBus } from "../events/index.js";
 import { loadKubeConfig } from "../k8s/index.js";
 import {
@@ -139,6 +139,7 @@ export async function runNode(argv: string[]): Promise<void> {
   const bus = nats === undefined ? undefined : await NatsBus.start({ nats, log });
   if (bus === undefined)
     log.warn("no NATS_URL or --nats: allocations are read from the API server only");
+  const usage = bus?.usageBoard();
   const agent = new NodeAgent({
     kc: loadKubeConfig(values.kubeconfig),
     node,
@@ -156,6 +157,13 @@ export async function runNode(argv: string[]): Promise<void> {
       : {
           monitor: {
             periodMs: monitorPeriod * 1000,
+            ...(usage === undefined
+              ? {}
+              : {
+                  onSample: (sample: NodeUsage) => {
+                    usage.publish(sample);
+                  },
+                }),
             drift: {
               thresholdBytes: whole(values, "untracked-threshold-mib") * 1024 * 1024,
               holdMs: whole(values, "untracked-hold") * 1000,

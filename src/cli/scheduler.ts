@@ -13,7 +13,7 @@ import {
   type Config,
 } from "../config/index.js";
 import { fgdScorer, quotaResourceNames } from "../core/index.js";
-import { NatsBus, type EventBus } from "../events/index.js";
+import { NatsBus } from "../events/index.js";
 import { loadKubeConfig, podApi } from "../k8s/index.js";
 import {
   type SchedulerAppDeps,
@@ -21,8 +21,11 @@ import {
   createSchedulerApp,
   deviceStats,
   feedView,
+  LiveUsage,
+  RecentEvents,
   podEventRecorder,
   requeueOnRelease,
+  uiState,
   type SchedulerPolicy,
 } from "../scheduler/index.js";
 import {
@@ -214,13 +217,39 @@ async function startBus(
   flags: ReturnType<typeof options>,
   log: Logger,
   onDrop: () => void,
-): Promise<EventBus | undefined> {
+): Promise<NatsBus | undefined> {
   const nats = natsSettings(flags, readEnv());
   if (nats === undefined) {
     log.warn("no NATS_URL or --nats: allocation events are not published");
     return undefined;
   }
   return NatsBus.start({ nats, log, onDrop });
+}
+
+/** The page's live sources: every node's latest usage sample, and the audit events of the last hour
+ * onward (an ephemeral consumer: read only). */
+function watchLive(
+  bus: NatsBus,
+  live: { usage: LiveUsage; events: RecentEvents },
+  log: Logger,
+): { stop: () => Promise<void> }[] {
+  return [
+    bus.usageBoard().watch(
+      (usage) => {
+        live.usage.set(usage);
+      },
+      (problem) => {
+        log.warn({ problem }, "ignoring an invalid usage sample");
+      },
+    ),
+    bus.consume({
+      filter: ">",
+      start: { kind: "time", time: new Date(Date.now() - 3600_000) },
+      handler: (event) => {
+        live.events.add(event);
+      },
+    }),
+  ];
 }
 
 export async function runScheduler(argv: string[]): Promise<void> {
@@ -244,15 +273,18 @@ export async function runScheduler(argv: string[]): Promise<void> {
   // The quota ResourceQuota entries follow the live config's resource names.
   const quotaNames = () => quotaResourceNames(resourceNames(config.current()));
   const registry = createRegistry(true);
+  const live = { usage: new LiveUsage(), events: new RecentEvents() };
   const metrics = schedulerMetrics(
     registry,
     () => deviceStats(view),
     () => view.quotas.stats(quotaNames()),
+    () => uiState(view, { usage: live.usage }).summary,
   );
   const admission = webhookMetrics(registry);
   const bus = await startBus(opts, log, () => {
     admission.eventsDropped.inc({ bus: "nats" });
   });
+  const watches = bus === undefined ? [] : watchLive(bus, live, log);
   const feed = feedView(kc, view, { leaseNamespace: opts["lease-namespace"], log });
   const api = podApi(kc);
   const deps = {
@@ -267,6 +299,7 @@ export async function runScheduler(argv: string[]): Promise<void> {
     clock: () => new Date(),
     registry,
     ready: () => feed.isSynced(),
+    live,
   };
   const leader = opts["leader-elect"]
     ? await electExtenderLeader({
@@ -321,7 +354,7 @@ export async function runScheduler(argv: string[]): Promise<void> {
     void leader
       .stop()
       .catch(() => undefined)
-      .then(() => Promise.allSettled([close(), feed.stop()]))
+      .then(() => Promise.allSettled([close(), feed.stop(), ...watches.map((w) => w.stop())]))
       .then(() => bus?.close())
       .finally(() => process.exit(0));
   };

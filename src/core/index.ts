@@ -127,3 +127,5 @@ export type {
   UsageInput,
   VDeviceUsage,
 } from "./monitor.js";
+export { clusterSummary, pendingReason } from "./summary.js";
+export type { ClusterStatus, ClusterSummary } from "./summary.js";

@@ -31,3 +31,14 @@ export {
 export type { EventQuery } from "./query.js";
 export { natsAuthorization, natsPermissions, NatsRoles, natsTls } from "./nats-permissions.js";
 export type { NatsRole, NatsUser } from "./nats-permissions.js";
+export {
+  MemoryUsageBoard,
+  NatsUsageBoard,
+  nodeUsageSchema,
+  readUsage,
+  USAGE_MAX_AGE_MS,
+  USAGE_PREFIX,
+  USAGE_STREAM,
+  usageSubject,
+} from "./usage.js";
+export type { UsageBoard, UsageWatch } from "./usage.js";

@@ -11,6 +11,7 @@ import { describeNats, natsConnectionOptions, type NatsSettings } from "./nats-o
 import { ensureStream } from "./nats-stream.js";
 import { hamiEventSchema, type HamiEvent } from "./schema.js";
 import { subjectFor } from "./subjects.js";
+import { NatsUsageBoard } from "./usage.js";
 
 const PUBLISH_TIMEOUT_MS = 5_000;
 const CONNECT_TIMEOUT_MS = 5_000;
@@ -92,6 +93,11 @@ export class NatsBus implements EventBus {
     const data = new TextEncoder().encode(JSON.stringify(parsed.data));
     this.#queue.push({ subject: subjectFor(parsed.data), data, msgID: parsed.data.id });
     this.#kick();
+  }
+
+  /** Live node usage over this bus's connection (the HAMI_USAGE stream). */
+  usageBoard(): NatsUsageBoard {
+    return new NatsUsageBoard(() => this.#connected, this.#log);
   }
 
   consume(options: ConsumeOptions): Subscription {

@@ -5,6 +5,7 @@
 
 import { STREAM_NAME } from "./nats-stream.js";
 import { SUBJECT_PREFIX } from "./subjects.js";
+import { USAGE_PREFIX, USAGE_STREAM } from "./usage.js";
 
 export const NatsRoles = ["scheduler", "webhook", "node", "audit"] as const;
 export type NatsRole = (typeof NatsRoles)[number];
@@ -15,35 +16,49 @@ export interface NatsUser {
   role: NatsRole;
 }
 
-const S = STREAM_NAME;
-/** Find, create or update the stream (whoever connects first creates it). */
-const STREAM_API = [
-  "$JS.API.INFO",
-  `$JS.API.STREAM.INFO.${S}`,
-  `$JS.API.STREAM.CREATE.${S}`,
-  `$JS.API.STREAM.UPDATE.${S}`,
+/** Find, create or update a stream (whoever connects first creates it). */
+const streamAPI = (s: string): string[] => [
+  `$JS.API.STREAM.INFO.${s}`,
+  `$JS.API.STREAM.CREATE.${s}`,
+  `$JS.API.STREAM.UPDATE.${s}`,
 ];
-/** Durable and ephemeral pull consumers on the stream, their pulls and acks. */
-const CONSUMER_API = [
-  `$JS.API.CONSUMER.CREATE.${S}`,
-  `$JS.API.CONSUMER.CREATE.${S}.>`,
-  `$JS.API.CONSUMER.DURABLE.CREATE.${S}.>`,
-  `$JS.API.CONSUMER.INFO.${S}.>`,
-  `$JS.API.CONSUMER.MSG.NEXT.${S}.>`,
-  `$JS.API.CONSUMER.DELETE.${S}.>`,
-  `$JS.ACK.${S}.>`,
+const STREAM_API = ["$JS.API.INFO", ...streamAPI(STREAM_NAME)];
+/** Durable and ephemeral pull consumers on a stream, their pulls and acks. */
+const consumerAPI = (s: string): string[] => [
+  `$JS.API.CONSUMER.CREATE.${s}`,
+  `$JS.API.CONSUMER.CREATE.${s}.>`,
+  `$JS.API.CONSUMER.DURABLE.CREATE.${s}.>`,
+  `$JS.API.CONSUMER.INFO.${s}.>`,
+  `$JS.API.CONSUMER.MSG.NEXT.${s}.>`,
+  `$JS.API.CONSUMER.DELETE.${s}.>`,
+  `$JS.ACK.${s}.>`,
 ];
+const CONSUMER_API = consumerAPI(STREAM_NAME);
+/** Reading every node's live usage (an ordered consumer on HAMI_USAGE: no acks). */
+const USAGE_READ = [...streamAPI(USAGE_STREAM), ...consumerAPI(USAGE_STREAM).slice(0, -1)];
 const events = (...types: string[]): string[] => types.map((t) => `${SUBJECT_PREFIX}.${t}.>`);
 
 /** Subjects each role may publish to; every role may subscribe to its own reply inboxes only. */
 export function natsPermissions(role: NatsRole): { publish: string[]; subscribe: string[] } {
   const publish: Record<NatsRole, string[]> = {
-    // the extender, and the webhook when it runs in the same process (--without-webhook: not)
-    scheduler: [...STREAM_API, ...events("admission", "allocation")],
+    // the extender, and the webhook when it runs in the same process (--without-webhook: not);
+    // it reads the event stream and live usage for its page
+    scheduler: [
+      ...STREAM_API,
+      ...CONSUMER_API,
+      ...events("admission", "allocation"),
+      ...USAGE_READ,
+    ],
     // the webhook as its own service (hami webhook): admission audit events only
     webhook: [...STREAM_API, ...events("admission")],
-    node: [...STREAM_API, ...CONSUMER_API, ...events("allocated", "released", "node", "mismatch")],
-    audit: [...STREAM_API, ...CONSUMER_API],
+    node: [
+      ...STREAM_API,
+      ...CONSUMER_API,
+      ...events("allocated", "released", "node", "mismatch"),
+      ...streamAPI(USAGE_STREAM),
+      `${USAGE_PREFIX}.>`,
+    ],
+    audit: [...STREAM_API, ...CONSUMER_API, ...USAGE_READ],
   };
   return { publish: publish[role], subscribe: ["_INBOX.>"] };
 }

@@ -24,6 +24,7 @@ import { KeepAliveKubeConfig, MERGE_PATCH } from "../k8s/index.js";
 import type { ContainerAllocateResponse } from "../node/index.js";
 import { SimulatedDeviceManager, type ResourceCounts } from "./simulated-device-manager.js";
 import { SimulatedPodResources } from "./simulated-pod-resources.js";
+import { writeSimulatedRegion } from "./simulated-hami-core.js";
 
 /** Creation time in ms. Objects from the watch stream carry the timestamp as the wire string, those
  * from a list as a Date: accept both. */
@@ -48,6 +49,8 @@ export interface SimulatedKubeletOptions {
   taints?: V1Taint[];
   /** Lease renewal period; the Lease lasts 4 periods. */
   heartbeatMs?: number;
+  /** Write each running container's HAMi-core shared region, as libvgpu.so would (local mode). */
+  simulateRegions?: boolean;
 }
 
 export class SimulatedKubelet {
@@ -311,6 +314,10 @@ export class SimulatedKubelet {
     for (const [container, response] of responses) {
       this.allocations.set(`${namespace}/${name}/${container}`, response);
       annotations[`${ALLOCATE_ANNOTATION_PREFIX}${container}`] = JSON.stringify(response);
+      if (this.options.simulateRegions === true)
+        await writeSimulatedRegion(response, `${uid}/${container}`).catch((error: unknown) => {
+          this.errors.push(`region of ${namespace}/${name}/${container}: ${String(error)}`);
+        });
     }
     if (responses.size > 0)
       await this.core.patchNamespacedPod(

@@ -125,6 +125,8 @@ export interface LocalCluster {
   realNode?: RealNode;
   /** Per node name, its `hami node` process. */
   agents: Map<string, AgentProcess>;
+  /** Per node, its monitor's /metrics (HAMi's device-monitor names). */
+  monitors: Map<string, string>;
   /** `hami scheduler` (the extender) and `hami webhook`, each its own process. */
   scheduler: HamiProcess;
   webhook: HamiProcess;
@@ -227,6 +229,8 @@ interface Nodes {
   kubelets: SimulatedKubelet[];
   realNode?: RealNode;
   agents: Map<string, AgentProcess>;
+  /** Per node, its monitor's /metrics. */
+  monitors: Map<string, string>;
 }
 
 async function startNodes(
@@ -249,12 +253,14 @@ async function startNodes(
         kubeconfig: ctx.plane.kubeconfig,
         nodeName: node.name,
         labels: { gpu: "on" },
+        simulateRegions: true,
         ...(options.existing === undefined ? {} : { taints: [SIMULATED_TAINT] }),
       });
       nodes.kubelets.push(kubelet);
       pluginDir = kubelet.pluginDir;
     }
     const devices = await writeMockDevices(ctx.dir, node);
+    const monitorPort = await freePort();
     const args = [
       "node",
       `--node-name=${node.name}`,
@@ -264,7 +270,10 @@ async function startNodes(
       `--config=${ctx.config}`,
       "--lease-namespace=kube-system",
       `--vgpu-lock-dir=${join(ctx.dir, "vgpulock")}`,
+      `--monitor-port=${monitorPort}`,
+      "--monitor-period=1",
     ];
+    nodes.monitors.set(node.name, `http://127.0.0.1:${monitorPort}/metrics`);
     nodes.agents.set(
       node.name,
       ctx.processes.restartable(node.name, args, natsEnvironment(ctx.nats)),
@@ -374,7 +383,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
       `http://127.0.0.1:${extenderPort}`,
     );
     cleanups.push(() => kubeScheduler.stop());
-    const nodes: Nodes = { kubelets: [], agents: new Map() };
+    const nodes: Nodes = { kubelets: [], agents: new Map(), monitors: new Map() };
     cleanups.push(async () => {
       // Agents first: one outliving its node's dir would serve its socket there again.
       for (const agent of nodes.agents.values()) await agent.stop();
@@ -404,6 +413,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
       kubelets: nodes.kubelets,
       ...(nodes.realNode === undefined ? {} : { realNode: nodes.realNode }),
       agents: nodes.agents,
+      monitors: nodes.monitors,
       scheduler,
       webhook,
       natsServer: nats,

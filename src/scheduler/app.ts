@@ -7,10 +7,11 @@
 import express, { type NextFunction, type Request, type Response } from "express";
 import { isStatus } from "../k8s/index.js";
 import type { Registry } from "../telemetry/index.js";
-import { awaitingCounts, type NodeVerdict } from "../core/index.js";
+import { awaitingCounts, pendingReason, type NodeVerdict } from "../core/index.js";
 import { ALLOCATE_WAIT, bind, type BinderDeps } from "./binder.js";
 import { explainPod, filter, prioritize } from "./extender.js";
 import { decodeBindingArgs, decodeExtenderArgs } from "./protocol.js";
+import type { LiveUsage, RecentEvents } from "./live.js";
 import { UI_PAGE, uiState } from "./ui.js";
 
 export const BODY_LIMIT = "16mb";
@@ -19,6 +20,29 @@ export interface SchedulerAppDeps extends BinderDeps {
   registry: Registry;
   /** True once the informers have listed nodes, leases and pods. */
   ready: () => boolean;
+  /** The node monitors' latest samples and the last audit events, for the page (NATS only). */
+  live?: { usage: LiveUsage; events: RecentEvents };
+}
+
+/** The page lists at most this many pending GPU pods (the oldest), each explained. */
+const PENDING_SHOWN = 20;
+
+/** The oldest pending GPU pods, each with why it is not placed. */
+function pendingGpuPods(
+  deps: SchedulerAppDeps,
+): { namespace: string; name: string; reason: string }[] {
+  const nodes = deps.view.nodeNames();
+  return deps.view.pending
+    .oldest(PENDING_SHOWN * 5)
+    .flatMap((pod) => {
+      const { demand, verdicts } = explainPod(pod as Parameters<typeof explainPod>[0], nodes, deps);
+      if (demand.kind !== "devices") return [];
+      const meta = pod.metadata ?? {};
+      return [
+        { namespace: meta.namespace ?? "", name: meta.name ?? "", reason: pendingReason(verdicts) },
+      ];
+    })
+    .slice(0, PENDING_SHOWN);
 }
 
 interface ErrorLike {
@@ -146,7 +170,12 @@ function statusRoutes(app: express.Express, deps: SchedulerAppDeps): void {
     res.type("html").send(UI_PAGE);
   });
   app.get("/ui/state", (_req, res) => {
-    res.json(uiState(deps.view));
+    res.json(
+      uiState(deps.view, {
+        ...(deps.live ?? {}),
+        pending: () => pendingGpuPods(deps),
+      }),
+    );
   });
   app.get("/metrics", async (_req, res) => {
     res.type(deps.registry.contentType).send(await deps.registry.metrics());

@@ -119,16 +119,25 @@ export function deviceStats(view: ClusterView): DeviceStat[] {
     for (const [i, device] of candidate.devices.entries()) {
       const used = candidate.usage[i] ?? NO_USAGE;
       const slices = holders.flatMap((h) =>
-        h.devices
-          .flat()
-          .filter((d) => d.uuid === device.uuid)
-          .map((d) => ({ namespace: h.namespace, pod: h.name, cores: d.cores })),
+        h.devices.flatMap((container, containerIndex) =>
+          container
+            .filter((d) => d.uuid === device.uuid)
+            .map((d) => ({
+              namespace: h.namespace,
+              pod: h.name,
+              containerIndex,
+              memoryMiB: d.memoryMiB,
+              cores: d.cores,
+            })),
+        ),
       );
       stats.push({
         node,
         uuid: device.uuid,
+        index: device.index,
         type: device.type,
         memoryCapacityMiB: device.memoryMiB,
+        cores: device.cores,
         memoryAllocatedMiB: used.memoryMiB,
         coresAllocated: Math.min(used.cores, device.cores),
         slices,

@@ -4,6 +4,7 @@
 // turns API objects into core's NodeCandidate.
 
 import type { V1Lease, V1Node, V1Pod } from "@kubernetes/client-node";
+import { PendingPods } from "./pending.js";
 import { QuotaBook } from "./quotas.js";
 import {
   AGENT_LEASE_PREFIX,
@@ -154,6 +155,8 @@ export class ClusterView {
   private readonly nodeChanges = new Map<string, number>();
   /** Namespace GPU quotas and what each namespace holds, kept in step with the holdings. */
   readonly quotas = new QuotaBook();
+  /** Pods not bound yet (the page lists the GPU ones with why they wait). */
+  readonly pending = new PendingPods();
   /** Per node, who waits for its next change. */
   private readonly waiters = new Map<string, Set<() => void>>();
 
@@ -252,6 +255,7 @@ export class ClusterView {
   setPod(pod: V1Pod): void {
     const uid = pod.metadata?.uid;
     if (uid === undefined) return;
+    this.pending.set(pod);
     const holding = this.holdingOf(pod);
     if (holding === undefined) this.annotated.delete(uid);
     else this.annotated.set(uid, holding);
@@ -263,6 +267,7 @@ export class ClusterView {
 
   removePod(pod: V1Pod): void {
     const uid = pod.metadata?.uid ?? "";
+    this.pending.remove(pod);
     this.annotated.delete(uid);
     this.reservations.delete(uid);
     this.place(uid);

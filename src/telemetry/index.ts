@@ -4,12 +4,14 @@ export { createLogger } from "./logger.js";
 export type { Logger, LoggerOptions } from "./logger.js";
 export {
   createRegistry,
+  HAMI_ZONE,
   nodeMetrics,
   Registry,
   schedulerMetrics,
   webhookMetrics,
 } from "./metrics.js";
 export type {
+  ClusterStat,
   DeviceStat,
   NodeMetrics,
   QuotaStat,

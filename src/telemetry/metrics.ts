@@ -2,6 +2,7 @@
 // isolated ones and two components in one process never collide on a global registry.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { ClusterStatus } from "../core/index.js";
 
 export { Registry } from "prom-client";
 
@@ -52,11 +53,20 @@ export function webhookMetrics(registry: Registry): WebhookMetrics {
 export interface DeviceStat {
   node: string;
   uuid: string;
+  index: number;
   type: string;
   memoryCapacityMiB: number;
+  cores: number;
   memoryAllocatedMiB: number;
   coresAllocated: number;
-  slices: { namespace: string; pod: string; cores: number }[];
+  /** Per container slice on it; containerIndex is its place in the pod's device list. */
+  slices: {
+    namespace: string;
+    pod: string;
+    containerIndex: number;
+    memoryMiB: number;
+    cores: number;
+  }[];
 }
 
 /** A namespace's GPU quota for one resource, for the hami_resource_quota_* gauges. */
@@ -67,18 +77,185 @@ export interface QuotaStat {
   limit?: number;
 }
 
+/** The cluster in one line (core clusterSummary, plus what the node monitors report). */
+export type ClusterStat = ClusterStatus;
+
 export interface SchedulerMetrics {
   latency: Histogram<"verb">;
   binds: Counter<"result">;
 }
 
 const MiB = 1024 * 1024;
+/** HAMi registers its collectors with the constant label zone="vGPU" (cmd/scheduler/metrics.go,
+ * cmd/vGPUmonitor/metrics.go NewClusterManager); its dashboards may select on it. */
+export const HAMI_ZONE = "vGPU";
 
-/** Scheduler metrics; device gauges use HAMi's names where the meaning matches. */
+type DeviceLabel = "node" | "device_uuid" | "device_index" | "device_type" | "zone";
+type Labels = Partial<Record<string, string>>;
+
+function gauges(
+  registry: Registry,
+  series: [string, string, readonly string[], () => [Labels, number][]][],
+): void {
+  for (const [name, help, labelNames, values] of series)
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [labels, value] of values()) this.set(labels, value);
+      },
+    });
+}
+
+/** HAMi's scheduler gauges, same names, labels and values (Project-HAMi/HAMi cmd/scheduler/metrics.go). */
+function hamiDeviceGauges(registry: Registry, devices: () => DeviceStat[]): void {
+  const base: DeviceLabel[] = ["node", "device_uuid", "device_index", "device_type", "zone"];
+  const labels = (d: DeviceStat): Labels => ({
+    node: d.node,
+    device_uuid: d.uuid,
+    device_index: String(d.index),
+    device_type: d.type,
+    zone: HAMI_ZONE,
+  });
+  const withCores = (d: DeviceStat): Labels => ({ ...labels(d), device_cores: String(d.cores) });
+  const each = (value: (d: DeviceStat) => [Labels, number]) => () => devices().map(value);
+  const slice = ["namespace", "node", "pod", "container_index", "device_uuid", "zone"];
+  const slices = (value: (s: DeviceStat["slices"][number]) => number) => () =>
+    devices().flatMap((d) =>
+      d.slices.map((s): [Labels, number] => [
+        {
+          namespace: s.namespace,
+          node: d.node,
+          pod: s.pod,
+          container_index: String(s.containerIndex),
+          device_uuid: d.uuid,
+          zone: HAMI_ZONE,
+        },
+        value(s),
+      ]),
+    );
+  gauges(registry, [
+    [
+      "hami_gpu_memory_limit_bytes",
+      "Device memory limit for a certain GPU",
+      base,
+      each((d) => [labels(d), d.memoryCapacityMiB * MiB]),
+    ],
+    [
+      "hami_gpu_core_limit_ratio",
+      "Device core limit for a certain GPU",
+      base,
+      each((d) => [labels(d), d.cores]),
+    ],
+    [
+      "hami_gpu_memory_allocated_bytes",
+      "Device memory allocated for a certain GPU",
+      [...base, "device_cores"],
+      each((d) => [withCores(d), d.memoryAllocatedMiB * MiB]),
+    ],
+    [
+      "hami_gpu_shared_count",
+      "Number of containers sharing this GPU",
+      base,
+      each((d) => [labels(d), d.slices.length]),
+    ],
+    [
+      "hami_gpu_core_allocated_ratio",
+      "Device core allocated for a certain GPU",
+      base,
+      each((d) => [labels(d), d.coresAllocated]),
+    ],
+    [
+      "hami_node_gpu_overview",
+      "GPU overview on a certain node",
+      [...base, "device_cores", "device_memory_limit"],
+      each((d) => [
+        { ...withCores(d), device_memory_limit: String(d.memoryCapacityMiB) },
+        d.memoryAllocatedMiB * MiB,
+      ]),
+    ],
+    [
+      "hami_node_gpu_memory_allocated_ratio",
+      "GPU Memory Allocated Percentage on a certain GPU",
+      base,
+      () =>
+        devices()
+          .filter((d) => d.memoryCapacityMiB > 0)
+          .map((d) => [labels(d), d.memoryAllocatedMiB / d.memoryCapacityMiB]),
+    ],
+    [
+      "hami_vgpu_memory_allocated_bytes",
+      "vGPU memory allocated from a container",
+      slice,
+      slices((s) => s.memoryMiB * MiB),
+    ],
+    [
+      "hami_vgpu_core_allocated_ratio",
+      "vGPU core allocated from a container",
+      slice,
+      slices((s) => s.cores),
+    ],
+  ]);
+}
+
+/** Ours: the cluster summary the page shows, as gauges. */
+function clusterGauges(registry: Registry, cluster: () => ClusterStat): void {
+  const one = (value: (c: ClusterStat) => number | undefined) => (): [Labels, number][] => {
+    const v = value(cluster());
+    return v === undefined ? [] : [[{}, v]];
+  };
+  const ratio = (a: number, b: number): number | undefined => (b > 0 ? a / b : undefined);
+  gauges(registry, [
+    ["hami_cluster_gpus", "GPUs registered by node agents", [], one((c) => c.gpus)],
+    [
+      "hami_cluster_gpu_memory_allocated_ratio",
+      "Device memory booked by pods over all GPUs' (0..1)",
+      [],
+      one((c) => ratio(c.memoryAllocatedMiB, c.memoryMiB)),
+    ],
+    [
+      "hami_cluster_gpu_core_allocated_ratio",
+      "Cores booked by pods over all GPUs' (0..1)",
+      [],
+      one((c) => ratio(c.coresAllocated, c.cores)),
+    ],
+    [
+      "hami_cluster_gpu_memory_used_ratio",
+      "Device memory in use as the node monitors report it, over the GPUs reporting (0..1)",
+      [],
+      one((c) => ratio(c.hostMemoryUsedMiB, c.hostMemoryTotalMiB)),
+    ],
+    [
+      "hami_cluster_gpus_reporting",
+      "GPUs whose node monitor reports host figures",
+      [],
+      one((c) => c.gpusReporting),
+    ],
+    ["hami_cluster_gpu_free", "Free GPU share, summed (GPUs)", [], one((c) => c.freeGpus)],
+    [
+      "hami_cluster_gpu_fragmentation",
+      "Free GPU share the current workload's task classes cannot use (GPUs; the placement benchmark's measure)",
+      [],
+      one((c) => c.fragmentationGpus),
+    ],
+    [
+      "hami_cluster_fragmented_gpus",
+      "GPUs partly booked whose free share is smaller than any current task class asks for",
+      [],
+      one((c) => c.fragmentedGpus),
+    ],
+  ]);
+}
+
+/** Scheduler metrics: HAMi's scheduler gauges (names, labels, values), the cluster summary, and ours. */
 export function schedulerMetrics(
   registry: Registry,
   devices: () => DeviceStat[],
   quotas: () => QuotaStat[] = () => [],
+  cluster?: () => ClusterStat,
 ): SchedulerMetrics {
   // HAMi's names and labels (cmd/scheduler/metrics.go collectQuotaMetrics), for its dashboards.
   new Gauge({
@@ -107,51 +284,8 @@ export function schedulerMetrics(
           this.set({ namespace: q.namespace, quota_name: q.resource }, q.limit);
     },
   });
-  const deviceLabels = ["node", "deviceuuid", "devicetype"] as const;
-  const gauge = (name: string, help: string, value: (d: DeviceStat) => number): void => {
-    new Gauge({
-      name,
-      help,
-      labelNames: deviceLabels,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const d of devices())
-          this.set({ node: d.node, deviceuuid: d.uuid, devicetype: d.type }, value(d));
-      },
-    });
-  };
-  gauge(
-    "hami_gpu_memory_allocated_bytes",
-    "Device memory given to pods",
-    (d) => d.memoryAllocatedMiB * MiB,
-  );
-  gauge(
-    "hami_gpu_memory_capacity_bytes",
-    "Device memory offered to pods (memory x deviceMemoryScaling)",
-    (d) => d.memoryCapacityMiB * MiB,
-  );
-  gauge(
-    "hami_gpu_core_allocated_ratio",
-    "Share of the device's cores given to pods (0..1)",
-    (d) => d.coresAllocated / 100,
-  );
-  gauge("hami_gpu_shared_count", "Containers sharing the device", (d) => d.slices.length);
-  new Gauge({
-    name: "hami_vgpu_core_allocated_ratio",
-    help: "Share of the device's cores given to one pod's container slice (0..1)",
-    labelNames: ["podnamespace", "podname", "node", "deviceuuid"],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const d of devices())
-        for (const s of d.slices)
-          this.set(
-            { podnamespace: s.namespace, podname: s.pod, node: d.node, deviceuuid: d.uuid },
-            s.cores / 100,
-          );
-    },
-  });
+  hamiDeviceGauges(registry, devices);
+  if (cluster !== undefined) clusterGauges(registry, cluster);
   return {
     latency: new Histogram({
       name: "hami_scheduler_latency_seconds",

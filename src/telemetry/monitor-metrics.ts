@@ -1,8 +1,10 @@
 // The node monitor's metrics, read from its latest sample at scrape time. The names and labels are
 // HAMi's device monitor's (Project-HAMi/HAMi cmd/vGPUmonitor/metrics.go), so its Grafana boards work
-// unchanged; the figures HAMi does not have (temperature, power, untracked memory) are ours.
+// unchanged (with its constant label zone="vGPU"); the figures HAMi does not have (temperature,
+// power, tracked and untracked memory) are ours.
 
 import { Gauge, type Registry } from "prom-client";
+import { HAMI_ZONE } from "./metrics.js";
 import {
   UUID_LABEL_CHARS,
   type ContainerUsage,
@@ -11,8 +13,15 @@ import {
   type VDeviceUsage,
 } from "../core/index.js";
 
-const CONTAINER_LABELS = ["namespace", "pod", "container", "vdevice_index", "device_uuid"] as const;
-const HOST_LABELS = ["node", "device_index", "device_uuid", "device_type"] as const;
+const CONTAINER_LABELS = [
+  "namespace",
+  "pod",
+  "container",
+  "vdevice_index",
+  "device_uuid",
+  "zone",
+] as const;
+const HOST_LABELS = ["node", "device_index", "device_uuid", "device_type", "zone"] as const;
 
 type ContainerFigure = (d: VDeviceUsage, c: ContainerUsage) => number | undefined;
 type HostFigure = (g: GpuUsage) => number | undefined;
@@ -90,6 +99,7 @@ export function monitorMetrics(registry: Registry, latest: () => NodeUsage | und
               container: c.container,
               vdevice_index: String(d.index),
               device_uuid: d.uuid.slice(0, UUID_LABEL_CHARS),
+              zone: HAMI_ZONE,
             };
             this.set(labels, value);
           }
@@ -112,6 +122,7 @@ export function monitorMetrics(registry: Registry, latest: () => NodeUsage | und
             device_index: String(g.index),
             device_uuid: g.uuid,
             device_type: g.type,
+            zone: HAMI_ZONE,
           };
           this.set(labels, value);
         }

@@ -1,11 +1,18 @@
 // `hami local` (npm start) end to end: the whole system on this machine with simulated GPU nodes
-// (no real kubelet, no GPUs). Waits for the examples to be placed, checks the printed table, the
-// /ui/state data and the /ui page in headless Chromium (playwright-core; a screenshot is taken),
-// then Ctrl-C: everything stops and the temp state is removed.
+// (no real kubelet, no GPUs; each container's HAMi-core shared region is SIMULATED, written as
+// libvgpu.so would). Waits for the examples to be placed, checks the printed table, the node
+// monitors' metrics, a region rewritten by the test reaching the metrics and /ui/state, a pending
+// pod's reason, the /ui page in headless Chromium (playwright-core; a screenshot is saved under
+// .artifacts/), then Ctrl-C: everything stops and the temp state is removed.
 
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
+import { mkdir, readdir, rename, writeFile } from "node:fs/promises";
 import { spawnSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { encodeSharedRegion } from "../../src/core/index.js";
 import { after, before, describe, it } from "node:test";
 import { controlPlaneMissing } from "../helpers/control-plane.js";
 import { runHami, spawnHami } from "../helpers/cli.js";
@@ -19,8 +26,16 @@ async function getJson(url: string): Promise<unknown> {
 }
 
 interface UiState {
-  nodes: { name: string; devices: { uuid: string; pods: { name: string }[] }[] }[];
+  nodes: {
+    name: string;
+    devices: { uuid: string; pods: { name: string; usedMiB?: number; limitMiB?: number }[] }[];
+  }[];
+  pending: { namespace: string; name: string; reason: string }[];
+  summary: { gpusReporting: number; usedMiB: number; fragmentedGpus: number };
 }
+
+const MiB = 1024 * 1024;
+const ARTIFACTS = resolve(import.meta.dirname, "../../.artifacts");
 
 describe("hami local (npm start)", { skip: missing }, () => {
   let run: ReturnType<typeof spawnHami>;
@@ -111,6 +126,115 @@ describe("hami local (npm start)", { skip: missing }, () => {
     assert.equal(holder("multi-gpu").length, 2);
   });
 
+  const monitors = () =>
+    [...run.output().stdout.matchAll(/node monitor of (\S+): (\S+)/g)].map(([, node, url]) => ({
+      node: node ?? "",
+      url: url ?? "",
+    }));
+  const core = () => {
+    const kc = new KubeConfig();
+    kc.loadFromFile(/kubeconfig (\S+)/.exec(run.output().stdout)?.[1] ?? "");
+    return kc.makeApiClient(CoreV1Api);
+  };
+  const metricsOf = async (pod: string) => {
+    for (const { url } of monitors()) {
+      const text = await (await fetch(url)).text();
+      if (text.includes(`pod="${pod}"`)) return text;
+    }
+    return undefined;
+  };
+
+  it("every node's monitor serves HAMi's metric names for the examples' containers", async () => {
+    assert.equal(monitors().length, 3, run.output().stdout);
+    const text = await waitFor("memory-mib's region read", () => metricsOf("memory-mib"), 30_000);
+    const labels = 'namespace="default",pod="memory-mib",container="cuda",vdevice_index="0"';
+    assert.match(
+      text,
+      new RegExp(
+        `hami_vgpu_memory_limit_bytes\\{${labels},device_uuid="GPU-[^"]+",zone="vGPU"\\} ${3000 * MiB}`,
+      ),
+    );
+    assert.match(text, new RegExp(`hami_vgpu_memory_used_bytes\\{${labels},[^}]*\\} \\d+`));
+    assert.match(text, /hami_host_gpu_memory_total_bytes\{node="hami-local-/);
+  });
+
+  it("a region that changes reaches the node's metrics and /ui/state; a pod that fits nowhere is pending with why", async () => {
+    const api = core();
+    const pod = await api.readNamespacedPod({ namespace: "default", name: "memory-mib" });
+    const uid = pod.metadata?.uid ?? "";
+    const dirs = (await readdir(tmpdir())).filter((d) => d.startsWith("hami-local-"));
+    const found = dirs
+      .map((d) => join(tmpdir(), d, "hook", "vgpu", "containers", `${uid}_cuda`))
+      .filter((d) => existsSync(d));
+    assert.equal(found.length, 1, `one cache dir for ${uid}`);
+    const dir = found[0] ?? "";
+    const [file = ""] = (await readdir(dir)).filter((f) => f.endsWith(".cache"));
+    const gpu = pod.metadata?.annotations?.["hami.io/vgpu-devices-allocated"]?.split(",")[0] ?? "";
+    const region = encodeSharedRegion({
+      devices: [{ uuid: gpu, limitBytes: 3000 * MiB, smLimit: 0 }],
+      processes: [{ hostPid: 9, devices: [{ usedBytes: 2900 * MiB, smUtil: 77 }] }],
+      lastKernelTime: Math.floor(Date.now() / 1000),
+    });
+    await writeFile(join(dir, `${file}.tmp`), region);
+    await rename(join(dir, `${file}.tmp`), join(dir, file));
+    await waitFor(
+      "the monitor following the region",
+      async () =>
+        (await metricsOf("memory-mib"))?.includes(`} ${2900 * MiB}`) === true ? true : undefined,
+      30_000,
+    );
+    await api.createNamespacedPod({
+      namespace: "default",
+      body: {
+        metadata: { name: "too-big", namespace: "default" },
+        spec: {
+          containers: [
+            {
+              name: "cuda",
+              image: "cuda",
+              resources: { limits: { "nvidia.com/gpu": "1", "nvidia.com/gpumem": "900000" } },
+            },
+          ],
+        },
+      },
+    });
+    const state = await waitFor(
+      "/ui/state with the used figure and the pending pod",
+      async () => {
+        const s = (await getJson(`${ui}/state`)) as UiState;
+        const used = s.nodes
+          .flatMap((n) => n.devices.flatMap((d) => d.pods))
+          .find((p) => p.name === "memory-mib")?.usedMiB;
+        return used === 2900 && s.pending.some((p) => p.name === "too-big") ? s : undefined;
+      },
+      30_000,
+    );
+    assert.match(
+      state.pending.find((p) => p.name === "too-big")?.reason ?? "",
+      /^0\/3 nodes fit \(3: /,
+    );
+    assert.ok(state.summary.gpusReporting >= 14, JSON.stringify(state.summary));
+    assert.ok(state.summary.usedMiB > 2900, JSON.stringify(state.summary));
+  });
+
+  it("the printed `hami status` shows what the monitors report used next to what is booked", async () => {
+    const line =
+      /status: +NATS_USER=(\S+) NATS_PASSWORD=(\S+) hami status --kubeconfig (\S+) --nats (\S+) --nats-ca (\S+)/.exec(
+        run.output().stdout,
+      );
+    assert.ok(line, run.output().stdout);
+    const [, user = "", password = "", kubeconfig = "", url = "", ca = ""] = line;
+    const status = await runHami(
+      ["status", "--kubeconfig", kubeconfig, "--nats", url, "--nats-ca", ca],
+      { NATS_USER: user, NATS_PASSWORD: password },
+    );
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(
+      status.stdout,
+      /GPU-\S+ +NVIDIA-\S+ .* mem +\d+\/\d+ +MiB .* used +\d+ MiB .*default\/memory-mib \(2900\/3000 MiB\)/,
+    );
+  });
+
   it(
     "the /ui page draws the placed pod on the right GPU card (headless Chromium)",
     { skip: chromium === "" ? "chromium not installed (.ci/run installs it)" : false },
@@ -126,8 +250,19 @@ describe("hami local (npm start)", { skip: missing }, () => {
         const item = page.locator('[data-gpu="GPU-v100-3"] [data-pod="default/uuid-include"]');
         await item.waitFor({ timeout: 15_000 });
         assert.match(await item.innerText(), /default\/uuid-include 1000 MiB, 0%/);
+        const used = page.locator('[data-use="default/memory-mib"]');
+        await used.waitFor({ timeout: 15_000 });
+        assert.match(await used.innerText(), /used 2900 \/ 3000 MiB, SM 77%/);
+        const pending = page.locator('[data-pending="default/too-big"]');
+        assert.match(await pending.innerText(), /default\/too-big: 0\/3 nodes fit/);
+        assert.match(
+          await page.locator("#summary").innerText(),
+          /\d+ GPUs .* booked memory \d+% .* used memory \d+% \(containers, \d+ GPUs reporting\) .* fragmented GPUs \d+/,
+        );
         const shot = await page.screenshot({ fullPage: true });
         assert.ok(shot.length > 10_000, "a real screenshot");
+        await mkdir(ARTIFACTS, { recursive: true });
+        await writeFile(join(ARTIFACTS, "local-ui.png"), shot);
       } finally {
         await browser.close();
       }

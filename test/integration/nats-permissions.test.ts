@@ -10,11 +10,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { connect, type NatsConnection } from "nats";
+import type { NodeUsage } from "../../src/core/index.js";
 import {
   NatsBus,
   natsAuthorization,
   natsTls,
   STREAM_NAME,
+  USAGE_STREAM,
   type HamiEvent,
   type NatsRole,
   type NatsUser,
@@ -132,6 +134,63 @@ describe("nats permissions - one user per component role (real nats-server)", ()
     const info = await (await nc.jetstreamManager()).streams.info(STREAM_NAME);
     await nc.close();
     assert.equal(info.state.messages, 2, "only the two legitimate events are in the stream");
+  });
+
+  it("live usage: node agents publish the last sample per node, the scheduler and audit users read it, no one else writes it", async () => {
+    const sample = (node: string, used: number): NodeUsage => ({
+      node,
+      time: new Date().toISOString(),
+      orphans: 0,
+      gpus: [{ uuid: "GPU-1", index: 0, type: "NVIDIA-T4", trackedBytes: used, containers: 0 }],
+      containers: [],
+    });
+    const node = (await bus("node")).usageBoard();
+    for (const used of [1, 2, 3]) node.publish(sample("node-a", used));
+    node.publish(sample("node-b", 7));
+    const nc = await raw("audit");
+    await waitFor("two nodes' last samples kept", async () => {
+      const info = await (
+        await nc.jetstreamManager()
+      ).streams
+        .info(USAGE_STREAM)
+        .catch(() => undefined);
+      return info?.state.messages === 2 ? true : undefined;
+    });
+    for (const role of ["webhook", "scheduler", "audit"] as const) {
+      const forger = await raw(role);
+      forger.publish("hami.usage.node-a", JSON.stringify(sample("node-a", 666)));
+      await forger.flush().catch(() => undefined);
+      await forger.close();
+    }
+    const stored = new Map<string, number>();
+    const before = (await bus("audit"))
+      .usageBoard()
+      .watch((u) => void stored.set(u.node, u.gpus[0]?.trackedBytes ?? -1));
+    await before.caughtUp;
+    await before.stop();
+    assert.deepEqual(Object.fromEntries(stored), { "node-a": 3, "node-b": 7 }, "nothing forged");
+    // A node agent may write only well-formed samples of the node its subject names.
+    const wrong = await raw("node");
+    wrong.publish("hami.usage.node-a", JSON.stringify(sample("node-b", 999)));
+    wrong.publish("hami.usage.node-c", "not json");
+    await wrong.flush();
+    await wrong.close();
+    for (const role of ["scheduler", "audit"] as const) {
+      const seen = new Map<string, number>();
+      const problems: string[] = [];
+      const watch = (await bus(role)).usageBoard().watch(
+        (u) => void seen.set(u.node, u.gpus[0]?.trackedBytes ?? -1),
+        (problem) => void problems.push(problem),
+      );
+      await watch.caughtUp;
+      await watch.stop();
+      assert.deepEqual(Object.fromEntries(seen), { "node-b": 7 }, role);
+      assert.equal(problems.length, 2, problems.join("; "));
+      assert.match(problems.join("; "), /sample of node node-b on hami\.usage\.node-a/);
+    }
+    const info = await (await nc.jetstreamManager()).streams.info(USAGE_STREAM);
+    await nc.close();
+    assert.equal(info.config.max_msgs_per_subject, 1);
   });
 
   it("the standalone webhook publishes admission events and nothing else", async () => {

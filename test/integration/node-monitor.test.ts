@@ -145,7 +145,7 @@ describe(
       const uid = pod.metadata?.uid ?? "";
       await writeRegion(uid, "c0", 1000, 20);
       const labels =
-        '{namespace="default",pod="infer",container="c0",vdevice_index="0",device_uuid="GPU-aaaa"}';
+        '{namespace="default",pod="infer",container="c0",vdevice_index="0",device_uuid="GPU-aaaa",zone="vGPU"}';
       await until("used 1000 MiB", (t) =>
         t.includes(`hami_vgpu_memory_used_bytes${labels} ${1000 * MiB}`),
       );
@@ -174,7 +174,7 @@ describe(
 
     it("per GPU: the host figures HAMi names, and ours (temperature, power, tracked, untracked)", async () => {
       const host =
-        '{node="monitor-node",device_index="0",device_uuid="GPU-aaaa",device_type="NVIDIA-A100-SXM4-40GB"}';
+        '{node="monitor-node",device_index="0",device_uuid="GPU-aaaa",device_type="NVIDIA-A100-SXM4-40GB",zone="vGPU"}';
       await until("host figures", (t) =>
         t.includes(`hami_vgpu_memory_tracked_bytes${host} ${2500 * MiB}`),
       );

@@ -20,6 +20,7 @@ import {
   ClusterView,
   createSchedulerApp,
   deviceStats,
+  uiState,
   feedView,
   type ViewFeed,
 } from "../../src/scheduler/index.js";
@@ -72,7 +73,12 @@ describe("scheduler app against a real kube-apiserver", { skip: missing }, () =>
       requireLease: false,
     });
     const registry = createRegistry(false);
-    const metrics = schedulerMetrics(registry, () => deviceStats(view));
+    const metrics = schedulerMetrics(
+      registry,
+      () => deviceStats(view),
+      () => [],
+      () => uiState(view).summary,
+    );
     const log = createLogger({ level: "silent" });
     feed = feedView(kc, view, { leaseNamespace: "kube-system", log });
     await feed.synced;
@@ -303,22 +309,25 @@ describe("scheduler app against a real kube-apiserver", { skip: missing }, () =>
 
   it("metrics show per-device allocation with HAMi's names, bind counts and latency", async () => {
     const text = (await request(app).get("/metrics")).text;
-    assert.match(
-      text,
-      /hami_gpu_memory_allocated_bytes\{node="node-a",deviceuuid="GPU-node-a-0",devicetype="NVIDIA-Tesla-T4"\} 3145728000/,
-    );
-    assert.match(
-      text,
-      /hami_gpu_core_allocated_ratio\{node="node-a",deviceuuid="GPU-node-a-1",devicetype="NVIDIA-Tesla-T4"\} 0.2/,
-    );
-    assert.match(
-      text,
-      /hami_gpu_shared_count\{node="node-a",deviceuuid="GPU-node-a-0",devicetype="NVIDIA-Tesla-T4"\} 1/,
-    );
-    assert.match(
-      text,
-      /hami_vgpu_core_allocated_ratio\{podnamespace="default",podname="bound",node="node-a",deviceuuid="GPU-node-a-0"\} 0.2/,
-    );
+    const a0 =
+      'node="node-a",device_uuid="GPU-node-a-0",device_index="0",device_type="NVIDIA-Tesla-T4",zone="vGPU"';
+    const a1 =
+      'node="node-a",device_uuid="GPU-node-a-1",device_index="1",device_type="NVIDIA-Tesla-T4",zone="vGPU"';
+    for (const line of [
+      `hami_gpu_memory_allocated_bytes{${a0},device_cores="100"} 3145728000`,
+      `hami_gpu_memory_limit_bytes{${a0}} 16777216000`,
+      `hami_gpu_core_limit_ratio{${a0}} 100`,
+      `hami_gpu_core_allocated_ratio{${a1}} 20`,
+      `hami_gpu_shared_count{${a0}} 1`,
+      `hami_node_gpu_overview{${a0},device_cores="100",device_memory_limit="16000"} 3145728000`,
+      `hami_node_gpu_memory_allocated_ratio{${a0}} 0.1875`,
+      'hami_vgpu_core_allocated_ratio{namespace="default",node="node-a",pod="bound",container_index="0",device_uuid="GPU-node-a-0",zone="vGPU"} 20',
+      'hami_vgpu_memory_allocated_bytes{namespace="default",node="node-a",pod="bound",container_index="0",device_uuid="GPU-node-a-0",zone="vGPU"} 3145728000',
+      "hami_cluster_gpus 4",
+    ])
+      assert.ok(text.includes(line), `${line} in\n${text}`);
+    assert.match(text, /hami_cluster_gpu_memory_allocated_ratio 0\.\d+/);
+    assert.match(text, /hami_cluster_gpu_fragmentation \d/);
     assert.match(text, /hami_scheduler_binds_total\{result="bound"\} 1/);
     assert.match(text, /hami_scheduler_binds_total\{result="unfit"\} 1/);
     assert.match(text, /hami_scheduler_latency_seconds_count\{verb="filter"\} \d+/);
