@@ -172,6 +172,54 @@ describe("Helm chart", { skip: missing }, () => {
       assert.ok(names.includes(expected), `${expected} missing from ${names.join(", ")}`);
   });
 
+  it("observability: the node monitor's port and Service, ServiceMonitors and the Grafana dashboard when asked", async () => {
+    const plain = manifests((await template()).stdout);
+    const agent = plain.find(
+      (m) => m.kind === "DaemonSet" && m.metadata.name === "hami-device-plugin",
+    );
+    const args = JSON.stringify(agent);
+    for (const flag of [
+      "--monitor-port=9394",
+      "--monitor-period=10",
+      "--untracked-threshold-mib=1024",
+      "--untracked-hold=300",
+    ])
+      assert.ok(args.includes(flag), `${flag} in the agent's args`);
+    assert.ok(plain.some((m) => m.kind === "Service" && m.metadata.name === "hami-device-monitor"));
+    assert.ok(
+      !plain.some(
+        (m) => m.kind === "ServiceMonitor" || m.metadata.name === "hami-grafana-dashboard",
+      ),
+    );
+    const rendered = await template(
+      "devicePlugin.monitor.serviceMonitor.enabled=true",
+      "scheduler.serviceMonitor.enabled=true",
+      "grafanaDashboard.enabled=true",
+      "grafanaDashboard.namespace=monitoring",
+    );
+    assert.equal(rendered.code, 0, rendered.stderr);
+    const objects = manifests(rendered.stdout);
+    assert.deepEqual(
+      objects
+        .filter((m) => m.kind === "ServiceMonitor")
+        .map((m) => m.metadata.name)
+        .sort(),
+      ["hami-device-monitor", "hami-scheduler"],
+    );
+    const dashboard = objects.find((m) => m.metadata.name === "hami-grafana-dashboard");
+    assert.match(JSON.stringify(dashboard?.metadata), /"grafana_dashboard":"1"/);
+    assert.equal(dashboard?.metadata.namespace, "monitoring");
+    const json = JSON.parse(dashboard?.data?.["hami-ts.json"] ?? "") as {
+      uid: string;
+      panels: unknown[];
+    };
+    assert.equal(json.uid, "hami-ts-gpus");
+    assert.ok(json.panels.length > 10);
+    const off = manifests((await template("devicePlugin.monitor.enabled=false")).stdout);
+    assert.ok(JSON.stringify(off).includes("--monitor-period=0"));
+    assert.ok(!off.some((m) => m.metadata.name === "hami-device-monitor"));
+  });
+
   for (const [label, values] of [
     ["default values", []],
     ["other values", OTHER_VALUES],
