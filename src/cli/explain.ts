@@ -27,6 +27,8 @@ interface Explanation {
   node?: string;
   demand: { kind: string; message?: string };
   verdicts: Verdict[];
+  /** Per node, its device settings and where each came from (cluster config or nodeconfig). */
+  nodeSettings?: Record<string, string>;
 }
 
 function line(v: Verdict): string {
@@ -42,7 +44,17 @@ export function formatExplanation(e: Explanation): string {
   const head = `pod ${e.pod}${e.node === undefined ? " (not bound)" : ` bound to ${e.node}`}`;
   if (e.demand.kind === "none") return `${head}: asks for no GPU, every node fits\n`;
   if (e.demand.kind === "invalid") return `${head}: request invalid: ${e.demand.message ?? ""}\n`;
-  return [head, "NODE\tFITS\tSCORE\tDEVICES / REASON", ...e.verdicts.map(line)].join("\n") + "\n";
+  const settings = Object.entries(e.nodeSettings ?? {}).map(([node, text]) => `  ${node}: ${text}`);
+  return (
+    [
+      head,
+      "NODE\tFITS\tSCORE\tDEVICES / REASON",
+      ...e.verdicts.map(line),
+      ...(settings.length === 0
+        ? []
+        : ["node settings (which value won: config or nodeconfig):", ...settings]),
+    ].join("\n") + "\n"
+  );
 }
 
 export async function runExplain(argv: string[]): Promise<void> {

@@ -124,6 +124,8 @@ const CLEAR_ERRORS = new Set([
   "ExplainError",
   "EventsError",
   "LocalError",
+  "NodeConfigError",
+  "DeviceFileError",
 ]);
 
 /** What the user can fix: the message, its exit code; undefined for anything else. */

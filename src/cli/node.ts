@@ -5,14 +5,24 @@ import { createServer, type Server } from "node:http";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
-import { readEnv, type Config } from "../config/index.js";
+import { readFile } from "node:fs/promises";
+import {
+  nodeSettings,
+  parseNodeConfig,
+  readEnv,
+  watchDirectories,
+  type Config,
+  type NodeConfigFile,
+  type NodeSettings,
+} from "../config/index.js";
 import { VGPU_LOCK_DIR, type NodeUsage } from "../core/index.js";
-import { NatsBus } from "../events/index.js";
+import { NatsBus, type UsageBoard } from "../events/index.js";
 import { loadKubeConfig } from "../k8s/index.js";
 import {
   fileSource,
   NodeAgent,
   nvidiaSmiSource,
+  type AgentOptions,
   type AgentSettings,
   type DeviceSource,
 } from "../node/index.js";
@@ -21,6 +31,7 @@ import {
   createRegistry,
   monitorMetrics,
   nodeMetrics,
+  type Logger,
   type Registry,
 } from "../telemetry/index.js";
 import { liveConfig } from "./live-config.js";
@@ -30,13 +41,16 @@ import { UsageError } from "./usage.js";
 export const NODE_USAGE = `usage: hami node [--node-name NAME] [--devices nvml|file:PATH] [--device-plugin-dir /var/lib/kubelet/device-plugins]
                  [--kubeconfig FILE] [--config FILE] [--lease-namespace kube-system] [--nats URL]
                  [--vgpu-lock-dir /tmp/vgpulock] [--pod-resources-socket PATH] [--metrics-port 0]
-                 [--monitor-port 0] [--monitor-period 10] [--untracked-threshold-mib 1024]
+                 [--node-config config.json] [--monitor-port 0] [--monitor-period 10] [--untracked-threshold-mib 1024]
                  [--untracked-hold 300]
   --node-name      defaults to $NODE_NAME, then the host name
   --devices        nvml: nvidia-smi on this host; file:PATH: GPUs described in a YAML/JSON file (mock)
   --vgpu-lock-dir  host directory mounted at /tmp/vgpulock for HAMi-core's locks (HAMi's is the same path)
   --pod-resources-socket  the kubelet's PodResources API (default: pod-resources/kubelet.sock beside
                    the device-plugins dir); each Allocate answer is checked against it
+  --node-config    HAMi's per-node config.json ({"nodeconfig": [{"name": NODE, "devicesplitcount": 4, ...}]}):
+                   this node's entry overrides the cluster's split count, scaling, log level and
+                   filters GPUs (filterdevices uuid/index); followed on change
   --metrics-port   serve /metrics (hami_allocation_verified_total, hami_allocation_mismatch_total) on
                    this port, read only; 0: off
   --monitor-port   serve the node monitor's /metrics (HAMi's device monitor names: hami_vgpu_memory_used_bytes,
@@ -52,23 +66,59 @@ function source(spec: string, node: string): DeviceSource {
   throw new UsageError(`--devices=${spec}: expected nvml or file:PATH`);
 }
 
-export function agentSettings(config: Config, lockDir: string): AgentSettings {
+/** The agent's settings: the cluster's nvidia settings, with this node's nodeconfig entry over
+ * them when given (HAMi's per-node config.json). */
+export function agentSettings(config: Config, lockDir: string, node?: NodeSettings): AgentSettings {
   const { nvidia } = config;
+  const own = node ?? nodeSettings(nvidia, undefined, "");
+  const logLevel = own.libCudaLogLevel.value;
   return {
     offer: {
-      splitCount: nvidia.deviceSplitCount,
-      memoryScaling: nvidia.deviceMemoryScaling,
-      coreScaling: nvidia.deviceCoreScaling,
+      splitCount: own.deviceSplitCount.value,
+      memoryScaling: own.deviceMemoryScaling.value,
+      coreScaling: own.deviceCoreScaling.value,
     },
     resourceName: nvidia.resourceCountName,
     allocate: {
       hookPath: nvidia.hookPath,
-      memoryScaling: nvidia.deviceMemoryScaling,
+      memoryScaling: own.deviceMemoryScaling.value,
       disableCoreLimit: nvidia.disablecorelimit,
       lockDir,
-      ...(nvidia.libCudaLogLevel === undefined ? {} : { libCudaLogLevel: nvidia.libCudaLogLevel }),
+      ...(logLevel === undefined ? {} : { libCudaLogLevel: logLevel }),
     },
+    filter: own.filterDevices.value,
+    ...(node === undefined ? {} : { published: node }),
   };
+}
+
+/** HAMi's config.json with the nodeconfig list, followed: an invalid new version is logged and the
+ * running one kept. */
+async function liveNodeConfig(
+  path: string | undefined,
+  log: Logger,
+): Promise<{ current: () => NodeConfigFile | undefined; stop: () => void }> {
+  if (path === undefined) return { current: () => undefined, stop: () => undefined };
+  const read = async (): Promise<NodeConfigFile> =>
+    parseNodeConfig(await readFile(path, "utf8"), path);
+  let file = await read();
+  const stop = watchDirectories({
+    paths: [path],
+    debounceMs: 200,
+    onChange: () => {
+      read()
+        .then((next) => {
+          file = next;
+          log.info({ source: path }, "node config reloaded");
+        })
+        .catch((error: unknown) => {
+          log.error({ err: error }, "node config reload failed, keeping the running one");
+        });
+    },
+    onError: (error) => {
+      log.error({ err: error }, "cannot watch the node config");
+    },
+  });
+  return { current: () => file, stop };
 }
 
 /** GET /metrics only: read only, nothing else answers. */
@@ -101,6 +151,29 @@ function port(values: Flags, name: string): number {
   return value;
 }
 
+/** The node monitor's settings from the flags (none with --monitor-period 0); samples go to NATS
+ * when there is a bus. */
+function monitorOptions(values: Flags, usage: UsageBoard | undefined): Partial<AgentOptions> {
+  const period = whole(values, "monitor-period");
+  if (period === 0) return {};
+  return {
+    monitor: {
+      periodMs: period * 1000,
+      drift: {
+        thresholdBytes: whole(values, "untracked-threshold-mib") * 1024 * 1024,
+        holdMs: whole(values, "untracked-hold") * 1000,
+      },
+      ...(usage === undefined
+        ? {}
+        : {
+            onSample: (sample: NodeUsage) => {
+              usage.publish(sample);
+            },
+          }),
+    },
+  };
+}
+
 export async function runNode(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -114,6 +187,7 @@ export async function runNode(argv: string[]): Promise<void> {
       "vgpu-lock-dir": { type: "string", default: VGPU_LOCK_DIR },
       "pod-resources-socket": { type: "string" },
       "metrics-port": { type: "string", default: "0" },
+      "node-config": { type: "string" },
       "monitor-port": { type: "string", default: "0" },
       "monitor-period": { type: "string", default: "10" },
       "untracked-threshold-mib": { type: "string", default: "1024" },
@@ -127,13 +201,16 @@ export async function runNode(argv: string[]): Promise<void> {
   const node = values["node-name"] ?? process.env.NODE_NAME ?? hostname();
   const log = createLogger({ level: env.logLevel }).child({ component: "node", node });
   const config = await liveConfig(values.config, log);
+  const nodeConfig = await liveNodeConfig(values["node-config"], log);
+  const settingsOf = (): NodeSettings =>
+    nodeSettings(config.current().nvidia, nodeConfig.current(), node);
+  for (const note of settingsOf().notes) log.warn({ node, source: values["node-config"] }, note);
   const nats = natsSettings(values, env);
   const lockDir = values["vgpu-lock-dir"];
   if (!lockDir.startsWith("/"))
     throw new UsageError(`--vgpu-lock-dir=${lockDir}: expected an absolute path`);
   const metricsPort = port(values, "metrics-port");
   const monitorPort = port(values, "monitor-port");
-  const monitorPeriod = whole(values, "monitor-period");
   const monitorRegistry = createRegistry(false);
   const pluginDir = values["device-plugin-dir"];
   const bus = nats === undefined ? undefined : await NatsBus.start({ nats, log });
@@ -145,31 +222,14 @@ export async function runNode(argv: string[]): Promise<void> {
     node,
     source: source(values.devices, node),
     pluginDir,
-    settings: () => agentSettings(config.current(), lockDir),
+    settings: () => agentSettings(config.current(), lockDir, settingsOf()),
     leaseNamespace: values["lease-namespace"],
     bus,
     log,
     podResourcesSocket:
       values["pod-resources-socket"] ?? join(dirname(pluginDir), "pod-resources", "kubelet.sock"),
     metrics: nodeMetrics(registry),
-    ...(monitorPeriod === 0
-      ? {}
-      : {
-          monitor: {
-            periodMs: monitorPeriod * 1000,
-            ...(usage === undefined
-              ? {}
-              : {
-                  onSample: (sample: NodeUsage) => {
-                    usage.publish(sample);
-                  },
-                }),
-            drift: {
-              thresholdBytes: whole(values, "untracked-threshold-mib") * 1024 * 1024,
-              holdMs: whole(values, "untracked-hold") * 1000,
-            },
-          },
-        }),
+    ...monitorOptions(values, usage),
   });
   monitorMetrics(monitorRegistry, () => agent.monitor?.latest);
   await agent.start();
@@ -180,6 +240,7 @@ export async function runNode(argv: string[]): Promise<void> {
   const shutdown = (signal: string): void => {
     log.info({ signal }, "shutting down");
     config.stop();
+    nodeConfig.stop();
     for (const server of servers) server.close();
     void agent
       .stop()

@@ -75,6 +75,8 @@ export async function runStatus(argv: string[]): Promise<void> {
     lines.push(
       `${node.name}${node.unavailable === undefined ? "" : `  (unavailable: ${node.unavailable})`}`,
     );
+    const settings = view.settings.get(node.name);
+    if (settings !== undefined) lines.push(`  settings: ${settings}`);
     for (const d of node.devices) {
       lines.push(
         `  ${d.uuid.padEnd(14)} ${d.type.padEnd(28)} mem ${String(d.memoryUsedMiB).padStart(6)}/${String(d.memoryMiB).padEnd(6)} MiB  cores ${String(d.coresUsed).padStart(3)}/${d.cores}%  slots ${d.slots}/${d.splitCount}${used(d)}${d.healthy ? "" : "  UNHEALTHY"}  ${pods(d)}`,

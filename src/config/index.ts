@@ -16,3 +16,16 @@ export { watchConfigFile, watchDirectories } from "./watch.js";
 export type { ConfigWatcherOptions, DirectoryWatchOptions } from "./watch.js";
 export { configSchema } from "./schema.js";
 export type { Config, NvidiaConfig, SchedulerConfig } from "./schema.js";
+export {
+  describeNodeSettings,
+  NodeConfigError,
+  nodeConfigFileSchema,
+  nodeSettings,
+  parseNodeConfig,
+} from "./node-config.js";
+export type {
+  NodeConfigEntry,
+  NodeConfigFile,
+  NodeSettings,
+  SettingSource,
+} from "./node-config.js";

@@ -20,6 +20,9 @@ export const Annotation = {
   nodeRegister: "hami.io/node-nvidia-register",
   /** Ours: when the agent last wrote the register annotation (RFC 3339). */
   nodeRegisterTime: "hami.io/node-register-time",
+  /** Ours: the node agent's effective device settings and where each came from (cluster config or
+   * its nodeconfig entry), for `hami status` and `hami explain`. */
+  nodeSettings: "hami.io/node-settings",
   vgpuNode: "hami.io/vgpu-node",
   vgpuTime: "hami.io/vgpu-time",
   devicesToAllocate: "hami.io/vgpu-devices-to-allocate",

@@ -29,6 +29,10 @@ export interface AgentSettings {
   offer: Offer;
   resourceName: string;
   allocate: AllocatePolicy;
+  /** GPUs not to register (HAMi's nodeconfig filterdevices), by uuid or index. */
+  filter?: { uuid: readonly string[]; index: readonly number[] };
+  /** The effective settings as published on the Node (hami.io/node-settings). */
+  published?: unknown;
 }
 
 export interface AgentOptions {
@@ -257,7 +261,9 @@ export class NodeAgent {
     await this.registrar.renewLease();
     this.every(this.options.pollMs ?? 10_000, () => this.discover());
     this.every(this.options.leaseMs ?? 10_000, () => this.registrar.renewLease());
-    this.every(this.options.registerMs ?? 60_000, () => this.registrar.register(this.devices));
+    this.every(this.options.registerMs ?? 60_000, () =>
+      this.registrar.register(this.devices, this.options.settings().published),
+    );
     if (this.options.monitor !== undefined) this.monitor?.start(this.options.monitor.periodMs);
     log.info(
       { node, devices: this.devices.length, source: this.options.source.describe },
@@ -281,15 +287,19 @@ export class NodeAgent {
 
   /** Re-reads the GPUs; on any change re-registers and re-sends ListAndWatch. */
   private async discover(): Promise<void> {
-    const found = await this.options.source.read();
-    const next = toDevices(found, this.devices, this.options.settings().offer);
+    const settings = this.options.settings();
+    const skip = settings.filter;
+    const found = (await this.options.source.read()).filter(
+      (g) => skip === undefined || !(skip.uuid.includes(g.uuid) || skip.index.includes(g.index)),
+    );
+    const next = toDevices(found, this.devices, settings.offer);
     for (const gpu of found)
       if (gpu.problem !== undefined)
         this.options.log.warn({ gpu: gpu.uuid, reason: gpu.problem }, "GPU unhealthy");
     if (JSON.stringify(next) === JSON.stringify(this.devices)) return;
     this.devices = next;
     this.plugin.setDevices(next);
-    await this.registrar.register(next);
+    await this.registrar.register(next, settings.published);
   }
 
   private every(ms: number, task: () => Promise<void>): void {

@@ -12,8 +12,9 @@ import { AGENT_LEASE_PREFIX, Annotation, encodeNodeDevices, type Device } from "
 import { isStatus, MERGE_PATCH } from "../k8s/index.js";
 
 export interface Registrar {
-  /** Writes the register annotation (always: its time is the agent's registration heartbeat). */
-  register(devices: readonly Device[]): Promise<void>;
+  /** Writes the register annotation (always: its time is the agent's registration heartbeat),
+   * with the node's effective device settings when given (hami.io/node-settings). */
+  register(devices: readonly Device[], settings?: unknown): Promise<void>;
   renewLease(): Promise<void>;
   /** Deletes the Lease: the scheduler stops placing pods here at once, not when it expires. */
   releaseLease(): Promise<void>;
@@ -28,11 +29,12 @@ export function registrar(
   const name = `${AGENT_LEASE_PREFIX}${options.node}`;
   const namespace = options.leaseNamespace;
   return {
-    register: async (devices) => {
-      const annotations = {
+    register: async (devices, settings) => {
+      const annotations: Record<string, string> = {
         [Annotation.nodeRegister]: encodeNodeDevices(devices),
         [Annotation.nodeRegisterTime]: options.clock().toISOString(),
       };
+      if (settings !== undefined) annotations[Annotation.nodeSettings] = JSON.stringify(settings);
       await core.patchNode(
         { name: options.node, body: { metadata: { annotations } } },
         MERGE_PATCH,

@@ -164,6 +164,12 @@ function statusRoutes(app: express.Express, deps: SchedulerAppDeps): void {
       node: pod.spec?.nodeName,
       demand,
       verdicts: verdicts.map((v) => withWait(v, uid, deps)),
+      nodeSettings: Object.fromEntries(
+        verdicts.flatMap((v) => {
+          const settings = deps.view.settings.get(v.node);
+          return settings === undefined ? [] : [[v.node, settings]];
+        }),
+      ),
     });
   });
   app.get("/ui", (_req, res) => {

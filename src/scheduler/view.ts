@@ -4,6 +4,7 @@
 // turns API objects into core's NodeCandidate.
 
 import type { V1Lease, V1Node, V1Pod } from "@kubernetes/client-node";
+import { describeNodeSettings } from "../config/index.js";
 import { PendingPods } from "./pending.js";
 import { QuotaBook } from "./quotas.js";
 import {
@@ -157,6 +158,8 @@ export class ClusterView {
   readonly quotas = new QuotaBook();
   /** Pods not bound yet (the page lists the GPU ones with why they wait). */
   readonly pending = new PendingPods();
+  /** Per node, its agent's effective device settings and where each came from, in one line. */
+  readonly settings = new Map<string, string>();
   /** Per node, who waits for its next change. */
   private readonly waiters = new Map<string, Set<() => void>>();
 
@@ -207,6 +210,9 @@ export class ClusterView {
     if (name === undefined) return;
     this.touch(name);
     const annotations = node.metadata?.annotations ?? {};
+    const settings = describeNodeSettings(annotations[Annotation.nodeSettings]);
+    if (settings === undefined) this.settings.delete(name);
+    else this.settings.set(name, settings);
     const raw = annotations[Annotation.nodeRegister];
     const time = annotations[Annotation.nodeRegisterTime];
     const registeredAt = time === undefined ? undefined : Date.parse(time);
@@ -235,6 +241,7 @@ export class ClusterView {
   removeNode(name: string): void {
     this.touch(name);
     this.nodes.delete(name);
+    this.settings.delete(name);
   }
 
   setLease(lease: V1Lease): void {

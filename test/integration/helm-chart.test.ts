@@ -14,7 +14,7 @@ import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { parseAllDocuments, parse } from "yaml";
 import { connect } from "nats";
 import { generateCA, generateClient, generateServing } from "../../src/certs/index.js";
-import { loadConfigFile } from "../../src/config/index.js";
+import { loadConfigFile, parseNodeConfig } from "../../src/config/index.js";
 import { natsPermissions, NatsRoles } from "../../src/events/index.js";
 import {
   CLUSTER_BIN,
@@ -218,6 +218,40 @@ describe("Helm chart", { skip: missing }, () => {
     const off = manifests((await template("devicePlugin.monitor.enabled=false")).stdout);
     assert.ok(JSON.stringify(off).includes("--monitor-period=0"));
     assert.ok(!off.some((m) => m.metadata.name === "hami-device-monitor"));
+  });
+
+  it("HAMi's per-node config.json (devicePlugin.nodeConfiguration): a ConfigMap the agent reads, or an existing one", async () => {
+    const values = join(dir, "node-config-values.yaml");
+    const config =
+      '{"nodeconfig": [{"name": "gpu-1", "devicesplitcount": 4, "filterdevices": {"uuid": [], "index": [1]}}]}';
+    await writeFile(values, `devicePlugin:\n  nodeConfiguration:\n    config: '${config}'\n`);
+    const rendered = await run(HELM, [
+      "template",
+      "hami",
+      CHART,
+      "--namespace",
+      "kube-system",
+      "-f",
+      values,
+    ]);
+    assert.equal(rendered.code, 0, rendered.stderr);
+    const objects = manifests(rendered.stdout);
+    const map = objects.find(
+      (m) => m.kind === "ConfigMap" && m.metadata.name === "hami-device-plugin",
+    );
+    const file = parseNodeConfig(map?.data?.["config.json"] ?? "", "config.json");
+    assert.equal(file.nodeconfig?.[0]?.devicesplitcount, 4);
+    const agent = JSON.stringify(objects.find((m) => m.kind === "DaemonSet"));
+    assert.ok(agent.includes("--node-config=/node-config/config.json"));
+    assert.ok(agent.includes('"configMap":{"name":"hami-device-plugin"}'), agent);
+    const external = manifests(
+      (await template("devicePlugin.nodeConfiguration.externalConfigName=site-gpu-config")).stdout,
+    );
+    assert.ok(
+      !external.some((m) => m.kind === "ConfigMap" && m.metadata.name === "hami-device-plugin"),
+    );
+    assert.ok(JSON.stringify(external).includes('"configMap":{"name":"site-gpu-config"}'));
+    assert.ok(!JSON.stringify(manifests((await template()).stdout)).includes("--node-config"));
   });
 
   for (const [label, values] of [

@@ -15,7 +15,8 @@ import request from "supertest";
 import { placementPolicy, defaultConfig, mutatePolicy } from "../../src/config/index.js";
 import { Annotation } from "../../src/core/index.js";
 import { MemoryBus } from "../../src/events/index.js";
-import { podApi } from "../../src/k8s/index.js";
+import { MERGE_PATCH, podApi } from "../../src/k8s/index.js";
+import { formatExplanation } from "../../src/cli/explain.js";
 import {
   ClusterView,
   createSchedulerApp,
@@ -345,6 +346,41 @@ describe("scheduler app against a real kube-apiserver", { skip: missing }, () =>
       ],
     );
     assert.equal((await request(app).get("/explain/default/nope")).status, 404);
+  });
+
+  it("explain shows which device setting won on each node (its agent's hami.io/node-settings)", async () => {
+    const settings = {
+      deviceSplitCount: { value: 4, from: "nodeconfig" },
+      deviceMemoryScaling: { value: 1, from: "config" },
+      deviceCoreScaling: { value: 1, from: "config" },
+      libCudaLogLevel: { from: "config" },
+      migstrategy: { value: "none", from: "config" },
+      operatingMode: { value: "hami-core", from: "config" },
+      filterDevices: { value: { uuid: [], index: [] }, from: "config" },
+      notes: [],
+    };
+    await core.patchNode(
+      {
+        name: "node-b",
+        body: {
+          metadata: { annotations: { [Annotation.nodeSettings]: JSON.stringify(settings) } },
+        },
+      },
+      MERGE_PATCH,
+    );
+    const body = await waitFor("node-b's settings in explain", async () => {
+      const res = await request(app).get("/explain/default/huge");
+      const explained = res.body as Parameters<typeof formatExplanation>[0];
+      return explained.nodeSettings?.["node-b"] === undefined ? undefined : explained;
+    });
+    assert.equal(
+      body.nodeSettings?.["node-b"],
+      "split 4 (nodeconfig), memory x1 (config), cores x1 (config), mode hami-core (config)",
+    );
+    assert.match(
+      formatExplanation(body),
+      /node settings \(which value won: config or nodeconfig\):\n {2}node-b: split 4 \(nodeconfig\)/,
+    );
   });
 
   it("explain says when a bind would wait for another pod's Allocate (the bind guard)", async () => {
