@@ -71,6 +71,20 @@ const COMMANDS: Record<string, Command> = {
       return { run: m.runLocal, usage: m.LOCAL_USAGE };
     },
   },
+  cordon: {
+    summary: "no new pods on one GPU (NODE/GPU-UUID); its pods keep running",
+    load: async () => {
+      const m = await import("./cordon.js");
+      return { run: m.runCordon, usage: m.CORDON_USAGE };
+    },
+  },
+  uncordon: {
+    summary: "undo 'hami cordon'",
+    load: async () => {
+      const m = await import("./cordon.js");
+      return { run: m.runUncordon, usage: m.UNCORDON_USAGE };
+    },
+  },
   status: {
     summary: "per node and GPU: what is allocated and to which pods",
     load: async () => {
@@ -125,6 +139,7 @@ const CLEAR_ERRORS = new Set([
   "EventsError",
   "LocalError",
   "NodeConfigError",
+  "CordonError",
   "DeviceFileError",
 ]);
 

@@ -79,7 +79,7 @@ export async function runStatus(argv: string[]): Promise<void> {
     if (settings !== undefined) lines.push(`  settings: ${settings}`);
     for (const d of node.devices) {
       lines.push(
-        `  ${d.uuid.padEnd(14)} ${d.type.padEnd(28)} mem ${String(d.memoryUsedMiB).padStart(6)}/${String(d.memoryMiB).padEnd(6)} MiB  cores ${String(d.coresUsed).padStart(3)}/${d.cores}%  slots ${d.slots}/${d.splitCount}${used(d)}${d.healthy ? "" : "  UNHEALTHY"}  ${pods(d)}`,
+        `  ${d.uuid.padEnd(14)} ${d.type.padEnd(28)} mem ${String(d.memoryUsedMiB).padStart(6)}/${String(d.memoryMiB).padEnd(6)} MiB  cores ${String(d.coresUsed).padStart(3)}/${d.cores}%  slots ${d.slots}/${d.splitCount}${used(d)}${d.healthy ? "" : "  UNHEALTHY"}${d.cordoned ? "  CORDONED" : ""}  ${pods(d)}`,
       );
     }
   }

@@ -23,6 +23,9 @@ export const Annotation = {
   /** Ours: the node agent's effective device settings and where each came from (cluster config or
    * its nodeconfig entry), for `hami status` and `hami explain`. */
   nodeSettings: "hami.io/node-settings",
+  /** HAMi's live per-GPU cordon: comma-separated UUIDs that get no new pods (Project-HAMi/HAMi
+   * pkg/device/nvidia/device.go DeviceCordonAnnotation). */
+  deviceCordon: "hami.io/device-cordon",
   vgpuNode: "hami.io/vgpu-node",
   vgpuTime: "hami.io/vgpu-time",
   devicesToAllocate: "hami.io/vgpu-devices-to-allocate",
@@ -254,4 +257,23 @@ export function decodePodDevices(raw: string, annotation: string): PodDevices {
       .filter((entry) => entry.trim() !== "")
       .map((entry) => decodeContainerDevice(annotation, raw, entry)),
   );
+}
+
+/** The UUIDs a node's hami.io/device-cordon lists, as HAMi reads it: comma-separated, each trimmed,
+ * empty entries skipped; absent or blank means none. */
+export function parseDeviceCordon(raw: string | undefined): Set<string> {
+  return new Set(
+    (raw ?? "")
+      .split(",")
+      .map((uuid) => uuid.trim())
+      .filter((uuid) => uuid !== ""),
+  );
+}
+
+/** The annotation value with `uuid` added (cordon) or removed (uncordon), order kept. */
+export function withDeviceCordon(raw: string | undefined, uuid: string, cordoned: boolean): string {
+  const set = parseDeviceCordon(raw);
+  if (cordoned) set.add(uuid);
+  else set.delete(uuid);
+  return [...set].join(",");
 }

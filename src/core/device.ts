@@ -19,6 +19,8 @@ export interface Device {
   /** HAMi's operating mode ("hami-core"; "mig" and "mps" are not served by us). */
   mode: string;
   healthy: boolean;
+  /** Listed in the node's hami.io/device-cordon: keeps its pods, gets no new ones. */
+  cordoned?: boolean;
 }
 
 /** One device slice given to one container (HAMi's ContainerDevice). */

@@ -66,6 +66,7 @@ function matchesAny(value: string, needles: readonly string[]): boolean {
 
 function filterReason(device: Device, prefs: PodPreferences): FitReason | undefined {
   if (!device.healthy) return FitReason.CardNotHealthy;
+  if (device.cordoned === true) return FitReason.CardCordoned;
   if (prefs.useGPUUUID !== undefined && !prefs.useGPUUUID.includes(device.uuid))
     return FitReason.CardUuidMismatch;
   if (prefs.nouseGPUUUID?.includes(device.uuid) === true) return FitReason.CardUuidMismatch;

@@ -58,6 +58,8 @@ export {
   decodeNodeDevices,
   decodePodDevices,
   encodeNodeDevices,
+  parseDeviceCordon,
+  withDeviceCordon,
   encodePodDevices,
   HAMI_CORE_MODE,
   parseGoBool,

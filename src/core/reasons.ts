@@ -23,6 +23,8 @@ export type Reason = (typeof Reason)[keyof typeof Reason];
  * the same as under HAMi. */
 export const FitReason = {
   CardNotHealthy: "CardNotHealthy",
+  /** The node's hami.io/device-cordon lists it: no new pods (HAMi's reason). */
+  CardCordoned: "CardCordoned",
   CardTypeMismatch: "CardTypeMismatch",
   CardUuidMismatch: "CardUuidMismatch",
   CardTimeSlicingExhausted: "CardTimeSlicingExhausted",

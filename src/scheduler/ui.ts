@@ -43,6 +43,8 @@ export interface UiDevice {
   uuid: string;
   type: string;
   healthy: boolean;
+  /** Listed in the node's hami.io/device-cordon: no new pods. */
+  cordoned: boolean;
   memoryMiB: number;
   memoryUsedMiB: number;
   coresUsed: number;
@@ -139,6 +141,7 @@ function nodeState(view: ClusterView, name: string, usage: NodeUsage | undefined
       uuid: d.uuid,
       type: d.type,
       healthy: d.healthy,
+      cordoned: d.cordoned === true,
       memoryMiB: d.memoryMiB,
       memoryUsedMiB: used.memoryMiB,
       coresUsed: used.cores,
@@ -219,6 +222,7 @@ export const UI_PAGE = `<!doctype html>
   .cards { display: flex; flex-wrap: wrap; gap: .75rem; }
   .card { background: white; border: 1px solid #ccd; border-radius: 6px; padding: .6rem .8rem; width: 17rem; }
   .card.sick { border-color: #c33; }
+  .card.cordoned { border-style: dashed; background: #fbfbf4; }
   .card h3 { font-size: .85rem; margin: 0 0 .4rem; word-break: break-all; }
   .bar { background: #e5e8ee; border-radius: 3px; height: .6rem; margin: .15rem 0 .35rem; overflow: hidden; }
   .bar span { display: block; height: 100%; background: #3b7dd8; }
@@ -269,8 +273,8 @@ function host(h) {
   return out;
 }
 function card(d) {
-  return '<div class="card' + (d.healthy ? '' : ' sick') + '" data-gpu="' + esc(d.uuid) + '">' +
-    '<h3>' + esc(d.uuid) + '<br><span class="label">' + esc(d.type) + (d.healthy ? '' : ' (unhealthy)') + '</span></h3>' +
+  return '<div class="card' + (d.healthy ? '' : ' sick') + (d.cordoned ? ' cordoned' : '') + '" data-gpu="' + esc(d.uuid) + '">' +
+    '<h3>' + esc(d.uuid) + '<br><span class="label">' + esc(d.type) + (d.healthy ? '' : ' (unhealthy)') + (d.cordoned ? ' (cordoned: no new pods)' : '') + '</span></h3>' +
     '<div class="label">booked memory ' + d.memoryUsedMiB + ' / ' + d.memoryMiB + ' MiB</div>' + bar('', d.memoryUsedMiB, d.memoryMiB) +
     '<div class="label">cores ' + d.coresUsed + ' / ' + d.cores + '%, slots ' + d.slots + ' / ' + d.splitCount + '</div>' + bar('cores', d.coresUsed, d.cores) +
     host(d.host) + '<ul>' + d.pods.map((p) => pod(d, p)).join("") + '</ul></div>';

@@ -16,6 +16,7 @@ import {
   BindPhase,
   decodeNodeDevices,
   decodePodDevices,
+  parseDeviceCordon,
   encodePodDevices,
   podUsage,
   usageOnDevices,
@@ -222,8 +223,11 @@ export class ClusterView {
     }
     const offered = this.offered(node);
     try {
+      const cordon = parseDeviceCordon(annotations[Annotation.deviceCordon]);
       this.nodes.set(name, {
-        devices: decodeNodeDevices(raw),
+        devices: decodeNodeDevices(raw).map((d) =>
+          cordon.has(d.uuid) ? { ...d, cordoned: true } : d,
+        ),
         registeredAt,
         ...(offered === undefined ? {} : { offered }),
       });

@@ -16,6 +16,8 @@ const COMMANDS = [
   "bench",
   "local",
   "status",
+  "cordon",
+  "uncordon",
 ];
 const MISSING = "/nonexistent/hami-cli-test";
 

@@ -32,6 +32,7 @@ import {
   type ControlPlane,
 } from "../helpers/control-plane.js";
 import { createSimulatedGpuNode, simulatedGpus } from "../helpers/gpu-nodes.js";
+import { runHami } from "../helpers/cli.js";
 import { waitFor } from "../helpers/net.js";
 
 const missing = controlPlaneMissing();
@@ -380,6 +381,67 @@ describe("scheduler app against a real kube-apiserver", { skip: missing }, () =>
     assert.match(
       formatExplanation(body),
       /node settings \(which value won: config or nodeconfig\):\n {2}node-b: split 4 \(nodeconfig\)/,
+    );
+  });
+
+  it("hami cordon takes one GPU out of new placements at once, HAMi's annotation; uncordon brings it back", async () => {
+    const verdictOnB = async () => {
+      const res = await request(app).get("/explain/default/huge");
+      const body = res.body as { verdicts: { node: string; fits: boolean; message?: string }[] };
+      return body.verdicts.find((v) => v.node === "node-b");
+    };
+    assert.equal((await verdictOnB())?.fits, true);
+    const cordon = (gpu: string, verb = "cordon") =>
+      runHami([verb, `node-b/${gpu}`, "--kubeconfig", plane.kubeconfig]);
+    const first = await cordon("GPU-node-b-0");
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(
+      first.stdout,
+      /node-b\/GPU-node-b-0: cordoned; no new pods, the pods on it keep running/,
+    );
+    assert.equal((await verdictOnB())?.fits, true, "the other GPU still takes it");
+    assert.equal((await cordon("GPU-node-b-1")).code, 0);
+    const node = await core.readNode({ name: "node-b" });
+    assert.equal(
+      node.metadata?.annotations?.[Annotation.deviceCordon],
+      "GPU-node-b-0,GPU-node-b-1",
+    );
+    const refused = await waitFor("node-b refusing the pod", async () => {
+      const v = await verdictOnB();
+      return v?.fits === false ? v : undefined;
+    });
+    assert.match(refused.message ?? "", /2 CardCordoned/);
+    const state = (await request(app).get("/ui/state")).body as {
+      nodes: { name: string; devices: { uuid: string; cordoned: boolean }[] }[];
+    };
+    assert.deepEqual(
+      state.nodes.find((n) => n.name === "node-b")?.devices.map((d) => [d.uuid, d.cordoned]),
+      [
+        ["GPU-node-b-0", true],
+        ["GPU-node-b-1", true],
+      ],
+    );
+    const again = await runHami([
+      "cordon",
+      "node-b/GPU-node-b-0",
+      "--kubeconfig",
+      plane.kubeconfig,
+    ]);
+    assert.match(again.stdout, /already cordoned/);
+    const unknown = await runHami(["cordon", "node-b/GPU-nope", "--kubeconfig", plane.kubeconfig]);
+    assert.equal(unknown.code, 2);
+    assert.match(
+      unknown.stderr,
+      /hami cordon: GPU GPU-nope is not registered on node node-b \(registered: GPU-node-b-0, GPU-node-b-1\)/,
+    );
+    const uncordon = await cordon("GPU-node-b-0", "uncordon");
+    assert.equal(uncordon.code, 0, uncordon.stderr);
+    assert.match(uncordon.stdout, /uncordoned; it takes new pods again/);
+    assert.equal((await cordon("GPU-node-b-1", "uncordon")).code, 0);
+    const back = await core.readNode({ name: "node-b" });
+    assert.equal(back.metadata?.annotations?.[Annotation.deviceCordon], undefined);
+    await waitFor("node-b fits again", async () =>
+      (await verdictOnB())?.fits === true ? true : undefined,
     );
   });
 

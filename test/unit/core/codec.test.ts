@@ -6,6 +6,8 @@ import {
   decodePodDevices,
   encodeNodeDevices,
   encodePodDevices,
+  parseDeviceCordon,
+  withDeviceCordon,
   HamiError,
   type Device,
   type PodDevices,
@@ -161,4 +163,20 @@ describe("codec - pod allocation annotations", () => {
       );
     });
   }
+});
+
+describe("codec - hami.io/device-cordon (HAMi's live per-GPU cordon)", () => {
+  it("reads HAMi's comma list: entries trimmed, empties skipped, blank means none", () => {
+    assert.deepEqual([...parseDeviceCordon(" GPU-a, ,GPU-b ,")], ["GPU-a", "GPU-b"]);
+    assert.equal(parseDeviceCordon("   ").size, 0);
+    assert.equal(parseDeviceCordon(undefined).size, 0);
+  });
+
+  it("adds and removes one GPU, keeping the others and their order", () => {
+    assert.equal(withDeviceCordon("GPU-a", "GPU-b", true), "GPU-a,GPU-b");
+    assert.equal(withDeviceCordon("GPU-a,GPU-b", "GPU-a", true), "GPU-a,GPU-b");
+    assert.equal(withDeviceCordon("GPU-a, GPU-b", "GPU-a", false), "GPU-b");
+    assert.equal(withDeviceCordon("GPU-a", "GPU-a", false), "");
+    assert.equal(withDeviceCordon(undefined, "GPU-x", true), "GPU-x");
+  });
 });

@@ -260,6 +260,18 @@ const cases: Case[] = [
     expect: { reason: "NumaNotFit" },
   },
   {
+    name: "a cordoned GPU (hami.io/device-cordon) takes no new pod; the other one does",
+    devices: [gpu(0, { cordoned: true }), gpu(1)],
+    containers: [{ [GPU]: "1", [MEM]: "100" }],
+    expect: ["GPU-1/100/0"],
+  },
+  {
+    name: "every GPU cordoned: CardCordoned, HAMi's reason",
+    devices: [gpu(0, { cordoned: true }), gpu(1, { cordoned: true })],
+    containers: [{ [GPU]: "1", [MEM]: "100" }],
+    expect: { reason: "NodeUnfitPod", message: /2 CardCordoned/ },
+  },
+  {
     name: "a node without registered GPUs",
     devices: [],
     containers: [{ [GPU]: "1" }],
