@@ -127,7 +127,9 @@ export function busContract(fresh: () => Promise<EventBus>): void {
       start: { kind: "time", time: since },
       handler: (e) => void seenTime.push(e.pod.name),
     });
-    await fromTime.caughtUp;
+    // Both consumers must exist before the new event: a "new" consumer created after it (a slow
+    // machine) would rightly never see it.
+    await Promise.all([fresh1.caughtUp, fromTime.caughtUp]);
     bus.publish(sampleEvent("admission", 2));
     await waitFor("new event", () => seenNew.length === 1 && seenTime.length === 1);
     await fresh1.stop();
