@@ -26,6 +26,8 @@ export const Annotation = {
   /** HAMi's live per-GPU cordon: comma-separated UUIDs that get no new pods (Project-HAMi/HAMi
    * pkg/device/nvidia/device.go DeviceCordonAnnotation). */
   deviceCordon: "hami.io/device-cordon",
+  /** HAMi's GPU pair scores per node (topology.ts). */
+  nodeScores: "hami.io/node-nvidia-score",
   vgpuNode: "hami.io/vgpu-node",
   vgpuTime: "hami.io/vgpu-time",
   devicesToAllocate: "hami.io/vgpu-devices-to-allocate",

@@ -11,6 +11,7 @@ import {
   type PodDevices,
 } from "./device.js";
 import type { GPUPolicy, PodPreferences } from "./pod-annotations.js";
+import { topologyChoice, type PairScores } from "./topology.js";
 import type { DeviceRequest, PodRequest } from "./pod-request.js";
 import { FitReason } from "./reasons.js";
 
@@ -19,6 +20,8 @@ export interface NodeState {
   devices: readonly Device[];
   /** Usage by the pods already on the node (this pod excluded), aligned with `devices`. */
   usage: readonly DeviceUsage[];
+  /** The node's GPU pair scores (hami.io/node-nvidia-score), when it publishes them. */
+  pairScores?: PairScores;
 }
 
 export interface FitOptions {
@@ -170,24 +173,41 @@ function numaFirst(devices: readonly Device[], order: number[], count: number): 
   return [...whole, ...partial].flat();
 }
 
+/** The index of the most (binpack) or least loaded candidate; ties to the first. */
+function bestLoaded(loads: readonly number[], binpack: boolean): number {
+  let best = 0;
+  for (let i = 1; i < loads.length; i++)
+    if (better(loads[i] ?? 0, loads[best] ?? 0, binpack)) best = i;
+  return best;
+}
+
+/** topology-aware on a node with pair scores: HAMi's best-connected set (topology.ts). */
+function byTopology(
+  node: NodeState,
+  positions: readonly number[],
+  count: number,
+  scores: PairScores,
+): number[] {
+  const uuids = positions.map((p) => node.devices[p]?.uuid ?? "");
+  return topologyChoice(uuids, count, scores).map((i) => positions[i] ?? 0);
+}
+
 /** Picks `count` device positions in policy order, all on one NUMA node when the pod asks for
  * NUMA binding. */
 function pick(
-  devices: readonly Device[],
+  node: NodeState,
   candidates: Candidates,
   count: number,
   options: FitOptions,
 ): number[] | undefined {
+  const { devices, pairScores } = node;
   const { positions, loads } = candidates;
   if (positions.length < count) return undefined;
   const binpack = options.gpuPolicy.order === "binpack";
   const numaBind = options.preferences.numaBind === true;
-  if (count === 1 && !numaBind) {
-    let best = 0;
-    for (let i = 1; i < positions.length; i++)
-      if (better(loads[i] ?? 0, loads[best] ?? 0, binpack)) best = i;
-    return [positions[best] ?? 0];
-  }
+  if (options.gpuPolicy.topology === true && pairScores !== undefined && !numaBind)
+    return byTopology(node, positions, count, pairScores);
+  if (count === 1 && !numaBind) return [positions[bestLoaded(loads, binpack)] ?? 0];
   const order = ordered(candidates, binpack);
   if (numaBind) return onOneNuma(devices, order, count);
   return (options.gpuPolicy.numa ? numaFirst(devices, order, count) : order).slice(0, count);
@@ -222,7 +242,7 @@ function fitContainer(
       counts[reason] = (counts[reason] ?? 0) + 1;
     }
   }
-  const chosen = pick(devices, candidates, request.count, options);
+  const chosen = pick(node, candidates, request.count, options);
   if (chosen !== undefined) return chosen;
   counts ??= {};
   const reason =

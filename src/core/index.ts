@@ -131,3 +131,5 @@ export type {
 } from "./monitor.js";
 export { clusterSummary, pendingReason } from "./summary.js";
 export type { ClusterStatus, ClusterSummary } from "./summary.js";
+export { decodePairScores, encodePairScores, linkScore, topologyChoice } from "./topology.js";
+export type { PairScores } from "./topology.js";

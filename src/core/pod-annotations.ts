@@ -12,6 +12,9 @@ export interface GPUPolicy {
   order: "binpack" | "spread";
   numa: boolean;
   mutex: boolean;
+  /** topology-aware: on a node publishing GPU pair scores, the best-connected set (topology.ts);
+   * elsewhere `order` (binpack, as HAMi falls back). */
+  topology?: boolean;
 }
 
 export const UserAnnotation = {
@@ -28,8 +31,7 @@ export const UserAnnotation = {
 export const SchedulerPolicies = ["binpack", "spread"] as const;
 export type SchedulerPolicy = (typeof SchedulerPolicies)[number];
 
-/** Words of HAMi's gpu-scheduler-policy chain. topology-aware needs NVLink scores we do not
- * collect yet: it is accepted and placed as binpack, with a warning. */
+/** Words of HAMi's gpu-scheduler-policy chain. */
 export const GPUPolicyWords = ["binpack", "spread", "numa", "mutex", "topology-aware"] as const;
 
 /** How nodes are chosen: HAMi's two, and fgd (fragmentation gradient, see fragmentation.ts). */
@@ -75,10 +77,6 @@ export function parseGPUPolicy(raw: string, base: GPUPolicy, warnings: string[])
     warnings.push(
       `${UserAnnotation.gpuSchedulerPolicy}=${shown(raw)}: ignoring ${unknown.map((w) => shown(w)).join(", ")} (known: ${GPUPolicyWords.join(", ")})`,
     );
-  if (words.includes("topology-aware"))
-    warnings.push(
-      `${UserAnnotation.gpuSchedulerPolicy}: topology-aware is placed as binpack (no GPU topology scores yet)`,
-    );
   const order = words.find(
     (word) => word === "binpack" || word === "spread" || word === "topology-aware",
   );
@@ -86,6 +84,7 @@ export function parseGPUPolicy(raw: string, base: GPUPolicy, warnings: string[])
     order: order === undefined ? base.order : order === "spread" ? "spread" : "binpack",
     numa: words.includes("numa"),
     mutex: words.includes("mutex"),
+    ...(words.includes("topology-aware") ? { topology: true } : {}),
   };
 }
 
@@ -136,7 +135,10 @@ export function readPodPreferences(
 }
 
 export function describeGPUPolicy(policy: GPUPolicy): string {
-  return [policy.order, ...(policy.numa ? ["numa"] : []), ...(policy.mutex ? ["mutex"] : [])].join(
-    ",",
-  );
+  return [
+    ...(policy.topology === true ? ["topology-aware"] : []),
+    policy.order,
+    ...(policy.numa ? ["numa"] : []),
+    ...(policy.mutex ? ["mutex"] : []),
+  ].join(",");
 }

@@ -22,16 +22,14 @@ import { natsServerBinary, startNats, type NatsServer } from "./nats-server.js";
 import { freePort, httpsStatus, waitFor } from "./net.js";
 import { installSimulatedHamiCore } from "./simulated-hami-core.js";
 import { SimulatedKubelet } from "./simulated-kubelet.js";
+import { writeMockDevices, type LocalNode } from "./mock-devices.js";
 import { onPath, startRealNode, type RealNode } from "./real-node.js";
 
 export class LocalError extends Error {
   override readonly name = "LocalError";
 }
 
-export interface LocalNode {
-  name: string;
-  gpus: { uuidPrefix: string; type: string; memoryMiB: number; count: number };
-}
+export type { LocalNode } from "./mock-devices.js";
 
 /** The default demo cluster: mixed GPU models. */
 export const DEFAULT_NODES: LocalNode[] = [
@@ -45,7 +43,13 @@ export const DEFAULT_NODES: LocalNode[] = [
   },
   {
     name: "hami-local-v100",
-    gpus: { uuidPrefix: "GPU-v100", type: "Tesla V100-SXM2-32GB", memoryMiB: 32_768, count: 8 },
+    gpus: {
+      uuidPrefix: "GPU-v100",
+      type: "Tesla V100-SXM2-32GB",
+      memoryMiB: 32_768,
+      count: 8,
+      nvlinkGroup: 4,
+    },
   },
 ];
 
@@ -150,17 +154,6 @@ export function ensurePrerequisites(say: (line: string) => void): void {
   const built = spawnSync("bash", [join(ROOT, "test/cluster/build.sh")], { stdio: "inherit" });
   if (built.status !== 0)
     throw new LocalError(`the control plane build failed (exit ${built.status ?? "?"})`);
-}
-
-async function writeMockDevices(dir: string, node: LocalNode): Promise<string> {
-  const devices = Array.from({ length: node.gpus.count }, (_, i) => ({
-    uuid: `${node.gpus.uuidPrefix}-${i}`,
-    type: node.gpus.type,
-    memoryMiB: node.gpus.memoryMiB,
-  }));
-  const path = join(dir, `${node.name}-gpus.yaml`);
-  await writeFile(path, stringify({ devices }));
-  return path;
 }
 
 /** One NATS user per component role (scheduler, node, audit) with its subject permissions; the

@@ -5,6 +5,8 @@
 import { randomUUID } from "node:crypto";
 import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import {
+  Annotation,
+  encodePairScores,
   HAMI_CORE_MODE,
   type AllocatePolicy,
   type Device,
@@ -89,6 +91,8 @@ export class NodeAgent {
   readonly allocator: Allocator;
   readonly plugin: DevicePluginServer;
   devices: Device[] = [];
+  /** The GPUs' pair scores as published (hami.io/node-nvidia-score), when the source has them. */
+  private scores: string | undefined;
   private readonly options: AgentOptions;
   private readonly registrar: Registrar;
   private pods: RunningInformer<V1Pod> | undefined;
@@ -262,7 +266,7 @@ export class NodeAgent {
     this.every(this.options.pollMs ?? 10_000, () => this.discover());
     this.every(this.options.leaseMs ?? 10_000, () => this.registrar.renewLease());
     this.every(this.options.registerMs ?? 60_000, () =>
-      this.registrar.register(this.devices, this.options.settings().published),
+      this.registrar.register(this.devices, this.nodeAnnotations()),
     );
     if (this.options.monitor !== undefined) this.monitor?.start(this.options.monitor.periodMs);
     log.info(
@@ -285,6 +289,15 @@ export class NodeAgent {
     await this.pods?.stop();
   }
 
+  /** What the agent publishes on its Node besides the register annotation. */
+  private nodeAnnotations(): Record<string, string> {
+    const { published } = this.options.settings();
+    return {
+      ...(published === undefined ? {} : { [Annotation.nodeSettings]: JSON.stringify(published) }),
+      ...(this.scores === undefined ? {} : { [Annotation.nodeScores]: this.scores }),
+    };
+  }
+
   /** Re-reads the GPUs; on any change re-registers and re-sends ListAndWatch. */
   private async discover(): Promise<void> {
     const settings = this.options.settings();
@@ -296,10 +309,13 @@ export class NodeAgent {
     for (const gpu of found)
       if (gpu.problem !== undefined)
         this.options.log.warn({ gpu: gpu.uuid, reason: gpu.problem }, "GPU unhealthy");
-    if (JSON.stringify(next) === JSON.stringify(this.devices)) return;
+    const scores = await this.options.source.topology(found).catch(() => undefined);
+    const encoded = scores === undefined ? undefined : encodePairScores(scores);
+    if (JSON.stringify(next) === JSON.stringify(this.devices) && encoded === this.scores) return;
     this.devices = next;
+    this.scores = encoded;
     this.plugin.setDevices(next);
-    await this.registrar.register(next, settings.published);
+    await this.registrar.register(next, this.nodeAnnotations());
   }
 
   private every(ms: number, task: () => Promise<void>): void {

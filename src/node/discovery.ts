@@ -6,7 +6,8 @@ import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { parse } from "yaml";
 import { z } from "zod";
-import type { HostGpuUsage } from "../core/index.js";
+import type { HostGpuUsage, PairScores } from "../core/index.js";
+import { parseNvidiaSmiTopo } from "./topology.js";
 
 export interface DiscoveredGpu {
   index: number;
@@ -25,6 +26,8 @@ export interface DeviceSource {
   read(): Promise<DiscoveredGpu[]>;
   /** What each GPU is doing now (the node monitor's host figures). */
   usage(): Promise<HostGpuUsage[]>;
+  /** How these GPUs are connected, as HAMi's pair scores; undefined when unknown. */
+  topology(gpus: readonly DiscoveredGpu[]): Promise<PairScores | undefined>;
 }
 
 export const NVIDIA_SMI_FIELDS = [
@@ -178,6 +181,7 @@ export function nvidiaSmiSource(
           "--format=csv,noheader,nounits",
         ]),
       ),
+    topology: async (gpus) => parseNvidiaSmiTopo(await run(["topo", "-m"]), gpus),
   };
 }
 
@@ -218,7 +222,11 @@ const mockGpu = z.strictObject({
     .optional(),
 });
 
-export const mockDeviceFileSchema = z.strictObject({ devices: z.array(mockGpu) });
+export const mockDeviceFileSchema = z.strictObject({
+  devices: z.array(mockGpu),
+  /** The GPUs' connections as `nvidia-smi topo -m` prints them (GPUi: the i-th GPU listed). */
+  topology: z.string().max(65_536).optional(),
+});
 
 export class DeviceFileError extends Error {
   override readonly name = "DeviceFileError";
@@ -226,7 +234,7 @@ export class DeviceFileError extends Error {
 
 type MockEntry = z.infer<typeof mockGpu>;
 
-async function readMockFile(path: string): Promise<MockEntry[]> {
+async function readMockFile(path: string): Promise<z.infer<typeof mockDeviceFileSchema>> {
   const text = await readFile(path, "utf8").catch((error: unknown) => {
     throw new DeviceFileError(`device file ${path}: ${(error as Error).message}`);
   });
@@ -235,7 +243,7 @@ async function readMockFile(path: string): Promise<MockEntry[]> {
     const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
     throw new DeviceFileError(`device file ${path}: ${issues}`);
   }
-  return parsed.data.devices;
+  return parsed.data;
 }
 
 /** Each mock GPU with the entry it came from. */
@@ -265,9 +273,13 @@ function mockGpus(entries: readonly MockEntry[], node: string): [DiscoveredGpu, 
 export function fileSource(path: string, node: string): DeviceSource {
   return {
     describe: `file ${path}`,
-    read: async () => mockGpus(await readMockFile(path), node).map(([gpu]) => gpu),
+    read: async () => mockGpus((await readMockFile(path)).devices, node).map(([gpu]) => gpu),
+    topology: async (gpus) => {
+      const { topology } = await readMockFile(path);
+      return topology === undefined ? undefined : parseNvidiaSmiTopo(topology, gpus);
+    },
     usage: async () =>
-      mockGpus(await readMockFile(path), node).map(([gpu, { usage }]) => {
+      mockGpus((await readMockFile(path)).devices, node).map(([gpu, { usage }]) => {
         const host: HostGpuUsage = { uuid: gpu.uuid, memoryTotalBytes: gpu.memoryMiB * MiB };
         if (usage?.utilization !== undefined) host.utilization = usage.utilization;
         if (usage?.memoryUsedMiB !== undefined) host.memoryUsedBytes = usage.memoryUsedMiB * MiB;

@@ -22,3 +22,4 @@ export type { Registrar } from "./registration.js";
 export * from "./podresources-api.js";
 export { MAX_CONTAINER_DIRS, NodeMonitor } from "./monitor.js";
 export type { MonitorOptions } from "./monitor.js";
+export { parseNvidiaSmiTopo } from "./topology.js";

@@ -13,8 +13,8 @@ import { isStatus, MERGE_PATCH } from "../k8s/index.js";
 
 export interface Registrar {
   /** Writes the register annotation (always: its time is the agent's registration heartbeat),
-   * with the node's effective device settings when given (hami.io/node-settings). */
-  register(devices: readonly Device[], settings?: unknown): Promise<void>;
+   * with the agent's other node annotations (hami.io/node-settings, hami.io/node-nvidia-score). */
+  register(devices: readonly Device[], extra?: Readonly<Record<string, string>>): Promise<void>;
   renewLease(): Promise<void>;
   /** Deletes the Lease: the scheduler stops placing pods here at once, not when it expires. */
   releaseLease(): Promise<void>;
@@ -29,12 +29,12 @@ export function registrar(
   const name = `${AGENT_LEASE_PREFIX}${options.node}`;
   const namespace = options.leaseNamespace;
   return {
-    register: async (devices, settings) => {
+    register: async (devices, extra = {}) => {
       const annotations: Record<string, string> = {
+        ...extra,
         [Annotation.nodeRegister]: encodeNodeDevices(devices),
         [Annotation.nodeRegisterTime]: options.clock().toISOString(),
       };
-      if (settings !== undefined) annotations[Annotation.nodeSettings] = JSON.stringify(settings);
       await core.patchNode(
         { name: options.node, body: { metadata: { annotations } } },
         MERGE_PATCH,

@@ -16,6 +16,7 @@ import {
   BindPhase,
   decodeNodeDevices,
   decodePodDevices,
+  decodePairScores,
   parseDeviceCordon,
   encodePodDevices,
   podUsage,
@@ -23,6 +24,7 @@ import {
   type Device,
   type DeviceUsage,
   type NodeCandidate,
+  type PairScores,
   type PodDevices,
   type TaskClass,
 } from "../core/index.js";
@@ -43,6 +45,8 @@ export interface Holding {
 
 interface NodeRecord {
   devices: Device[];
+  /** GPU pair scores the agent publishes (hami.io/node-nvidia-score), for topology-aware. */
+  pairScores?: PairScores;
   /** Why the register annotation could not be used. */
   error?: string;
   registeredAt?: number;
@@ -224,7 +228,9 @@ export class ClusterView {
     const offered = this.offered(node);
     try {
       const cordon = parseDeviceCordon(annotations[Annotation.deviceCordon]);
+      const pairScores = this.pairScores(name, annotations[Annotation.nodeScores]);
       this.nodes.set(name, {
+        ...(pairScores === undefined ? {} : { pairScores }),
         devices: decodeNodeDevices(raw).map((d) =>
           cordon.has(d.uuid) ? { ...d, cordoned: true } : d,
         ),
@@ -234,6 +240,18 @@ export class ClusterView {
     } catch (error) {
       this.options.onInvalid?.(`node ${name}`, error);
       this.nodes.set(name, { devices: [], error: (error as Error).message });
+    }
+  }
+
+  /** A node's pair scores; unreadable ones are reported and left out (topology-aware then places
+   * as binpack there), never making the node unusable. */
+  private pairScores(node: string, raw: string | undefined): PairScores | undefined {
+    if (raw === undefined) return undefined;
+    try {
+      return decodePairScores(raw);
+    } catch (error) {
+      this.options.onInvalid?.(`node ${node} ${Annotation.nodeScores}`, error);
+      return undefined;
     }
   }
 
@@ -393,9 +411,13 @@ export class ClusterView {
           )
         : this.usage(name, record.devices);
     const unavailable = this.unavailable(name, record);
-    return unavailable === undefined
-      ? { name, devices: record.devices, usage }
-      : { name, devices: record.devices, usage, unavailable };
+    const state = {
+      name,
+      devices: record.devices,
+      usage,
+      ...(record.pairScores === undefined ? {} : { pairScores: record.pairScores }),
+    };
+    return unavailable === undefined ? state : { ...state, unavailable };
   }
 
   private usage(node: string, devices: readonly Device[]): DeviceUsage[] {

@@ -79,12 +79,21 @@ describe("hami local (npm start)", { skip: missing }, () => {
       ["uuid-include", /GPU-v100-3 1000MiB/, /NVIDIA_VISIBLE_DEVICES=GPU-v100-3/],
       ["uuid-exclude", /GPU-t4-[23] 1000MiB/, /NVIDIA_VISIBLE_DEVICES=GPU-t4-[23]/],
       ["multi-gpu", /4000MiB 0%, GPU-\S+ 4000MiB/, /CUDA_DEVICE_MEMORY_LIMIT_1=4000m/],
+      ["topology-aware", /GPU-\S+ 2000MiB 0%, GPU-\S+ 2000MiB/, /CUDA_DEVICE_MEMORY_LIMIT_1=2000m/],
       [
         "multi-container",
         /cuda-0: .*1000MiB.*; cuda-1: .*1500MiB/,
         /cuda-1: CUDA_DEVICE_MEMORY_LIMIT_0=1500m/,
       ],
     ];
+    // On the V100 node (NVLinked in groups of four, a SIMULATED topo -m) the pair is one group's.
+    const topo = block("topology-aware");
+    assert.equal(topo?.[1], "hami-local-v100");
+    const group = [...(topo?.[2] ?? "").matchAll(/GPU-v100-(\d)/g)].map(([, i]) =>
+      Math.floor(Number(i) / 4),
+    );
+    assert.equal(group.length, 2, topo?.[2]);
+    assert.equal(new Set(group).size, 1, topo?.[2]);
     for (const [name, devices, env] of expect) {
       const found = block(name);
       assert.ok(found, `${name} not reported as placed:\n${out}`);

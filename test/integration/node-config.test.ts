@@ -1,4 +1,4 @@
-// HAMi's per-node config.json (nodeconfig) in `hami node` (the real CLI process) against a real
+// HAMi's per-node config.json (nodeconfig), and the GPU topology scores, in `hami node` (the real CLI process) against a real
 // kube-apiserver, the kubelet SIMULATED and the GPUs from a mock file: this node's entry overrides
 // the split count and scaling and filters a GPU; what won is published on the Node and shown by
 // `hami status`; a change to the file is followed; a bad file stops the start with one clear line.
@@ -52,6 +52,9 @@ describe("hami node --node-config: HAMi's per-node settings", { skip: missing },
           type: "Tesla T4",
           memoryMiB: 10_000,
         })),
+        // As `nvidia-smi topo -m` prints it: GPU0 and GPU2 share two NVLinks.
+        topology:
+          "\tGPU0\tGPU1\tGPU2\tCPU Affinity\nGPU0\t X \tPIX\tNV2\t0-7\nGPU1\tPIX\t X \tSYS\t0-7\nGPU2\tNV2\tSYS\t X \t0-7\n",
       }),
     );
     await writeFile(
@@ -121,6 +124,12 @@ describe("hami node --node-config: HAMi's per-node settings", { skip: missing },
         ? true
         : undefined,
     );
+    // HAMi's pair scores for the GPUs it registers (GPU-bbbb is filtered out of them too).
+    const node = await core.readNode({ name: NODE });
+    assert.deepEqual(JSON.parse(node.metadata?.annotations?.[Annotation.nodeScores] ?? "null"), [
+      { uuid: "GPU-aaaa", score: { "GPU-cccc": 200 } },
+      { uuid: "GPU-cccc", score: { "GPU-aaaa": 200 } },
+    ]);
     const notes = (agent?.output().stdout ?? "").split("\n").filter((l) => l.includes("colour"));
     assert.equal(notes.length, 1, "the unknown key is said once");
     assert.match(notes[0] ?? "", /nodeconfig colour is not a HAMi node setting; ignored/);

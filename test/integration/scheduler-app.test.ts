@@ -39,6 +39,8 @@ const missing = controlPlaneMissing();
 
 describe("scheduler app against a real kube-apiserver", { skip: missing }, () => {
   let plane: ControlPlane;
+  /** What the view reported as unreadable. */
+  const invalid: string[] = [];
   let core: CoreV1Api;
   let kc: KubeConfig;
   let feed: ViewFeed;
@@ -73,6 +75,7 @@ describe("scheduler app against a real kube-apiserver", { skip: missing }, () =>
       now: () => Date.now(),
       registerStaleMs: 0,
       requireLease: false,
+      onInvalid: (what) => void invalid.push(what),
     });
     const registry = createRegistry(false);
     const metrics = schedulerMetrics(
@@ -442,6 +445,24 @@ describe("scheduler app against a real kube-apiserver", { skip: missing }, () =>
     assert.equal(back.metadata?.annotations?.[Annotation.deviceCordon], undefined);
     await waitFor("node-b fits again", async () =>
       (await verdictOnB())?.fits === true ? true : undefined,
+    );
+  });
+
+  it("a node's GPU pair scores: read for topology-aware; unreadable ones never make the node unusable", async () => {
+    const scores = (value: string) =>
+      core.patchNode(
+        { name: "node-b", body: { metadata: { annotations: { [Annotation.nodeScores]: value } } } },
+        MERGE_PATCH,
+      );
+    await scores('{"not": "a list"}');
+    await waitFor("the view refusing the scores", () =>
+      invalid.includes("node node-b hami.io/node-nvidia-score") ? true : undefined,
+    );
+    const res = await request(app).get("/explain/default/huge");
+    const body = res.body as { verdicts: { node: string; fits: boolean }[] };
+    assert.equal(body.verdicts.find((v) => v.node === "node-b")?.fits, true);
+    await scores(
+      '[{"uuid":"GPU-node-b-0","score":{"GPU-node-b-1":400}},{"uuid":"GPU-node-b-1","score":{"GPU-node-b-0":400}}]',
     );
   });
 

@@ -445,11 +445,7 @@ describe("mutate - what HAMi admits, we admit (with a warning where it is odd)",
       annotations: { "hami.io/gpu-scheduler-policy": "binpack,numa" },
     },
     { name: "mutex", annotations: { "hami.io/gpu-scheduler-policy": "mutex" } },
-    {
-      name: "topology-aware",
-      annotations: { "hami.io/gpu-scheduler-policy": "topology-aware" },
-      warning: /topology-aware is placed as binpack/,
-    },
+    { name: "topology-aware", annotations: { "hami.io/gpu-scheduler-policy": "topology-aware" } },
     {
       name: "unknown gpu policy word",
       annotations: { "hami.io/gpu-scheduler-policy": "spread,fastest" },

@@ -59,7 +59,12 @@ describe("pod annotations - preferences", () => {
     assert.deepEqual(read("spread,numa"), { order: "spread", numa: true, mutex: false });
     assert.deepEqual(read("numa"), { order: "binpack", numa: true, mutex: false });
     assert.deepEqual(read("mutex"), { order: "binpack", numa: false, mutex: true });
-    assert.deepEqual(read("topology-aware"), { order: "binpack", numa: false, mutex: false });
+    assert.deepEqual(read("topology-aware"), {
+      order: "binpack",
+      numa: false,
+      mutex: false,
+      topology: true,
+    });
   });
 
   it("numa-bind is a Go bool; anything else is false with a warning", () => {
