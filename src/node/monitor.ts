@@ -86,11 +86,20 @@ export class NodeMonitor {
     this.options = options;
   }
 
+  /** Samples every periodMs; a sample still running (nvidia-smi can take up to its 20 s timeout)
+   * makes the next tick skip, so samples never pile up. */
   start(periodMs: number): void {
+    let running = false;
     const run = (): void => {
-      this.sample().catch((error: unknown) => {
-        this.options.log.warn({ err: error }, "node monitor sample failed");
-      });
+      if (running) return;
+      running = true;
+      this.sample()
+        .catch((error: unknown) => {
+          this.options.log.warn({ err: error }, "node monitor sample failed");
+        })
+        .finally(() => {
+          running = false;
+        });
     };
     run();
     this.timer = setInterval(run, periodMs);
