@@ -67,12 +67,19 @@ export interface ViewOptions {
    * since every GPU resource is ignoredByScheduler. */
   offeredResource?: string;
   onInvalid?: (what: string, error: unknown) => void;
-  /** Called when a pod stops holding devices on a node (deleted, finished, moved). */
+  /** Called when a node may take pods it could not before: a pod stopped holding devices there
+   * (deleted, finished, moved), or its agent Lease appeared or came back from expiry. */
   onRelease?: (node: string) => void;
 }
 
 function sameHolding(a: Holding, b: Holding): boolean {
   return a.node === b.node && encodePodDevices(a.devices) === encodePodDevices(b.devices);
+}
+
+/** When an agent Lease runs out (ms since the epoch). */
+function leaseExpiry(lease: V1Lease): number {
+  const renewed = Date.parse(String(lease.spec?.renewTime ?? lease.spec?.acquireTime ?? ""));
+  return renewed + (lease.spec?.leaseDurationSeconds ?? 40) * 1000;
 }
 
 export function podIdentity(pod: V1Pod): { uid: string; namespace: string; name: string } {
@@ -269,10 +276,12 @@ export class ClusterView {
   setLease(lease: V1Lease): void {
     const name = lease.metadata?.name ?? "";
     if (!name.startsWith(AGENT_LEASE_PREFIX)) return;
-    this.touch(name.slice(AGENT_LEASE_PREFIX.length));
-    const renewed = Date.parse(String(lease.spec?.renewTime ?? lease.spec?.acquireTime ?? ""));
-    const duration = (lease.spec?.leaseDurationSeconds ?? 40) * 1000;
-    this.leases.set(name.slice(AGENT_LEASE_PREFIX.length), renewed + duration);
+    const node = name.slice(AGENT_LEASE_PREFIX.length);
+    this.touch(node);
+    const before = this.leases.get(node);
+    this.leases.set(node, leaseExpiry(lease));
+    // An agent (back) alive is no Node event: kube-scheduler would not retry a pod refused meanwhile.
+    if (before === undefined || before < this.options.now()) this.options.onRelease?.(node);
   }
 
   removeLease(lease: V1Lease): void {

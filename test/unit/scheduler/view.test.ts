@@ -228,6 +228,17 @@ describe("ClusterView - node availability", () => {
     assert.equal(v.candidate("n1").unavailable, undefined);
   });
 
+  it("an agent Lease that appears or comes back from expiry nudges kube-scheduler; a renewal does not", () => {
+    const nudged: string[] = [];
+    const { v } = view({ onRelease: (n) => void nudged.push(n) });
+    v.setNode(node("n1"));
+    v.setLease(lease("n1", NOW - 1_000)); // appears
+    v.setLease(lease("n1", NOW - 500)); // renewed while alive
+    v.setLease(lease("n1", NOW - 100_000)); // a stale copy: expired
+    v.setLease(lease("n1", NOW - 200)); // back from expiry
+    assert.deepEqual(nudged, ["n1", "n1"]);
+  });
+
   it("requireLease refuses nodes without a Lease; other Leases are ignored", () => {
     const { v } = view({ requireLease: true });
     v.setNode(node("n1"));
