@@ -156,6 +156,9 @@ export class NatsUsageBoard implements UsageBoard {
   readonly #connection: () => Promise<NatsConnection | undefined>;
   readonly #log: Logger;
   #streamReady: Promise<void> | undefined;
+  /** The newest sample of each node not yet sent. */
+  readonly #latest = new Map<string, NodeUsage>();
+  #sending: Promise<void> | undefined;
 
   constructor(connection: () => Promise<NatsConnection | undefined>, log: Logger) {
     this.#connection = connection;
@@ -168,18 +171,29 @@ export class NatsUsageBoard implements UsageBoard {
       this.#log.error({ node: usage.node, problem: parsed.error.message }, "usage not published");
       return;
     }
-    void this.#send(parsed.data).catch((error: unknown) => {
-      this.#streamReady = undefined;
-      this.#log.warn({ err: error, node: usage.node }, "usage sample not published");
+    // Only each node's newest sample waits: while NATS is unreachable samples replace each other,
+    // they never pile up.
+    this.#latest.set(parsed.data.node, parsed.data);
+    if (this.#sending !== undefined) return;
+    this.#sending = this.#drain().finally(() => {
+      this.#sending = undefined;
     });
   }
 
-  async #send(usage: NodeUsage): Promise<void> {
+  async #drain(): Promise<void> {
     const nc = await this.#connection();
-    if (nc === undefined || nc.isClosed()) return;
-    this.#streamReady ??= ensureUsageStream(nc);
-    await this.#streamReady;
-    nc.publish(usageSubject(usage.node), JSON.stringify(usage));
+    for (const [node, next] of this.#latest) {
+      this.#latest.delete(node);
+      if (nc === undefined || nc.isClosed()) return;
+      try {
+        this.#streamReady ??= ensureUsageStream(nc);
+        await this.#streamReady;
+        nc.publish(usageSubject(next.node), JSON.stringify(next));
+      } catch (error) {
+        this.#streamReady = undefined;
+        this.#log.warn({ err: error, node: next.node }, "usage sample not published");
+      }
+    }
   }
 
   watch(handler: (usage: NodeUsage) => void, onInvalid?: (problem: string) => void): UsageWatch {
