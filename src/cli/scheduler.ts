@@ -18,6 +18,7 @@ import { loadKubeConfig, podApi } from "../k8s/index.js";
 import {
   type SchedulerAppDeps,
   ClusterView,
+  clusterStatus,
   createSchedulerApp,
   deviceStats,
   feedView,
@@ -25,7 +26,6 @@ import {
   RecentEvents,
   podEventRecorder,
   requeueOnRelease,
-  uiState,
   type SchedulerPolicy,
 } from "../scheduler/index.js";
 import {
@@ -278,7 +278,7 @@ export async function runScheduler(argv: string[]): Promise<void> {
     registry,
     () => deviceStats(view),
     () => view.quotas.stats(quotaNames()),
-    () => uiState(view, { usage: live.usage }).summary,
+    () => clusterStatus(view, live.usage),
   );
   const admission = webhookMetrics(registry);
   const bus = await startBus(opts, log, () => {

@@ -19,7 +19,7 @@ export { deviceStats, feedView } from "./service.js";
 export type { ViewFeed } from "./service.js";
 export { ClusterView } from "./view.js";
 export type { Holding, ViewOptions } from "./view.js";
-export { UI_PAGE, uiState } from "./ui.js";
+export { clusterStatus, UI_PAGE, uiState } from "./ui.js";
 export type { UiDevice, UiPod, UiSources, UiState, UiSummary } from "./ui.js";
 export { LiveUsage, RecentEvents, USAGE_STALE_MS } from "./live.js";
 export { MAX_PENDING, PendingPods } from "./pending.js";

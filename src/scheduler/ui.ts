@@ -171,14 +171,12 @@ function uiEvent(event: HamiEvent): UiEvent {
   return e;
 }
 
-export function uiState(view: ClusterView, sources: UiSources = {}): UiState {
-  const names = view.nodeNames();
-  const nodes = names.map((name) => nodeState(view, name, sources.usage?.get(name)));
-  const summary: UiSummary = {
-    ...clusterSummary(
-      names.map((n) => view.candidate(n)),
-      view.workload(),
-    ),
+/** The summary line: bookings and fragmentation from the view, used figures from the node
+ * monitors' samples (what the page shows and the scheduler's hami_cluster_* gauges report). */
+export function clusterStatus(view: ClusterView, usage?: LiveUsage): ClusterStatus {
+  const candidates = view.nodeNames().map((n) => view.candidate(n));
+  const status: ClusterStatus = {
+    ...clusterSummary(candidates, view.workload()),
     usedMiB: 0,
     usedOfMiB: 0,
     gpusReporting: 0,
@@ -186,19 +184,27 @@ export function uiState(view: ClusterView, sources: UiSources = {}): UiState {
     hostMemoryTotalMiB: 0,
     gpusHostReporting: 0,
   };
-  for (const d of nodes.flatMap((n) => n.devices)) {
-    if (d.host === undefined) continue;
-    summary.gpusReporting++;
-    summary.usedMiB += d.host.trackedMiB;
-    summary.usedOfMiB += d.host.memoryTotalMiB ?? d.memoryMiB;
-    if (d.host.memoryUsedMiB === undefined || d.host.memoryTotalMiB === undefined) continue;
-    summary.gpusHostReporting++;
-    summary.hostMemoryUsedMiB += d.host.memoryUsedMiB;
-    summary.hostMemoryTotalMiB += d.host.memoryTotalMiB;
+  for (const candidate of candidates) {
+    const gpus = usage?.get(candidate.name)?.gpus ?? [];
+    for (const d of candidate.devices) {
+      const host = hostOf(gpus.find((g) => g.uuid === d.uuid));
+      if (host === undefined) continue;
+      status.gpusReporting++;
+      status.usedMiB += host.trackedMiB;
+      status.usedOfMiB += host.memoryTotalMiB ?? d.memoryMiB;
+      if (host.memoryUsedMiB === undefined || host.memoryTotalMiB === undefined) continue;
+      status.gpusHostReporting++;
+      status.hostMemoryUsedMiB += host.memoryUsedMiB;
+      status.hostMemoryTotalMiB += host.memoryTotalMiB;
+    }
   }
+  return status;
+}
+
+export function uiState(view: ClusterView, sources: UiSources = {}): UiState {
   return {
-    summary,
-    nodes,
+    summary: clusterStatus(view, sources.usage),
+    nodes: view.nodeNames().map((name) => nodeState(view, name, sources.usage?.get(name))),
     pending: sources.pending?.() ?? [],
     events: (sources.events?.list() ?? []).slice(0, 20).map(uiEvent),
   };

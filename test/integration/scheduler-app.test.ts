@@ -20,8 +20,8 @@ import { formatExplanation } from "../../src/cli/explain.js";
 import {
   ClusterView,
   createSchedulerApp,
+  clusterStatus,
   deviceStats,
-  uiState,
   feedView,
   type ViewFeed,
 } from "../../src/scheduler/index.js";
@@ -82,7 +82,7 @@ describe("scheduler app against a real kube-apiserver", { skip: missing }, () =>
       registry,
       () => deviceStats(view),
       () => [],
-      () => uiState(view).summary,
+      () => clusterStatus(view),
     );
     const log = createLogger({ level: "silent" });
     feed = feedView(kc, view, { leaseNamespace: "kube-system", log });

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, it } from "node:test";
+import { ClusterView, clusterStatus } from "../../src/scheduler/index.js";
 import {
   createRegistry,
   monitorMetrics,
@@ -26,23 +27,8 @@ describe("Grafana dashboard (deploy/helm/hami/dashboards/hami-ts.json)", () => {
       registry,
       () => [],
       () => [],
-      () => ({
-        gpus: 0,
-        healthyGpus: 0,
-        memoryMiB: 0,
-        memoryAllocatedMiB: 0,
-        cores: 0,
-        coresAllocated: 0,
-        freeGpus: 0,
-        fragmentationGpus: 0,
-        fragmentedGpus: 0,
-        usedMiB: 0,
-        usedOfMiB: 0,
-        gpusReporting: 0,
-        hostMemoryUsedMiB: 0,
-        hostMemoryTotalMiB: 0,
-        gpusHostReporting: 0,
-      }),
+      () =>
+        clusterStatus(new ClusterView({ now: () => 0, registerStaleMs: 0, requireLease: false })),
     );
     nodeMetrics(registry);
     monitorMetrics(registry, () => undefined);
