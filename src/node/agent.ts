@@ -25,6 +25,9 @@ import type { DeviceSource, DiscoveredGpu } from "./discovery.js";
 import { DevicePluginServer } from "./plugin.js";
 import { registrar, type Registrar } from "./registration.js";
 
+/** How long the agent waits for the kubelet to list its devices before taking pods anyway. */
+const LISTED_WAIT_MS = 10_000;
+
 export const PLUGIN_SOCKET = "hami-nvidia.sock";
 
 export interface AgentSettings {
@@ -262,6 +265,11 @@ export class NodeAgent {
     });
     await this.plugin.start();
     // The Lease last: the scheduler places pods here once the kubelet has our devices.
+    if (!(await this.plugin.listedByKubelet(LISTED_WAIT_MS)))
+      log.warn(
+        { waitedMs: LISTED_WAIT_MS },
+        "the kubelet has not asked for our devices since registering; taking pods anyway",
+      );
     await this.registrar.renewLease();
     this.every(this.options.pollMs ?? 10_000, () => this.discover());
     this.every(this.options.leaseMs ?? 10_000, () => this.registrar.renewLease());

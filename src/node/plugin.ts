@@ -59,6 +59,13 @@ export function virtualDevices(devices: readonly Device[]): PluginDevice[] {
   );
 }
 
+/** A promise and its resolve (Node 20 has no Promise.withResolvers). */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = (): void => undefined;
+  const promise = new Promise<void>((done) => (resolve = done));
+  return { promise, resolve };
+}
+
 export class DevicePluginServer {
   private readonly options: PluginOptions;
   private server: Server | undefined;
@@ -70,6 +77,9 @@ export class DevicePluginServer {
   private stopped = false;
   /** Successful registrations with the kubelet (the first and every re-registration). */
   registrations = 0;
+  /** Resolves when the kubelet opens ListAndWatch after the latest registration: only then does
+   * it know our devices (Register returns before; a pod admitted meanwhile fails). */
+  private listed = deferred();
 
   constructor(options: PluginOptions) {
     this.options = options;
@@ -92,6 +102,18 @@ export class DevicePluginServer {
       this.dirWatch = watch(this.options.dir, check);
     } catch (error) {
       this.options.log.warn({ err: error }, "cannot watch the device-plugins dir; polling only");
+    }
+  }
+
+  /** Whether the kubelet has asked for our devices since the latest registration, waiting at
+   * most `ms` for it. */
+  async listedByKubelet(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false)));
+    try {
+      return await Promise.race([this.listed.promise.then(() => true), timeout]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -148,6 +170,7 @@ export class DevicePluginServer {
     await bindUnix(server, this.socket);
     this.server = server;
     const kubelet = registrationClient(join(this.options.dir, KUBELET_SOCKET));
+    this.listed = deferred();
     try {
       await kubelet.register({
         version: API_VERSION,
@@ -174,6 +197,7 @@ export class DevicePluginServer {
         this.watchers.add(call);
         call.on("cancelled", () => this.watchers.delete(call));
         call.write({ devices: this.devices });
+        this.listed.resolve();
       },
       GetPreferredAllocation: (_call: unknown, done: sendUnaryData<unknown>) => {
         done({

@@ -52,6 +52,8 @@ interface NodeRecord {
   registeredAt?: number;
   /** The kubelet's allocatable count of ViewOptions.offeredResource. */
   offered?: number;
+  /** The register and cordon annotations as read: equal keys, equal devices. */
+  key?: string;
 }
 
 export interface ViewOptions {
@@ -68,7 +70,8 @@ export interface ViewOptions {
   offeredResource?: string;
   onInvalid?: (what: string, error: unknown) => void;
   /** Called when a node may take pods it could not before: a pod stopped holding devices there
-   * (deleted, finished, moved), or its agent Lease appeared or came back from expiry. */
+   * (deleted, finished, moved), its agent Lease appeared or came back from expiry, it became
+   * usable (registered, its kubelet offers the resource again) or its devices changed. */
   onRelease?: (node: string) => void;
 }
 
@@ -220,6 +223,21 @@ export class ClusterView {
   setNode(node: V1Node): void {
     const name = node.metadata?.name;
     if (name === undefined) return;
+    const before = this.nodes.get(name);
+    this.record(name, node);
+    // kube-scheduler may have retried a pod on this node's own update before this view saw it: a
+    // refusal on the old record would then wait for some unrelated event.
+    const after = this.nodes.get(name);
+    if (after === undefined || this.unavailable(name, after) !== undefined) return;
+    if (
+      before === undefined ||
+      this.unavailable(name, before) !== undefined ||
+      before.key !== after.key
+    )
+      this.options.onRelease?.(name);
+  }
+
+  private record(name: string, node: V1Node): void {
     this.touch(name);
     const annotations = node.metadata?.annotations ?? {};
     const settings = describeNodeSettings(annotations[Annotation.nodeSettings]);
@@ -243,6 +261,7 @@ export class ClusterView {
         ),
         registeredAt,
         ...(offered === undefined ? {} : { offered }),
+        key: `${raw}\n${annotations[Annotation.deviceCordon] ?? ""}`,
       });
     } catch (error) {
       this.options.onInvalid?.(`node ${name}`, error);

@@ -92,6 +92,21 @@ describe("real node: kubelet + containerd + runc with hami (mock GPUs)", { skip:
     return parseEnvLines(await kubectl(cluster!, ["logs", pod, "-c", container]));
   }
 
+  /** What a stuck pod's story is: its description and events, the node, the agent's and kubelet's
+   * last lines. */
+  async function diagnose(pod: string): Promise<string> {
+    const show = (args: string[]): Promise<string> =>
+      kubectl(cluster!, args).catch((error: unknown) => String(error));
+    return [
+      await show(["describe", "pod", pod]),
+      await show(["describe", "node", NODE]),
+      await show(["get", "events", "-A", "--sort-by=.lastTimestamp"]),
+      `agent:\n${(await readFile(join(cluster!.dir, `${NODE}.log`), "utf8").catch(() => "")).slice(-8_000)}`,
+      `scheduler:\n${(await readFile(join(cluster!.dir, "hami-scheduler.log"), "utf8").catch(() => "")).slice(-6_000)}`,
+      `kubelet:\n${(await cluster?.realNode?.tail("kubelet")) ?? ""}`,
+    ].join("\n");
+  }
+
   const allocatable = async (): Promise<string | undefined> =>
     (await core.readNode({ name: NODE })).status?.allocatable?.["nvidia.com/gpu"];
 
@@ -548,7 +563,9 @@ describe("real node: kubelet + containerd + runc with hami (mock GPUs)", { skip:
           ? true
           : undefined,
       60_000,
-    );
+    ).catch(async (error: unknown) => {
+      throw new Error(`${String(error)}\n${await diagnose("still-running")}`);
+    });
     const started = Date.now();
     await cluster?.stop();
     cluster = undefined;

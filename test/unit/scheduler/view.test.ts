@@ -232,11 +232,38 @@ describe("ClusterView - node availability", () => {
     const nudged: string[] = [];
     const { v } = view({ onRelease: (n) => void nudged.push(n) });
     v.setNode(node("n1"));
+    nudged.length = 0;
     v.setLease(lease("n1", NOW - 1_000)); // appears
     v.setLease(lease("n1", NOW - 500)); // renewed while alive
     v.setLease(lease("n1", NOW - 100_000)); // a stale copy: expired
     v.setLease(lease("n1", NOW - 200)); // back from expiry
     assert.deepEqual(nudged, ["n1", "n1"]);
+  });
+
+  it("a node that becomes usable or changes its devices nudges kube-scheduler; the nudge itself does not", () => {
+    // kube-scheduler may retry a pod on the Node update before this view has it: the refusal on the
+    // old record must not leave the pod waiting for an unrelated event.
+    const nudged: string[] = [];
+    const { v } = view({
+      offeredResource: "nvidia.com/gpu",
+      onRelease: (n) => void nudged.push(n),
+    });
+    const state = (count: string, annotations: Record<string, string> = {}): V1Node => {
+      const n = node("n1", annotations);
+      n.status = { allocatable: { "nvidia.com/gpu": count } };
+      return n;
+    };
+    v.setNode(state("0")); // the plugin not registered yet: unusable, nothing to retry
+    assert.deepEqual(nudged, []);
+    v.setNode(state("20")); // the kubelet offers the GPUs again
+    assert.deepEqual(nudged, ["n1"]);
+    v.setNode(state("20", { "hami.io/scheduler-released-at": "2026-11-29T00:00:01Z" }));
+    v.setNode(state("20")); // a status update that changes nothing here
+    assert.deepEqual(nudged, ["n1"]);
+    const cordoned = { [Annotation.deviceCordon]: "GPU-n1-0" };
+    v.setNode(state("20", cordoned)); // a GPU cordoned: changed, and possibly by an uncordon
+    v.setNode(state("20")); // uncordoned
+    assert.deepEqual(nudged, ["n1", "n1", "n1"]);
   });
 
   it("requireLease refuses nodes without a Lease; other Leases are ignored", () => {
