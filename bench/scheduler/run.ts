@@ -137,24 +137,58 @@ function bindSomewhere(view: ClusterView, names: string[], i: number): void {
   view.unreserve(`bound-${i}`);
 }
 
-async function filterLatency(count: number, stream: Stream) {
-  const { view, names } = halfFullView(count);
-  const d = benchDeps(view, noApi);
-  const iterations = count >= 5_000 ? 100 : count >= 1_000 ? 200 : 500;
-  const args = (i: number): ExtenderArgs => ({ pod: benchPod(i, stream), nodeNames: names });
+/** How many nodes kube-scheduler sends the extender when every node passes its own filters: its
+ * adaptive percentageOfNodesToScore (pkg/scheduler/schedule_one.go numFeasibleNodesToFind,
+ * v1.36: 50 - nodes/125 percent, at least 5%, at least 100 nodes). */
+function feasibleNodesToFind(nodes: number): number {
+  if (nodes < 100) return nodes;
+  const percentage = Math.max(5, 50 - Math.trunc(nodes / 125));
+  return Math.max(100, Math.trunc((nodes * percentage) / 100));
+}
+
+/** Filter, then prioritize, on `names(i)` for each pod; one node changes between pods. */
+function directLatency(
+  d: ReturnType<typeof benchDeps>,
+  stream: Stream,
+  names: (i: number) => string[],
+  iterations: number,
+) {
+  const { view } = d;
+  const args = (i: number): ExtenderArgs => ({ pod: benchPod(i, stream), nodeNames: names(i) });
   for (let i = 0; i < 10; i++) {
     filter(args(-i - 1), d);
     prioritize(args(-i - 1), d);
   }
-  const direct: number[] = [];
+  const both: number[] = [];
+  const filterOnly: number[] = [];
   let fits = 0;
   for (let i = 0; i < iterations; i++) {
-    bindSomewhere(view, names, i);
+    bindSomewhere(view, names(0), i);
     const start = performance.now();
     fits = filter(args(i), d).NodeNames.length;
+    const filtered = performance.now();
     prioritize(args(i), d);
-    direct.push(performance.now() - start);
+    both.push(performance.now() - start);
+    filterOnly.push(filtered - start);
   }
+  return { fits, filter_prioritize: summary(both), filter: summary(filterOnly) };
+}
+
+async function filterLatency(count: number, stream: Stream) {
+  const { view, names } = halfFullView(count);
+  const d = benchDeps(view, noApi);
+  const iterations = count >= 5_000 ? 100 : count >= 1_000 ? 200 : 500;
+  const full = directLatency(d, stream, () => names, iterations);
+  // kube-scheduler starts each pod's search where the last one stopped, so the share rotates.
+  const share = feasibleNodesToFind(count);
+  const window = (i: number): string[] => {
+    const from = (i * share) % count;
+    return [
+      ...names.slice(from, from + share),
+      ...names.slice(0, Math.max(0, from + share - count)),
+    ];
+  };
+  const shared = directLatency(d, stream, window, iterations);
   const server = await serve(createSchedulerApp(d));
   const body = (i: number) =>
     JSON.stringify({ Pod: benchPod(i, stream), Nodes: null, NodeNames: names });
@@ -173,10 +207,12 @@ async function filterLatency(count: number, stream: Stream) {
     nodes: count,
     gpus: count * GPUS,
     stream,
-    fitting_nodes: fits,
+    fitting_nodes: full.fits,
     iterations,
-    direct: summary(direct),
+    direct: full.filter_prioritize,
+    direct_filter_only: full.filter,
     http: summary(http),
+    share_of_nodes: { nodes_sent: share, direct: shared.filter_prioritize },
   };
 }
 
@@ -193,6 +229,8 @@ process.stdout.write(
       benchmark: "scheduler",
       machine: { cpus: cpus().length, node: process.version },
       pod: "2 GPUs x 20% cores, use-gputype A100 (half of each node's GPUs); distinct: 5000..6999 MiB, a new shape every pod; replicas: 6000 MiB every pod; one node changes between pods",
+      measures:
+        "direct: filter then prioritize over every node, as function calls; direct_filter_only: filter alone (kube-scheduler skips prioritize when the filter leaves one node, schedule_one.go); http: both over loopback JSON; share_of_nodes: filter then prioritize over the nodes kube-scheduler sends when all pass its own filters (adaptive percentageOfNodesToScore)",
       nodes_half_full: "each GPU: 5 of 10 slices, 20000 of 40000 MiB, 50% cores",
       filter_prioritize: filterResults,
       cost_growth: {

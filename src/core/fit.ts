@@ -51,20 +51,44 @@ export function memoryRequest(device: Device, request: DeviceRequest): number {
     : Math.floor((device.memoryMiB * request.memory.percent) / 100);
 }
 
-// Device types are few and filters run for every device of every node: lowercase each string once.
-const lowered = new Map<string, string>();
-function lower(text: string): string {
-  let value = lowered.get(text);
-  if (value === undefined) {
-    value = text.toLowerCase();
-    if (lowered.size < 10_000) lowered.set(text, value);
-  }
-  return value;
+function matchesAny(value: string, needles: readonly string[]): boolean {
+  const haystack = value.toLowerCase();
+  return needles.some((needle) => haystack.includes(needle.toLowerCase()));
 }
 
-function matchesAny(value: string, needles: readonly string[]): boolean {
-  const haystack = lower(value);
-  return needles.some((needle) => haystack.includes(lower(needle)));
+/** Per type preference list (one per pod request), whether each device type passes it: device
+ * types are few and filters run for every device of every node, so the verdicts are kept in two
+ * short arrays scanned by identity-or-equality (cheaper than hashing a string per device). */
+interface TypeVerdicts {
+  types: string[];
+  matches: boolean[];
+}
+const TYPES_KEPT = 32;
+const typeVerdicts = new WeakMap<readonly string[], TypeVerdicts>();
+let lastNeedles: readonly string[] | undefined;
+let lastVerdicts: TypeVerdicts = { types: [], matches: [] };
+
+function verdictsFor(needles: readonly string[]): TypeVerdicts {
+  if (needles === lastNeedles) return lastVerdicts;
+  let verdicts = typeVerdicts.get(needles);
+  if (verdicts === undefined) {
+    verdicts = { types: [], matches: [] };
+    typeVerdicts.set(needles, verdicts);
+  }
+  lastNeedles = needles;
+  lastVerdicts = verdicts;
+  return verdicts;
+}
+
+function typeMatches(type: string, needles: readonly string[]): boolean {
+  const { types, matches } = verdictsFor(needles);
+  for (let i = 0; i < types.length; i++) if (types[i] === type) return matches[i] === true;
+  const match = matchesAny(type, needles);
+  if (types.length < TYPES_KEPT) {
+    types.push(type);
+    matches.push(match);
+  }
+  return match;
 }
 
 function filterReason(device: Device, prefs: PodPreferences): FitReason | undefined {
@@ -73,9 +97,9 @@ function filterReason(device: Device, prefs: PodPreferences): FitReason | undefi
   if (prefs.useGPUUUID !== undefined && !prefs.useGPUUUID.includes(device.uuid))
     return FitReason.CardUuidMismatch;
   if (prefs.nouseGPUUUID?.includes(device.uuid) === true) return FitReason.CardUuidMismatch;
-  if (prefs.useGPUType !== undefined && !matchesAny(device.type, prefs.useGPUType))
+  if (prefs.useGPUType !== undefined && !typeMatches(device.type, prefs.useGPUType))
     return FitReason.CardTypeMismatch;
-  if (prefs.nouseGPUType !== undefined && matchesAny(device.type, prefs.nouseGPUType))
+  if (prefs.nouseGPUType !== undefined && typeMatches(device.type, prefs.nouseGPUType))
     return FitReason.CardTypeMismatch;
   return undefined;
 }
@@ -136,13 +160,24 @@ interface Candidates {
   loads: number[];
 }
 
-/** Positions in policy order: binpack most loaded first, spread least; ties to the lower position. */
+/** Positions in policy order: binpack most loaded first, spread least; ties to the lower position.
+ * An insertion sort (stable, no closures): a node has a handful of candidate devices. */
 function ordered(candidates: Candidates, binpack: boolean): number[] {
-  const { positions, loads } = candidates;
-  const sign = binpack ? -1 : 1;
-  const order = positions.map((_, i) => i);
-  order.sort((a, b) => sign * ((loads[a] ?? 0) - (loads[b] ?? 0)) || a - b);
-  return order.map((i) => positions[i] ?? 0);
+  const order = candidates.positions.slice();
+  const loads = candidates.loads.slice();
+  for (let i = 1; i < order.length; i++) {
+    const position = order[i] ?? 0;
+    const load = loads[i] ?? 0;
+    let j = i - 1;
+    while (j >= 0 && better(load, loads[j] ?? 0, binpack)) {
+      order[j + 1] = order[j] ?? 0;
+      loads[j + 1] = loads[j] ?? 0;
+      j--;
+    }
+    order[j + 1] = position;
+    loads[j + 1] = load;
+  }
+  return order;
 }
 
 function numaGroups(devices: readonly Device[], order: number[]): number[][] {

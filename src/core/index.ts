@@ -72,7 +72,7 @@ export { compareVerdicts, evaluateNode, evaluateNodes, scorerFor } from "./place
 export type { NodeCandidate, NodeVerdict, PlacementPolicy, QuotaCheck } from "./placement.js";
 export { asksForDevices, podRequest } from "./pod-request.js";
 export type { ContainerSlot, DeviceRequest, PodRequest, RequestDefaults } from "./pod-request.js";
-export { extenderPriority, nodeLoad, nodeScorers } from "./score.js";
+export { extenderPriority, nodeLoad, nodeScorers, round2 } from "./score.js";
 export type { NodeScore, NodeScorer, ScoreInput } from "./score.js";
 export {
   awaitingCounts,

@@ -135,10 +135,7 @@ export function readPodPreferences(
 }
 
 export function describeGPUPolicy(policy: GPUPolicy): string {
-  return [
-    ...(policy.topology === true ? ["topology-aware"] : []),
-    policy.order,
-    ...(policy.numa ? ["numa"] : []),
-    ...(policy.mutex ? ["mutex"] : []),
-  ].join(",");
+  // Once per node verdict: plain concatenation, no arrays.
+  const order = policy.topology === true ? `topology-aware,${policy.order}` : policy.order;
+  return `${order}${policy.numa ? ",numa" : ""}${policy.mutex ? ",mutex" : ""}`;
 }

@@ -32,7 +32,12 @@ export function nodeLoad(devices: readonly Device[], usage: readonly DeviceUsage
   return total / devices.length;
 }
 
-const round2 = (n: number): string => n.toFixed(2);
+/** n with two decimals, as toFixed(2) but without its cost (about 0.2 us, paid per node scored). */
+export function round2(n: number): string {
+  const hundredths = Math.round(Math.abs(n) * 100);
+  const cents = hundredths % 100;
+  return `${n < 0 ? "-" : ""}${(hundredths - cents) / 100}.${cents < 10 ? "0" : ""}${cents}`;
+}
 
 export const nodeScorers: Readonly<Record<string, NodeScorer>> = {
   binpack: (input) => {

@@ -12,6 +12,7 @@ import {
   podRequest,
   quotaResourceNames,
   readPodPreferences,
+  type NodeCandidate,
   type NodeVerdict,
   type PlacementPolicy,
   type Pod,
@@ -83,28 +84,17 @@ export function podName(pod: Pod): string {
   return `${pod.metadata?.namespace ?? "default"}/${pod.metadata?.name ?? ""}`;
 }
 
-/** Per node, the last few verdicts by request shape. A verdict depends only on the node (devices,
- * usage, liveness: its version in the view) and on the pod's request, preferences and the policy
- * (its shape), so consecutive pods of one shape (replicas of a Job or Deployment) and the prioritize
- * call that follows each filter recompute only the nodes that changed. */
-const SHAPES_PER_NODE = 4;
-interface Memo {
-  version: number;
-  shape: string;
-  verdict: NodeVerdict;
-}
-const memos = new WeakMap<ClusterView, Map<string, Memo[]>>();
-
-function memoFor(view: ClusterView): Map<string, Memo[]> {
-  let memo = memos.get(view);
-  if (memo === undefined) {
-    memo = new Map();
-    memos.set(view, memo);
-  }
-  return memo;
+/** The shape of a pod's demand under its placement policy: equal shapes, equal verdicts on an
+ * unchanged node. */
+function shapeOf(
+  demand: Extract<PodDemand, { kind: "devices" }>,
+  placement: PlacementPolicy,
+): string {
+  return JSON.stringify([demand.request, demand.preferences, placement]);
 }
 
-/** Every candidate node's verdict for a pod that asks for devices, best first. */
+/** Every candidate node's verdict for a pod that asks for devices, best first (for people:
+ * /explain, the page; filter and prioritize use rankPod). */
 export function explainPod(
   pod: Pod,
   nodeNames: readonly string[],
@@ -113,72 +103,263 @@ export function explainPod(
   const policy = deps.policy();
   const demand = podDemand(pod, policy);
   if (demand.kind !== "devices") return { demand, verdicts: [] };
-  const { view } = deps;
   const uid = pod.metadata?.uid ?? "";
-  const placement = placementFor(pod, policy, view);
-  const shape = JSON.stringify([demand.request, demand.preferences, placement]);
-  const memo = memoFor(view);
-  const verdicts = nodeNames.map((name) => {
-    const candidate = view.candidate(name, uid);
-    // Liveness is judged on every call (a Lease expires without any event); its own holdings make
-    // a pod's node special.
-    if (candidate.unavailable !== undefined || view.holds(uid, name))
-      return evaluateNode(candidate, demand.request, demand.preferences, placement);
-    const version = view.nodeVersion(name);
-    const known = memo.get(name) ?? [];
-    const hit = known.find((m) => m.version === version && m.shape === shape);
-    if (hit !== undefined) return hit.verdict;
-    const verdict = evaluateNode(candidate, demand.request, demand.preferences, placement);
-    const fresh = known.filter((m) => m.version === version).slice(-(SHAPES_PER_NODE - 1));
-    memo.set(name, [...fresh, { version, shape, verdict }]);
-    return verdict;
-  });
+  const placement = placementFor(pod, policy, deps.view);
+  const verdicts = nodeNames.map((name) =>
+    evaluateNode(deps.view.candidate(name, uid), demand.request, demand.preferences, placement),
+  );
   return { demand, verdicts: verdicts.sort(compareVerdicts) };
 }
 
 type Fitting = Extract<NodeVerdict, { fits: true }>;
 
-/** The node policy's first choice; every other node is refused, saying why. */
-function narrow(verdicts: readonly NodeVerdict[]): {
-  chosen: Fitting | undefined;
-  fitting: Fitting[];
-  failed: Record<string, string>;
-} {
-  const fitting = verdicts.filter((v): v is Fitting => v.fits);
-  const chosen = fitting[0];
-  const failed: Record<string, string> = {};
-  for (const v of verdicts)
-    if (!v.fits) failed[v.node] = v.message;
-    else if (v !== chosen)
-      failed[v.node] = `fits, but node policy ranks ${chosen?.node ?? ""} first (${v.reason})`;
-  return { chosen, fitting, failed };
+/** What filter and prioritize need of one pod over the nodes kube-scheduler sent, aligned with
+ * them: the score where the node fits (NaN where not) and why not; the node policy's first choice. */
+interface Ranking {
+  demand: PodDemand;
+  scores: Float64Array;
+  messages: (string | undefined)[];
+  fits: number;
+  /** The first choice's full verdict (devices, reason), computed again for it alone. */
+  best: Fitting | undefined;
+  /** Where the first refused node by name is, or -1 (FilteringFailed quotes it). */
+  firstRefused: number;
 }
 
-/** HAMi's FilteringSucceed / FilteringFailed, in HAMi's words (pkg/scheduler/scheduler.go). */
-function filterEvent(
-  verdicts: readonly NodeVerdict[],
-  chosen: Fitting | undefined,
-  fitting: readonly Fitting[],
-): PodEvent {
-  if (chosen === undefined) {
-    const best = verdicts[0];
-    const why = best !== undefined && !best.fits ? `: ${best.message}` : "";
+/** Better by the node policy: higher score, then lower name (compareVerdicts' order). */
+function ranksAbove(score: number, name: string, bestScore: number, bestName: string): boolean {
+  return score > bestScore || (score === bestScore && name < bestName);
+}
+
+/** One pod over many nodes with nothing retained per request but two arrays: every node's
+ * outcome comes from the memo when neither the node nor the shape changed, else from core's
+ * evaluateNode; only the chosen node's verdict object outlives the loop. */
+function rankPod(pod: Pod, nodeNames: readonly string[], deps: ExtenderDeps): Ranking {
+  const policy = deps.policy();
+  const demand = podDemand(pod, policy);
+  const count = nodeNames.length;
+  const ranking: Ranking = {
+    demand,
+    scores: new Float64Array(count).fill(Number.NaN),
+    messages: new Array<string | undefined>(count),
+    fits: 0,
+    best: undefined,
+    firstRefused: -1,
+  };
+  if (demand.kind !== "devices") return ranking;
+  const { view } = deps;
+  const uid = pod.metadata?.uid ?? "";
+  const placement = placementFor(pod, policy, view);
+  const evaluate = (candidate: NodeCandidate): NodeVerdict =>
+    evaluateNode(candidate, demand.request, demand.preferences, placement);
+  const memo = memoFor(view).forShape(shapeOf(demand, placement));
+  const bestAt = scan(ranking, nodeNames, (name) => nodeOutcome(name, uid, memo, evaluate));
+  if (bestAt >= 0) {
+    const verdict = evaluate(view.candidate(nodeNames[bestAt] ?? "", uid));
+    if (verdict.fits) ranking.best = verdict;
+  }
+  return ranking;
+}
+
+/** Fills a ranking's scores and messages; answers where the first choice is, or -1. */
+function scan(
+  ranking: Ranking,
+  nodeNames: readonly string[],
+  outcomeOf: (name: string) => Outcome,
+): number {
+  let bestAt = -1;
+  for (let i = 0; i < nodeNames.length; i++) {
+    const name = nodeNames[i] as string;
+    const outcome = outcomeOf(name);
+    if (!outcome.fits) {
+      ranking.messages[i] = outcome.message;
+      const first = ranking.firstRefused;
+      if (first < 0 || name < (nodeNames[first] ?? "")) ranking.firstRefused = i;
+      continue;
+    }
+    ranking.scores[i] = outcome.score;
+    ranking.fits++;
+    const best = ranking.scores[bestAt] ?? 0;
+    if (bestAt < 0 || ranksAbove(outcome.score, name, best, nodeNames[bestAt] ?? "")) bestAt = i;
+  }
+  return bestAt;
+}
+
+type Outcome = { fits: true; score: number } | { fits: false; message: string };
+
+/** One node's outcome: memoised by its version in the view; liveness is judged on every call (a
+ * Lease expires without any event), and a node where the pod already holds devices is special. */
+function nodeOutcome(
+  name: string,
+  uid: string,
+  memo: ShapeMemo,
+  evaluate: (candidate: NodeCandidate) => NodeVerdict,
+): Outcome {
+  const { view } = memo;
+  const candidate = view.candidate(name, uid);
+  const memoised = candidate.unavailable === undefined && !view.holds(uid, name);
+  const version = view.nodeVersion(name);
+  if (memoised) {
+    const hit = memo.get(name, version);
+    if (hit !== undefined) return hit;
+  }
+  const verdict = evaluate(candidate);
+  const outcome: Outcome = verdict.fits
+    ? { fits: true, score: verdict.score }
+    : { fits: false, message: verdict.message };
+  if (memoised) memo.set(name, version, outcome);
+  return outcome;
+}
+
+/** Outcomes of the last few request shapes, per node slot in typed arrays: consecutive pods of
+ * one shape (replicas of a Job or Deployment) and the prioritize call after each filter recompute
+ * only the nodes that changed, and a new shape every pod (the worst case) allocates nothing per
+ * node: the oldest shape's arrays are reused. */
+const SHAPES = 4;
+
+class ShapeMemo {
+  shape = "";
+  versions: Float64Array;
+  scores: Float64Array;
+  messages: (string | undefined)[];
+  readonly view: ClusterView;
+  private readonly slots: Map<string, number>;
+
+  constructor(view: ClusterView, slots: Map<string, number>, capacity: number) {
+    this.view = view;
+    this.slots = slots;
+    this.versions = new Float64Array(capacity).fill(-1);
+    this.scores = new Float64Array(capacity);
+    this.messages = new Array<string | undefined>(capacity);
+  }
+
+  reset(shape: string): void {
+    this.shape = shape;
+    this.versions.fill(-1);
+    this.messages.fill(undefined);
+  }
+
+  get(name: string, version: number): Outcome | undefined {
+    const slot = this.slots.get(name);
+    if (slot === undefined || slot >= this.versions.length || this.versions[slot] !== version)
+      return undefined;
+    const message = this.messages[slot];
+    return message === undefined
+      ? { fits: true, score: this.scores[slot] ?? 0 }
+      : { fits: false, message };
+  }
+
+  set(name: string, version: number, outcome: Outcome): void {
+    let slot = this.slots.get(name);
+    if (slot === undefined) {
+      slot = this.slots.size;
+      this.slots.set(name, slot);
+    }
+    if (slot >= this.versions.length) this.grow(Math.max(64, slot * 2));
+    this.versions[slot] = version;
+    this.scores[slot] = outcome.fits ? outcome.score : 0;
+    this.messages[slot] = outcome.fits ? undefined : outcome.message;
+  }
+
+  private grow(capacity: number): void {
+    const versions = new Float64Array(capacity).fill(-1);
+    versions.set(this.versions);
+    const scores = new Float64Array(capacity);
+    scores.set(this.scores);
+    this.versions = versions;
+    this.scores = scores;
+    this.messages.length = capacity;
+  }
+}
+
+class OutcomeMemo {
+  /** Node name -> slot, shared by every shape; a node keeps its slot. */
+  private readonly slots = new Map<string, number>();
+  /** Most recently used first. */
+  private readonly shapes: ShapeMemo[] = [];
+  private readonly view: ClusterView;
+
+  constructor(view: ClusterView) {
+    this.view = view;
+  }
+
+  forShape(shape: string): ShapeMemo {
+    const at = this.shapes.findIndex((m) => m.shape === shape);
+    const memo =
+      at >= 0
+        ? this.shapes.splice(at, 1)[0]
+        : this.shapes.length >= SHAPES
+          ? this.shapes.pop()
+          : new ShapeMemo(this.view, this.slots, this.slots.size);
+    if (memo === undefined) throw new Error("unreachable: a shape memo");
+    if (at < 0) memo.reset(shape);
+    this.shapes.unshift(memo);
+    return memo;
+  }
+}
+
+const memos = new WeakMap<ClusterView, OutcomeMemo>();
+
+function memoFor(view: ClusterView): OutcomeMemo {
+  let memo = memos.get(view);
+  if (memo === undefined) {
+    memo = new OutcomeMemo(view);
+    memos.set(view, memo);
+  }
+  return memo;
+}
+
+/** The fitting nodes FilteringSucceed lists: the chosen one first, then others in the order sent. */
+const EVENT_SCORES = 10;
+
+/** HAMi's FilteringSucceed / FilteringFailed, in HAMi's words (pkg/scheduler/scheduler.go); the
+ * node scores are capped at EVENT_SCORES (HAMi lists every node: a 5,000-node Event). */
+function filterEvent(ranking: Ranking, nodeNames: readonly string[]): PodEvent {
+  const { best, fits, scores, messages, firstRefused } = ranking;
+  const total = nodeNames.length;
+  if (best === undefined) {
+    const why = firstRefused < 0 ? "" : `: ${messages[firstRefused] ?? ""}`;
     return {
       type: "Warning",
       reason: "FilteringFailed",
-      message: `no available node, ${verdicts.length} nodes do not meet${why}`,
+      message: `no available node, ${total} nodes do not meet${why}`,
     };
   }
-  const scores = fitting.map((v) => `${v.node}:${v.score.toFixed(2)}`).join(",");
+  const listed = [`${best.node}:${best.score.toFixed(2)}`];
+  for (let i = 0; i < total && listed.length < EVENT_SCORES; i++) {
+    const score = scores[i] ?? Number.NaN;
+    if (!Number.isNaN(score) && nodeNames[i] !== best.node)
+      listed.push(`${nodeNames[i] ?? ""}:${score.toFixed(2)}`);
+  }
+  const more = fits > listed.length ? `,+${fits - listed.length} more` : "";
   return {
     type: "Normal",
     reason: "FilteringSucceed",
-    message: `find fit node(${chosen.node}), ${verdicts.length - fitting.length} nodes not fit, ${fitting.length} nodes fit(${scores})`,
+    message: `find fit node(${best.node}), ${total - fits} nodes not fit, ${fits} nodes fit(${listed.join(",")}${more})`,
   };
 }
 
+/** Why each node other than the first choice is refused. Nodes that fit share one message:
+ * kube-scheduler shows FailedNodes only when no node passes, and /explain has every node's score
+ * and reason. */
+function failedNodes(ranking: Ranking, nodeNames: readonly string[]): Record<string, string> {
+  const chosen = ranking.best?.node;
+  const passed = `fits, but node policy ranks ${chosen ?? ""} first`;
+  const failed: Record<string, string> = {};
+  nodeNames.forEach((name, i) => {
+    if (name !== chosen) failed[name] = ranking.messages[i] ?? passed;
+  });
+  return failed;
+}
+
+function firstRefusal(ranking: Ranking): string {
+  const at = ranking.firstRefused;
+  return at < 0 ? "no candidate nodes" : (ranking.messages[at] ?? "");
+}
+
 export function filter(args: ExtenderArgs, deps: ExtenderDeps): ExtenderFilterResult {
-  const { demand, verdicts } = explainPod(args.pod, args.nodeNames, deps);
+  const ranking = rankPod(args.pod, args.nodeNames, deps);
+  const { demand } = ranking;
   const pod = podName(args.pod);
   if (demand.kind === "none")
     return {
@@ -197,30 +378,31 @@ export function filter(args: ExtenderArgs, deps: ExtenderDeps): ExtenderFilterRe
     const failed = Object.fromEntries(args.nodeNames.map((n) => [n, demand.message]));
     return { NodeNames: [], FailedNodes: {}, FailedAndUnresolvableNodes: failed, Error: "" };
   }
-  const { chosen, fitting, failed } = narrow(verdicts);
-  if (fitting.length < verdicts.length) deps.requeue?.refused();
-  const best = verdicts[0];
+  const { best, fits } = ranking;
+  if (fits < args.nodeNames.length) deps.requeue?.refused();
   deps.log.info(
     {
       pod,
-      fits: fitting.length,
-      failed: verdicts.length - fitting.length,
-      node: chosen?.node,
-      reason: best === undefined ? "no candidate nodes" : best.fits ? best.reason : best.message,
+      fits,
+      failed: args.nodeNames.length - fits,
+      node: best?.node,
+      reason: best?.reason ?? firstRefusal(ranking),
     },
     "filter",
   );
-  deps.podEvent?.(args.pod, filterEvent(verdicts, chosen, fitting));
+  deps.podEvent?.(args.pod, filterEvent(ranking, args.nodeNames));
   return {
-    NodeNames: chosen === undefined ? [] : [chosen.node],
-    FailedNodes: failed,
+    NodeNames: best === undefined ? [] : [best.node],
+    FailedNodes: failedNodes(ranking, args.nodeNames),
     FailedAndUnresolvableNodes: {},
     Error: "",
   };
 }
 
 export function prioritize(args: ExtenderArgs, deps: ExtenderDeps): HostPriority[] {
-  const { verdicts } = explainPod(args.pod, args.nodeNames, deps);
-  const scores = new Map(verdicts.map((v) => [v.node, v.fits ? extenderPriority(v.score) : 0]));
-  return args.nodeNames.map((Host) => ({ Host, Score: scores.get(Host) ?? 0 }));
+  const { scores } = rankPod(args.pod, args.nodeNames, deps);
+  return args.nodeNames.map((Host, i) => {
+    const score = scores[i] ?? Number.NaN;
+    return { Host, Score: Number.isNaN(score) ? 0 : extenderPriority(score) };
+  });
 }

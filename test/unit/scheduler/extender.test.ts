@@ -4,8 +4,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { defaultConfig, mutatePolicy, placementPolicy } from "../../../src/config/index.js";
-import { Annotation, encodeNodeDevices, type Pod } from "../../../src/core/index.js";
-import { ClusterView, filter, prioritize } from "../../../src/scheduler/index.js";
+import {
+  Annotation,
+  encodeNodeDevices,
+  extenderPriority,
+  type Pod,
+} from "../../../src/core/index.js";
+import { ClusterView, explainPod, filter, prioritize } from "../../../src/scheduler/index.js";
+import { random } from "../../../src/sim/index.js";
 import { createLogger, createRegistry, schedulerMetrics } from "../../../src/telemetry/index.js";
 import { simulatedGpus } from "../../helpers/gpu-nodes.js";
 
@@ -126,5 +132,55 @@ describe("extender - the node policy decides, and says so in HAMi's events", () 
     filter({ pod: pod("c", 90_000), nodeNames: ["n1", "n2"] }, withEvents);
     assert.equal(events.at(-1)?.reason, "FilteringFailed");
     assert.match(events.at(-1)?.message ?? "", /^no available node, 2 nodes do not meet: /);
+  });
+});
+
+describe("extender - filter and prioritize agree with every node's full verdict", () => {
+  it("over random nodes, holdings and pods of repeating shapes, memo or not", () => {
+    // The memo answers from outcomes kept per node version and request shape; /explain computes
+    // every verdict afresh. Both must name the same node and scores after any sequence of changes.
+    const draw = random(7);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(draw() * items.length)] as T;
+    const { view, deps } = setup();
+    const names = Array.from({ length: 12 }, (_, i) => `m${String(i).padStart(2, "0")}`);
+    for (const name of names)
+      view.setNode({
+        metadata: {
+          name,
+          annotations: {
+            [Annotation.nodeRegister]: encodeNodeDevices(
+              simulatedGpus(name, 1 + Math.floor(draw() * 3)),
+            ),
+          },
+        },
+      });
+    const shapes = [500, 4_000, 9_000, 15_000];
+    for (let round = 0; round < 300; round++) {
+      const node = pick(names);
+      const memory = pick([1_000, 6_000]);
+      const slice = { uuid: `GPU-${node}-0`, type: "NVIDIA", memoryMiB: memory, cores: 0 };
+      const uid = `held-${round % 20}`;
+      view.unreserve(uid);
+      view.reserve({
+        uid,
+        namespace: "default",
+        name: uid,
+        node,
+        devices: [[slice]],
+        usage: new Map([[slice.uuid, { slots: 1, memoryMiB: memory, cores: 0 }]]),
+      });
+      const sent = names.filter(() => draw() < 0.8);
+      const probe = pod(`probe-${round}`, pick(shapes));
+      if (draw() < 0.3) probe.metadata!.annotations = { "hami.io/node-scheduler-policy": "spread" };
+      const { verdicts } = explainPod(probe, sent, deps);
+      const top = verdicts[0];
+      const chosen = filter({ pod: probe, nodeNames: sent }, deps).NodeNames;
+      assert.deepEqual(chosen, top?.fits === true ? [top.node] : [], `round ${round}`);
+      const expected = new Map(
+        verdicts.map((v) => [v.node, v.fits ? extenderPriority(v.score) : 0]),
+      );
+      for (const { Host, Score } of prioritize({ pod: probe, nodeNames: sent }, deps))
+        assert.equal(Score, expected.get(Host), `round ${round}, ${Host}`);
+    }
   });
 });
