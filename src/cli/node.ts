@@ -42,7 +42,7 @@ export const NODE_USAGE = `usage: hami node [--node-name NAME] [--devices nvml|f
                  [--kubeconfig FILE] [--config FILE] [--lease-namespace kube-system] [--nats URL]
                  [--vgpu-lock-dir /tmp/vgpulock] [--pod-resources-socket PATH] [--metrics-port 0]
                  [--node-config config.json] [--monitor-port 0] [--monitor-period 10] [--untracked-threshold-mib 1024]
-                 [--untracked-hold 300]
+                 [--untracked-hold 300] [--state-dir HOOKPATH/vgpu/state]
   --node-name      defaults to $NODE_NAME, then the host name
   --devices        nvml: nvidia-smi on this host; file:PATH: GPUs described in a YAML/JSON file (mock)
   --vgpu-lock-dir  host directory mounted at /tmp/vgpulock for HAMi-core's locks (HAMi's is the same path)
@@ -58,7 +58,19 @@ export const NODE_USAGE = `usage: hami node [--node-name NAME] [--devices nvml|f
   --monitor-period seconds between monitor samples (HAMi-core regions and host GPU figures); 0: no monitor
   --untracked-threshold-mib, --untracked-hold  a GPU with more device memory in use than its containers'
                    regions account for, by this many MiB for this many seconds, gets a Warning Event on the Node
+  --state-dir      host directory for the served log (<node>.served.log): Allocate answers once what it
+                   served is on disk there and records it on the pod right after, again after a restart;
+                   default: the hook path's vgpu/state (already a host path in the chart)
   ${NATS_USAGE}`;
+
+/** The served log's file: <state dir>/<node>.served.log. */
+function servedLog(stateDir: string | undefined, hookPath: string, node: string): string {
+  const dir = stateDir ?? join(hookPath, "vgpu", "state");
+  if (!dir.startsWith("/")) throw new UsageError(`--state-dir=${dir}: expected an absolute path`);
+  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(node))
+    throw new UsageError(`node name ${JSON.stringify(node)} is not a Kubernetes node name`);
+  return join(dir, `${node}.served.log`);
+}
 
 function source(spec: string, node: string): DeviceSource {
   if (spec === "nvml") return nvidiaSmiSource();
@@ -192,6 +204,7 @@ export async function runNode(argv: string[]): Promise<void> {
       "monitor-period": { type: "string", default: "10" },
       "untracked-threshold-mib": { type: "string", default: "1024" },
       "untracked-hold": { type: "string", default: "300" },
+      "state-dir": { type: "string" },
       ...NATS_FLAGS,
     },
     strict: true,
@@ -229,6 +242,7 @@ export async function runNode(argv: string[]): Promise<void> {
     podResourcesSocket:
       values["pod-resources-socket"] ?? join(dirname(pluginDir), "pod-resources", "kubelet.sock"),
     metrics: nodeMetrics(registry),
+    servedLog: servedLog(values["state-dir"], config.current().nvidia.hookPath, node),
     ...monitorOptions(values, usage),
   });
   monitorMetrics(monitorRegistry, () => agent.monitor?.latest);

@@ -16,8 +16,9 @@ export interface PodApi {
   readPod(namespace: string, name: string): Promise<V1Pod>;
   /** Sets (string) or removes (null) annotations; only if the pod is still at `resourceVersion`
    * when one is given. */
+  /** A uid makes the patch fail (409/422) on another pod of the same name. */
   annotatePod(
-    pod: { namespace: string; name: string; resourceVersion?: string },
+    pod: { namespace: string; name: string; resourceVersion?: string; uid?: string },
     annotations: Record<string, string | null>,
   ): Promise<V1Pod>;
   bindPod(pod: { namespace: string; name: string; uid: string }, node: string): Promise<void>;
@@ -28,15 +29,18 @@ export function podApi(kc: KubeConfig): PodApi {
   const core = kc.makeApiClient(CoreV1Api);
   return {
     readPod: (namespace, name) => core.readNamespacedPod({ namespace, name }),
-    annotatePod: async ({ namespace, name, resourceVersion }, annotations) => {
+    annotatePod: async ({ namespace, name, resourceVersion, uid }, annotations) => {
       try {
         return await core.patchNamespacedPod(
           {
             namespace,
             name,
             body: {
-              metadata:
-                resourceVersion === undefined ? { annotations } : { resourceVersion, annotations },
+              metadata: {
+                ...(resourceVersion === undefined ? {} : { resourceVersion }),
+                ...(uid === undefined ? {} : { uid }),
+                annotations,
+              },
             },
           },
           MERGE_PATCH,

@@ -24,6 +24,7 @@ import { AllocationVerifier, type VerifyResult } from "./verify.js";
 import type { DeviceSource, DiscoveredGpu } from "./discovery.js";
 import { DevicePluginServer } from "./plugin.js";
 import { registrar, type Registrar } from "./registration.js";
+import { durableRecorder } from "./served-recorder.js";
 
 /** How long the agent waits for the kubelet to list its devices before taking pods anyway. */
 const LISTED_WAIT_MS = 10_000;
@@ -55,6 +56,9 @@ export interface AgentOptions {
   registerMs?: number;
   /** The kubelet's PodResources socket: each Allocate answer is checked against it. */
   podResourcesSocket?: string;
+  /** The served log (write-ahead record of Allocate answers); without it each answer waits for
+   * the API patch. */
+  servedLog?: string;
   metrics?: NodeMetrics;
   /** The node monitor: real usage from HAMi-core's regions and the host, sampled this often. */
   monitor?: { periodMs: number; drift: DriftPolicy; onSample?: (usage: NodeUsage) => void };
@@ -229,6 +233,9 @@ export class NodeAgent {
   async start(): Promise<void> {
     const { kc, node, log } = this.options;
     await this.discover();
+    // Before the informer: a container served before a restart must read as served.
+    if (this.options.servedLog !== undefined)
+      this.allocator.useRecorder(await durableRecorder(this.options.servedLog, podApi(kc), log));
     const core = kc.makeApiClient(CoreV1Api);
     const fieldSelector = `spec.nodeName=${node}`;
     this.pods = startInformer<V1Pod>(
@@ -292,6 +299,7 @@ export class NodeAgent {
       this.options.log.warn({ err: error }, "could not delete the agent Lease; it expires instead");
     });
     await this.plugin.stop();
+    await this.allocator.close();
     await this.verifier?.close();
     await this.subscription?.stop();
     await this.pods?.stop();

@@ -34,6 +34,7 @@ import type {
   ContainerAllocateResponse,
 } from "./device-plugin-api.js";
 import { AllocateError } from "./plugin.js";
+import { directRecorder, type ServedRecorder } from "./served-recorder.js";
 import { warnPod } from "./pod-warning.js";
 
 interface Entry extends PendingPod {
@@ -60,6 +61,8 @@ export interface AllocatorDeps {
   clock: () => Date;
   /** Checks afterwards that the kubelet gave the devices to the container served. */
   verify?: (served: Omit<ServedContainer, "resource">) => void;
+  /** Where what was served is recorded before answering (default: the API patch, awaited). */
+  recorder?: ServedRecorder;
 }
 
 const terminal = (pod: V1Pod): boolean =>
@@ -171,8 +174,20 @@ export class Allocator {
   /** Allocate calls answered from the event path and from the API path (for the benchmark and logs). */
   readonly served = { event: 0, api: 0 };
 
+  private recorder: ServedRecorder;
+
   constructor(deps: AllocatorDeps) {
     this.deps = deps;
+    this.recorder = deps.recorder ?? directRecorder(deps.api);
+  }
+
+  /** Records served containers with `recorder` from now on (set before serving anything). */
+  useRecorder(recorder: ServedRecorder): void {
+    this.recorder = recorder;
+  }
+
+  async close(): Promise<void> {
+    await this.recorder.close();
   }
 
   pending(): PendingPod[] {
@@ -221,7 +236,8 @@ export class Allocator {
     const previous = this.store.get(who.uid);
     const { devices, served } = plan;
     const arrival = arrivalOf(pod, previous);
-    const wasServed = (i: number): boolean => previous?.served[i] === true;
+    const wasServed = (i: number): boolean =>
+      previous?.served[i] === true || this.recorder.servedBefore(who.uid, i);
     this.store.set(who.uid, {
       ...who,
       arrival,
@@ -335,8 +351,9 @@ export class Allocator {
     await prepareSources(this.deps.node, response.mounts);
     const complete = entry.devices.every((d, i) => d.length === 0 || entry.served[i] === true);
     const remaining = entry.devices.map((d, i) => (entry.served[i] === true ? [] : d));
-    await this.deps.api.annotatePod(
-      { namespace: entry.namespace, name: entry.name },
+    await this.recorder.record(
+      { uid: entry.uid, namespace: entry.namespace, name: entry.name },
+      index,
       {
         [Annotation.devicesToAllocate]: encodePodDevices(remaining),
         ...(complete && !this.mismatched.has(`${entry.namespace}/${entry.name}`)

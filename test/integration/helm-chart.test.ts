@@ -411,7 +411,8 @@ describe("Helm chart", { skip: missing }, () => {
     const agent = plugin.containers.find((c) => c.name === "hami");
     const mounts = new Map(agent?.volumeMounts?.map((m) => [m.mountPath, m.readOnly === true]));
     assert.equal(mounts.get("/usr/local/vgpu"), true, "HAMi-core's files read only");
-    assert.equal(mounts.get("/usr/local/vgpu/containers"), false, "only the cache dirs writable");
+    assert.equal(mounts.get("/usr/local/vgpu/containers"), false, "the cache dirs writable");
+    assert.equal(mounts.get("/usr/local/vgpu/state"), false, "and the served log's dir");
     assert.equal(
       mounts.get("/var/lib/kubelet/pod-resources"),
       true,
