@@ -4,7 +4,7 @@
 // fdatasync), the answer, then the patch, sent again after a restart until the API has it.
 
 import type { PodApi } from "../k8s/index.js";
-import { isStatus } from "../k8s/index.js";
+import { ConflictError, isStatus } from "../k8s/index.js";
 import type { Logger } from "../telemetry/index.js";
 import { ServedLog, type ServedRecord } from "./served-log.js";
 
@@ -118,7 +118,9 @@ class DurableRecorder implements ServedRecorder {
         await this.api.annotatePod({ namespace, name, uid }, record.annotations);
         break;
       } catch (error) {
-        if (isStatus(error, 404) || isStatus(error, 409) || isStatus(error, 422)) {
+        // 404: deleted; a uid that is not the pod's: 422 from kube-apiserver 1.36 (uid is immutable), or
+        // 409 (annotatePod's ConflictError) where a precondition is checked first.
+        if (isStatus(error, 404) || error instanceof ConflictError || isStatus(error, 422)) {
           this.log.warn({ pod: `${namespace}/${name}`, uid, err: error }, "served pod gone");
           break;
         }
