@@ -68,8 +68,14 @@ export { NO_USAGE, NVIDIA, podUsage, usageOnDevices } from "./device.js";
 export type { ContainerDevice, Device, DeviceUsage, HostFree, PodDevices } from "./device.js";
 export { deviceLoad, deviceReason, fitPod, memoryRequest } from "./fit.js";
 export type { FitOptions, FitResult, NodeState } from "./fit.js";
-export { compareVerdicts, evaluateNode, evaluateNodes, scorerFor } from "./placement.js";
-export type { NodeCandidate, NodeVerdict, PlacementPolicy, QuotaCheck } from "./placement.js";
+export { compareVerdicts, evaluateNode, evaluateNodes, rankNode, scorerFor } from "./placement.js";
+export type {
+  NodeCandidate,
+  NodeOutcome,
+  NodeVerdict,
+  PlacementPolicy,
+  QuotaCheck,
+} from "./placement.js";
 export { asksForDevices, podRequest } from "./pod-request.js";
 export type { ContainerSlot, DeviceRequest, PodRequest, RequestDefaults } from "./pod-request.js";
 export { extenderPriority, nodeLoad, nodeScorers, round2 } from "./score.js";

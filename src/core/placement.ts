@@ -2,13 +2,13 @@
 // Pure and deterministic (ties go to the node name), shared by the extender's filter, prioritize,
 // bind and explain, and by the placement benchmark.
 
-import type { HostFree, PodDevices } from "./device.js";
-import { fitPod, type NodeState } from "./fit.js";
+import type { DeviceUsage, HostFree, PodDevices } from "./device.js";
+import { fitPod, type FitResult, type NodeState } from "./fit.js";
 import { describeGPUPolicy, type GPUPolicy, type PodPreferences } from "./pod-annotations.js";
 import type { PodRequest } from "./pod-request.js";
 import { podQuotaUsage, quotaExceeded, type NamespaceQuota, type QuotaNames } from "./quota.js";
 import { FitReason } from "./reasons.js";
-import { nodeScorers, type NodeScorer } from "./score.js";
+import { nodeScorers, type NodeScorer, type ScoreInput } from "./score.js";
 
 export interface NodeCandidate extends NodeState {
   /** Set when the node must not get pods (agent gone, stale registration); says why. */
@@ -50,13 +50,15 @@ export interface QuotaCheck {
   names: QuotaNames;
 }
 
-/** Fit and score one pod on one node. */
-export function evaluateNode(
+type Refusal = Extract<NodeVerdict, { fits: false }>;
+
+/** Fit and quota on one node: the refusal, or the plan with the policies that apply. */
+function fitNode(
   node: NodeCandidate,
   request: PodRequest,
   preferences: PodPreferences,
   policy: PlacementPolicy,
-): NodeVerdict {
+): Refusal | { fits: true; result: Extract<FitResult, { fits: true }>; gpuPolicy: GPUPolicy } {
   const { quota } = policy;
   if (node.unavailable !== undefined)
     return {
@@ -85,23 +87,54 @@ export function evaluateNode(
       message: overQuota,
       counts: {},
     };
-  const nodePolicy = preferences.nodeSchedulerPolicy ?? policy.nodePolicy;
-  const scored = scorerFor(
-    nodePolicy,
-    policy,
-  )({
+  return { fits: true, result, gpuPolicy };
+}
+
+function scoreInput(node: NodeCandidate, after: DeviceUsage[]): ScoreInput {
+  return {
     devices: node.devices,
     before: node.usage,
-    after: result.after,
+    after,
     ...(node.host === undefined ? {} : { host: node.host }),
-  });
+  };
+}
+
+/** Fit and score one pod on one node. */
+export function evaluateNode(
+  node: NodeCandidate,
+  request: PodRequest,
+  preferences: PodPreferences,
+  policy: PlacementPolicy,
+): NodeVerdict {
+  const fitted = fitNode(node, request, preferences, policy);
+  if (!fitted.fits) return fitted;
+  const nodePolicy = preferences.nodeSchedulerPolicy ?? policy.nodePolicy;
+  const scored = scorerFor(nodePolicy, policy)(scoreInput(node, fitted.result.after));
   return {
     node: node.name,
     fits: true,
-    devices: result.devices,
+    devices: fitted.result.devices,
     ...scored,
-    reason: `${scored.reason}; GPUs by ${describeGPUPolicy(gpuPolicy)}`,
+    reason: `${scored.reason}; GPUs by ${describeGPUPolicy(fitted.gpuPolicy)}`,
   };
+}
+
+/** What ranking many nodes needs of one: the score where the pod fits, else why not. */
+export type NodeOutcome = { fits: true; score: number } | { fits: false; message: string };
+
+/** evaluateNode's outcome without its reason text or plan (a scorer's `score` when it has one):
+ * filter ranks every node and explains only the one it picks. */
+export function rankNode(
+  node: NodeCandidate,
+  request: PodRequest,
+  preferences: PodPreferences,
+  policy: PlacementPolicy,
+): NodeOutcome {
+  const fitted = fitNode(node, request, preferences, policy);
+  if (!fitted.fits) return { fits: false, message: fitted.message };
+  const scorer = scorerFor(preferences.nodeSchedulerPolicy ?? policy.nodePolicy, policy);
+  const input = scoreInput(node, fitted.result.after);
+  return { fits: true, score: scorer.score?.(input) ?? scorer(input).score };
 }
 
 /** Fitting nodes first, best score first, then by name. */

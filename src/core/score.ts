@@ -21,7 +21,11 @@ export interface NodeScore {
   reason: string;
 }
 
-export type NodeScorer = (input: ScoreInput) => NodeScore;
+/** A node policy: the score with its reason; `score` alone, when given, must equal the call's
+ * score (filter ranks every node and explains only the one it picks). */
+export type NodeScorer = ((input: ScoreInput) => NodeScore) & {
+  score?: (input: ScoreInput) => number;
+};
 
 /** Mean load of a node's devices (0 idle .. 1 full). */
 export function nodeLoad(devices: readonly Device[], usage: readonly DeviceUsage[]): number {
@@ -39,21 +43,30 @@ export function round2(n: number): string {
   return `${n < 0 ? "-" : ""}${(hundredths - cents) / 100}.${cents < 10 ? "0" : ""}${cents}`;
 }
 
+const binpackScore = (input: ScoreInput): number => nodeLoad(input.devices, input.after);
+const spreadScore = (input: ScoreInput): number => 1 - nodeLoad(input.devices, input.after);
+
 export const nodeScorers: Readonly<Record<string, NodeScorer>> = {
-  binpack: (input) => {
-    const load = nodeLoad(input.devices, input.after);
-    return {
-      score: load,
-      reason: `binpack: node load ${round2(load)} after placement (fuller is better)`,
-    };
-  },
-  spread: (input) => {
-    const load = nodeLoad(input.devices, input.after);
-    return {
-      score: 1 - load,
-      reason: `spread: node load ${round2(load)} after placement (emptier is better)`,
-    };
-  },
+  binpack: Object.assign(
+    (input: ScoreInput): NodeScore => {
+      const load = binpackScore(input);
+      return {
+        score: load,
+        reason: `binpack: node load ${round2(load)} after placement (fuller is better)`,
+      };
+    },
+    { score: binpackScore },
+  ),
+  spread: Object.assign(
+    (input: ScoreInput): NodeScore => {
+      const load = nodeLoad(input.devices, input.after);
+      return {
+        score: 1 - load,
+        reason: `spread: node load ${round2(load)} after placement (emptier is better)`,
+      };
+    },
+    { score: spreadScore },
+  ),
 };
 
 /** Maps a 0..1 score onto the extender's 0..10 priority. */

@@ -12,7 +12,9 @@ import {
   podRequest,
   quotaResourceNames,
   readPodPreferences,
+  rankNode,
   type NodeCandidate,
+  type NodeOutcome,
   type NodeVerdict,
   type PlacementPolicy,
   type Pod,
@@ -150,12 +152,13 @@ function rankPod(pod: Pod, nodeNames: readonly string[], deps: ExtenderDeps): Ra
   const { view } = deps;
   const uid = pod.metadata?.uid ?? "";
   const placement = placementFor(pod, policy, view);
-  const evaluate = (candidate: NodeCandidate): NodeVerdict =>
-    evaluateNode(candidate, demand.request, demand.preferences, placement);
+  const rank = (candidate: NodeCandidate): Outcome =>
+    rankNode(candidate, demand.request, demand.preferences, placement);
   const memo = memoFor(view).forShape(shapeOf(demand, placement));
-  const bestAt = scan(ranking, nodeNames, (name) => nodeOutcome(name, uid, memo, evaluate));
+  const bestAt = scan(ranking, nodeNames, (name) => nodeOutcome(name, uid, memo, rank));
   if (bestAt >= 0) {
-    const verdict = evaluate(view.candidate(nodeNames[bestAt] ?? "", uid));
+    const candidate = view.candidate(nodeNames[bestAt] ?? "", uid);
+    const verdict = evaluateNode(candidate, demand.request, demand.preferences, placement);
     if (verdict.fits) ranking.best = verdict;
   }
   return ranking;
@@ -185,7 +188,7 @@ function scan(
   return bestAt;
 }
 
-type Outcome = { fits: true; score: number } | { fits: false; message: string };
+type Outcome = NodeOutcome;
 
 /** One node's outcome: memoised by its version in the view; liveness is judged on every call (a
  * Lease expires without any event), and a node where the pod already holds devices is special. */
@@ -193,7 +196,7 @@ function nodeOutcome(
   name: string,
   uid: string,
   memo: ShapeMemo,
-  evaluate: (candidate: NodeCandidate) => NodeVerdict,
+  rank: (candidate: NodeCandidate) => Outcome,
 ): Outcome {
   const { view } = memo;
   const candidate = view.candidate(name, uid);
@@ -203,10 +206,7 @@ function nodeOutcome(
     const hit = memo.get(name, version);
     if (hit !== undefined) return hit;
   }
-  const verdict = evaluate(candidate);
-  const outcome: Outcome = verdict.fits
-    ? { fits: true, score: verdict.score }
-    : { fits: false, message: verdict.message };
+  const outcome = rank(candidate);
   if (memoised) memo.set(name, version, outcome);
   return outcome;
 }

@@ -75,6 +75,16 @@ export interface ViewOptions {
   onRelease?: (node: string) => void;
 }
 
+/** One string object per device type across the cluster: filters compare the types of every
+ * device of every node, and equal objects compare at once. */
+const types = new Map<string, string>();
+function internType(type: string): string {
+  const known = types.get(type);
+  if (known !== undefined) return known;
+  if (types.size < 10_000) types.set(type, type);
+  return type;
+}
+
 function sameHolding(a: Holding, b: Holding): boolean {
   return a.node === b.node && encodePodDevices(a.devices) === encodePodDevices(b.devices);
 }
@@ -256,9 +266,11 @@ export class ClusterView {
       const pairScores = this.pairScores(name, annotations[Annotation.nodeScores]);
       this.nodes.set(name, {
         ...(pairScores === undefined ? {} : { pairScores }),
-        devices: decodeNodeDevices(raw).map((d) =>
-          cordon.has(d.uuid) ? { ...d, cordoned: true } : d,
-        ),
+        devices: decodeNodeDevices(raw).map((d) => ({
+          ...d,
+          type: internType(d.type),
+          ...(cordon.has(d.uuid) ? { cordoned: true } : {}),
+        })),
         registeredAt,
         ...(offered === undefined ? {} : { offered }),
         key: `${raw}\n${annotations[Annotation.deviceCordon] ?? ""}`,

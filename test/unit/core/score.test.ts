@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { round2 } from "../../../src/core/index.js";
+import {
+  nodeScorers,
+  rankNode,
+  evaluateNode,
+  round2,
+  type Device,
+  type DeviceUsage,
+} from "../../../src/core/index.js";
+import { random } from "../../../src/sim/index.js";
 
 describe("score - reasons", () => {
   it("round2 writes what toFixed(2) writes for scores and loads, without its cost", () => {
@@ -15,5 +23,58 @@ describe("score - reasons", () => {
     assert.equal(round2(1), "1.00");
     assert.equal(round2(0.5), "0.50");
     assert.equal(round2(-0.001), "-0.00");
+  });
+
+  it("a scorer's score alone equals the score it explains, and rankNode agrees with evaluateNode", () => {
+    const draw = random(11);
+    const device = (i: number): Device => ({
+      uuid: `GPU-${i}`,
+      index: i,
+      type: "NVIDIA-A100",
+      memoryMiB: 40_000,
+      cores: 100,
+      splitCount: 10,
+      numa: 0,
+      mode: "hami-core",
+      healthy: true,
+    });
+    const use = (): DeviceUsage => ({
+      slots: Math.floor(draw() * 10),
+      memoryMiB: Math.floor(draw() * 40_000),
+      cores: Math.floor(draw() * 100),
+    });
+    for (let round = 0; round < 500; round++) {
+      const devices = Array.from({ length: 1 + Math.floor(draw() * 8) }, (_, i) => device(i));
+      const input = { devices, before: devices.map(use), after: devices.map(use) };
+      for (const [name, scorer] of Object.entries(nodeScorers))
+        assert.equal(scorer.score?.(input), scorer(input).score, `${name}, round ${round}`);
+      const node = { name: "n", devices, usage: input.before };
+      const request = {
+        slots: [
+          {
+            name: "c",
+            init: false,
+            request: {
+              count: 1 + Math.floor(draw() * 2),
+              memory: { mib: Math.floor(draw() * 30_000) },
+              cores: Math.floor(draw() * 60),
+            },
+          },
+        ],
+        initContainers: 0,
+      };
+      const policy = {
+        nodePolicy: draw() < 0.5 ? "binpack" : "spread",
+        gpuPolicy: { order: "binpack" as const, numa: false, mutex: false },
+      };
+      const verdict = evaluateNode(node, request, {}, policy);
+      assert.deepEqual(
+        rankNode(node, request, {}, policy),
+        verdict.fits
+          ? { fits: true, score: verdict.score }
+          : { fits: false, message: verdict.message },
+        `round ${round}`,
+      );
+    }
   });
 });
