@@ -136,19 +136,26 @@ function decodePlan(
  * /tmp/vgpulock, so a container running as any user can write its locks and cache). containerd
  * would turn a missing libvgpu.so or ld.so.preload into an empty directory in the container. */
 async function prepareSources(node: string, mounts: readonly Mount[]): Promise<void> {
-  for (const mount of mounts.filter((m) => m.source === "file")) {
-    const found = await stat(mount.hostPath).catch(() => undefined);
-    if (found?.isFile() !== true)
+  // In parallel (each is a thread-pool round trip on Allocate's path); files checked first.
+  const files = mounts.filter((m) => m.source === "file");
+  const found = await Promise.all(files.map((m) => stat(m.hostPath).catch(() => undefined)));
+  files.forEach((mount, i) => {
+    const file = found[i];
+    if (file?.isFile() !== true)
       throw new AllocateError(
         status.FAILED_PRECONDITION,
-        `HAMi-core is not installed on node ${node}: ${mount.hostPath} ${found === undefined ? "does not exist" : "is not a file"} ` +
+        `HAMi-core is not installed on node ${node}: ${mount.hostPath} ${file === undefined ? "does not exist" : "is not a file"} ` +
           "(the chart's device-plugin init container installs it; a container with CUDA_DISABLE_CONTROL=true needs none)",
       );
-  }
-  for (const mount of mounts.filter((m) => m.source === "directory")) {
-    await mkdir(mount.hostPath, { recursive: true });
-    await chmod(mount.hostPath, 0o777);
-  }
+  });
+  await Promise.all(
+    mounts
+      .filter((m) => m.source === "directory")
+      .map(async (mount) => {
+        await mkdir(mount.hostPath, { recursive: true });
+        await chmod(mount.hostPath, 0o777);
+      }),
+  );
 }
 
 function toProto(r: ReturnType<typeof containerResponse>): ContainerAllocateResponse {

@@ -128,7 +128,10 @@ class DurableRecorder implements ServedRecorder {
           { pod: `${namespace}/${name}`, attempt, err: error },
           "recording a served container failed, retrying",
         );
-        await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_RETRY_MS, 100 * attempt)));
+        // Unref'd: a stopping agent does not wait out a pause (the log keeps the record).
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.min(MAX_RETRY_MS, 100 * attempt)).unref(),
+        );
       }
     }
     if (this.closed) return;
