@@ -18,7 +18,6 @@ import {
   Allocator,
   DevicePluginServer,
   devicePluginClient,
-  durableRecorder,
   PLUGIN_SOCKET,
   toDevices,
 } from "../../src/node/index.js";
@@ -169,9 +168,7 @@ const informer = await run("informer");
 const event = await run("event");
 const api = await run("api");
 // What `hami node` does: the served log on disk before the answer, the API patch right after.
-allocator.useRecorder(
-  await durableRecorder(join(hook, "state", `${NODE}.served.log`), podApi(kc), log),
-);
+await allocator.openServedLog(join(hook, "state", `${NODE}.served.log`));
 await run("informer");
 const durableInformer = await run("informer");
 const durableEvent = await run("event");

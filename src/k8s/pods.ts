@@ -15,8 +15,7 @@ export interface PodEvent {
 export interface PodApi {
   readPod(namespace: string, name: string): Promise<V1Pod>;
   /** Sets (string) or removes (null) annotations; only if the pod is still at `resourceVersion`
-   * when one is given. */
-  /** A uid makes the patch fail (409/422) on another pod of the same name. */
+   * when one is given; a uid makes the patch fail (409/422) on another pod of the same name. */
   annotatePod(
     pod: { namespace: string; name: string; resourceVersion?: string; uid?: string },
     annotations: Record<string, string | null>,

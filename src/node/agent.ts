@@ -24,7 +24,6 @@ import { AllocationVerifier, type VerifyResult } from "./verify.js";
 import type { DeviceSource, DiscoveredGpu } from "./discovery.js";
 import { DevicePluginServer } from "./plugin.js";
 import { registrar, type Registrar } from "./registration.js";
-import { durableRecorder } from "./served-recorder.js";
 
 /** How long the agent waits for the kubelet to list its devices before taking pods anyway. */
 const LISTED_WAIT_MS = 10_000;
@@ -235,7 +234,7 @@ export class NodeAgent {
     await this.discover();
     // Before the informer: a container served before a restart must read as served.
     if (this.options.servedLog !== undefined)
-      this.allocator.useRecorder(await durableRecorder(this.options.servedLog, podApi(kc), log));
+      await this.allocator.openServedLog(this.options.servedLog);
     const core = kc.makeApiClient(CoreV1Api);
     const fieldSelector = `spec.nodeName=${node}`;
     this.pods = startInformer<V1Pod>(

@@ -34,7 +34,7 @@ import type {
   ContainerAllocateResponse,
 } from "./device-plugin-api.js";
 import { AllocateError } from "./plugin.js";
-import { directRecorder, type ServedRecorder } from "./served-recorder.js";
+import { directRecorder, durableRecorder, type ServedRecorder } from "./served-recorder.js";
 import { warnPod } from "./pod-warning.js";
 
 interface Entry extends PendingPod {
@@ -61,8 +61,6 @@ export interface AllocatorDeps {
   clock: () => Date;
   /** Checks afterwards that the kubelet gave the devices to the container served. */
   verify?: (served: Omit<ServedContainer, "resource">) => void;
-  /** Where what was served is recorded before answering (default: the API patch, awaited). */
-  recorder?: ServedRecorder;
 }
 
 const terminal = (pod: V1Pod): boolean =>
@@ -181,16 +179,19 @@ export class Allocator {
   /** Allocate calls answered from the event path and from the API path (for the benchmark and logs). */
   readonly served = { event: 0, api: 0 };
 
+  /** Where what was served is recorded before answering: the API patch, awaited, until a served
+   * log is opened. */
   private recorder: ServedRecorder;
 
   constructor(deps: AllocatorDeps) {
     this.deps = deps;
-    this.recorder = deps.recorder ?? directRecorder(deps.api);
+    this.recorder = directRecorder(deps.api);
   }
 
-  /** Records served containers with `recorder` from now on (set before serving anything). */
-  useRecorder(recorder: ServedRecorder): void {
-    this.recorder = recorder;
+  /** Answers once what was served is in the served log at `file` from now on (open it before
+   * serving anything, and before the informer lists: containers served before a restart count). */
+  async openServedLog(file: string): Promise<void> {
+    this.recorder = await durableRecorder(file, this.deps.api, this.deps.log);
   }
 
   async close(): Promise<void> {

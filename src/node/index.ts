@@ -2,8 +2,6 @@ export { NodeAgent, PLUGIN_SOCKET, toDevices } from "./agent.js";
 export type { AgentOptions, AgentSettings } from "./agent.js";
 export { Allocator } from "./allocator.js";
 export type { AllocatorDeps } from "./allocator.js";
-export { directRecorder, durableRecorder } from "./served-recorder.js";
-export type { ServedPod, ServedRecorder } from "./served-recorder.js";
 export { ServedLog } from "./served-log.js";
 export type { ServedRecord } from "./served-log.js";
 export * from "./device-plugin-api.js";

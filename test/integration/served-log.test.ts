@@ -19,7 +19,7 @@ import {
   type PodDevices,
 } from "../../src/core/index.js";
 import { podApi, type PodApi } from "../../src/k8s/index.js";
-import { Allocator, durableRecorder } from "../../src/node/index.js";
+import { Allocator } from "../../src/node/index.js";
 import { installSimulatedHamiCore } from "../../src/local/index.js";
 import { createLogger } from "../../src/telemetry/index.js";
 import {
@@ -116,7 +116,7 @@ describe(
       const file = join(dir, "state", `${NODE}.served.log`);
       const pod = await boundPod("two", [1111, 2222]);
       const first = allocator(dying());
-      first.useRecorder(await durableRecorder(file, dying(), log));
+      await first.openServedLog(file);
       first.fromPod(pod);
       assert.equal(
         await limitOf(first),
@@ -133,7 +133,7 @@ describe(
         1,
       );
       const second = allocator(api);
-      second.useRecorder(await durableRecorder(file, api, log));
+      await second.openServedLog(file);
       second.fromPod(unchanged); // the informer's first list: the pod as the API has it
       assert.equal(
         await limitOf(second),
@@ -155,7 +155,7 @@ describe(
       const file = join(dir, "state", `${NODE}-renamed.served.log`);
       const old = await boundPod("same-name", [3333]);
       const first = allocator(dying());
-      first.useRecorder(await durableRecorder(file, dying(), log));
+      await first.openServedLog(file);
       first.fromPod(old);
       assert.equal(await limitOf(first), "3333m");
       await core.deleteNamespacedPod({
@@ -172,8 +172,7 @@ describe(
       );
       const fresh = await boundPod("same-name", [4444]);
       const second = allocator(api);
-      const recorder = await durableRecorder(file, api, log);
-      second.useRecorder(recorder);
+      await second.openServedLog(file);
       await waitFor("the old record given up", async () => {
         const text = await readFile(file, "utf8");
         return text.includes('"done"') ? true : undefined;
