@@ -65,18 +65,13 @@ interface TypeVerdicts {
 }
 const TYPES_KEPT = 32;
 const typeVerdicts = new WeakMap<readonly string[], TypeVerdicts>();
-let lastNeedles: readonly string[] | undefined;
-let lastVerdicts: TypeVerdicts = { types: [], matches: [] };
 
 function verdictsFor(needles: readonly string[]): TypeVerdicts {
-  if (needles === lastNeedles) return lastVerdicts;
   let verdicts = typeVerdicts.get(needles);
   if (verdicts === undefined) {
     verdicts = { types: [], matches: [] };
     typeVerdicts.set(needles, verdicts);
   }
-  lastNeedles = needles;
-  lastVerdicts = verdicts;
   return verdicts;
 }
 

@@ -152,7 +152,7 @@ function rankPod(pod: Pod, nodeNames: readonly string[], deps: ExtenderDeps): Ra
   const { view } = deps;
   const uid = pod.metadata?.uid ?? "";
   const placement = placementFor(pod, policy, view);
-  const rank = (candidate: NodeCandidate): Outcome =>
+  const rank = (candidate: NodeCandidate): NodeOutcome =>
     rankNode(candidate, demand.request, demand.preferences, placement);
   const memo = memoFor(view).forShape(shapeOf(demand, placement));
   const bestAt = scan(ranking, nodeNames, (name) => nodeOutcome(name, uid, memo, rank));
@@ -168,7 +168,7 @@ function rankPod(pod: Pod, nodeNames: readonly string[], deps: ExtenderDeps): Ra
 function scan(
   ranking: Ranking,
   nodeNames: readonly string[],
-  outcomeOf: (name: string) => Outcome,
+  outcomeOf: (name: string) => NodeOutcome,
 ): number {
   let bestAt = -1;
   for (let i = 0; i < nodeNames.length; i++) {
@@ -188,16 +188,14 @@ function scan(
   return bestAt;
 }
 
-type Outcome = NodeOutcome;
-
 /** One node's outcome: memoised by its version in the view; liveness is judged on every call (a
  * Lease expires without any event), and a node where the pod already holds devices is special. */
 function nodeOutcome(
   name: string,
   uid: string,
   memo: ShapeMemo,
-  rank: (candidate: NodeCandidate) => Outcome,
-): Outcome {
+  rank: (candidate: NodeCandidate) => NodeOutcome,
+): NodeOutcome {
   const { view } = memo;
   const candidate = view.candidate(name, uid);
   const memoised = candidate.unavailable === undefined && !view.holds(uid, name);
@@ -239,7 +237,7 @@ class ShapeMemo {
     this.messages.fill(undefined);
   }
 
-  get(name: string, version: number): Outcome | undefined {
+  get(name: string, version: number): NodeOutcome | undefined {
     const slot = this.slots.get(name);
     if (slot === undefined || slot >= this.versions.length || this.versions[slot] !== version)
       return undefined;
@@ -249,7 +247,7 @@ class ShapeMemo {
       : { fits: false, message };
   }
 
-  set(name: string, version: number, outcome: Outcome): void {
+  set(name: string, version: number, outcome: NodeOutcome): void {
     let slot = this.slots.get(name);
     if (slot === undefined) {
       slot = this.slots.size;
