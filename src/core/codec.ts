@@ -1,8 +1,10 @@
 // HAMi's annotation encodings, kept byte for byte so HAMi tools, dashboards and a cluster switching
 // from HAMi keep working. Facts read in Project-HAMi/HAMi (HEAD after v2.10.0):
 // - node `hami.io/node-nvidia-register` (pkg/device/devices.go, DeviceInfo + MarshalNodeDevices):
-//   since v2.8 a JSON list of {"id","index","count","devmem","devcore","type","numa","mode","health"}
-//   in that key order, every key `omitempty` (Go's json.Marshal: 0, "" and false are left out), devmem
+//   since v2.8 a JSON list of {"id","index","count","devmem","devcore","type","numa","mode",
+//   "migProfiles","health"} in that key order, every key `omitempty` (Go's json.Marshal: 0, "", false
+//   and empty lists are left out); a MIG profile is {"name","memoryMB","core","sliceCount",
+//   "placements":[{"start","size"}]} with no omitempty (a nil placements list is null); devmem
 //   already x deviceMemoryScaling and devcore = 100 x deviceCoreScaling. Up to v2.7 each device was
 //   `id,count,devmem,devcore,type,numa,health[,index,mode]` terminated by ":" (DecodeNodeDevices
 //   accepts 7 or 9 fields). We write the JSON and read all three.
@@ -12,7 +14,7 @@
 // Decoders never throw anything but HamiError naming the annotation, the value and the bad part.
 
 import { z } from "zod";
-import type { ContainerDevice, Device, PodDevices } from "./device.js";
+import type { ContainerDevice, Device, MigProfile, PodDevices } from "./device.js";
 import { HamiError } from "./errors.js";
 import { Reason } from "./reasons.js";
 
@@ -82,6 +84,14 @@ function goString(text: string): string {
   );
 }
 
+function encodeMigProfile(p: MigProfile): string {
+  const placements =
+    p.placements.length === 0
+      ? "null"
+      : `[${p.placements.map((at) => `{"start":${at.start},"size":${at.size}}`).join(",")}]`;
+  return `{"name":${goString(p.name)},"memoryMB":${p.memoryMiB},"core":${p.cores},"sliceCount":${p.sliceCount},"placements":${placements}}`;
+}
+
 /** HAMi's MarshalNodeDevices bytes: keys in DeviceInfo order, zero values omitted. */
 export function encodeNodeDevices(devices: readonly Device[]): string {
   const entries = devices.map((d) => {
@@ -94,6 +104,8 @@ export function encodeNodeDevices(devices: readonly Device[]): string {
     if (d.type !== "") fields.push(`"type":${goString(d.type)}`);
     if (d.numa !== 0) fields.push(`"numa":${d.numa}`);
     if (d.mode !== "") fields.push(`"mode":${goString(d.mode)}`);
+    if (d.migProfiles !== undefined && d.migProfiles.length > 0)
+      fields.push(`"migProfiles":[${d.migProfiles.map(encodeMigProfile).join(",")}]`);
     if (d.healthy) fields.push(`"health":true`);
     return `{${fields.join(",")}}`;
   });
@@ -114,6 +126,26 @@ const jsonDevice = z.looseObject({
   type: z.string().max(256).optional(),
   numa: int32.optional(),
   mode: z.string().max(64).optional(),
+  migProfiles: z
+    .array(
+      z.looseObject({
+        name: z.string().min(1).max(64),
+        memoryMB: int32.min(0).optional(),
+        core: int32.min(0).optional(),
+        sliceCount: int32.min(0).optional(),
+        placements: z
+          .array(
+            z.looseObject({
+              start: int32.min(0).optional(),
+              size: int32.min(1),
+            }),
+          )
+          .max(64)
+          .nullish(),
+      }),
+    )
+    .max(64)
+    .nullish(),
   health: z.boolean().optional(),
 });
 const jsonDevices = z.array(jsonDevice).max(1024).nullable();
@@ -142,6 +174,17 @@ function decodeJsonDevices(raw: string): Device[] {
     numa: d.numa ?? 0,
     mode: d.mode ?? "",
     healthy: d.health ?? false,
+    ...(d.migProfiles === undefined || d.migProfiles === null || d.migProfiles.length === 0
+      ? {}
+      : {
+          migProfiles: d.migProfiles.map((p) => ({
+            name: p.name,
+            memoryMiB: p.memoryMB ?? 0,
+            cores: p.core ?? 0,
+            sliceCount: p.sliceCount ?? 0,
+            placements: (p.placements ?? []).map((at) => ({ start: at.start ?? 0, size: at.size })),
+          })),
+        }),
   }));
 }
 

@@ -1,6 +1,29 @@
 // Devices as the scheduler and the node agent see them, and what is in use on each. Plain data; the
 // annotation codecs (codec.ts) turn them into HAMi's strings and back.
 
+/** Where an instance sits on its GPU, in memory slices (NVML's GPU instance placement). */
+export interface MigPlacement {
+  start: number;
+  size: number;
+}
+
+/** One MIG profile a GPU offers and where its instances may sit. */
+export interface MigProfile {
+  /** NVIDIA's profile name, e.g. "1g.10gb". */
+  name: string;
+  memoryMiB: number;
+  /** Share of the GPU's SMs, in percent (HAMi's core). */
+  cores: number;
+  sliceCount: number;
+  placements: readonly MigPlacement[];
+}
+
+/** The instance a container got on one GPU. */
+export interface MigSlice {
+  profile: string;
+  placement: MigPlacement;
+}
+
 /** One physical GPU of a node, as its agent registered it. */
 export interface Device {
   uuid: string;
@@ -16,8 +39,11 @@ export interface Device {
   /** How many containers may share it (deviceSplitCount). */
   splitCount: number;
   numa: number;
-  /** HAMi's operating mode ("hami-core"; "mig" and "mps" are not served by us). */
+  /** HAMi's operating mode: "hami-core" (shared through HAMi-core) or "mig" (one MIG instance per
+   * container, see mig.ts); "mps" is not served by us. */
   mode: string;
+  /** In mode "mig": the profiles it offers and where their instances sit. */
+  migProfiles?: readonly MigProfile[];
   healthy: boolean;
   /** Listed in the node's hami.io/device-cordon: keeps its pods, gets no new ones. */
   cordoned?: boolean;
@@ -30,6 +56,8 @@ export interface ContainerDevice {
   type: string;
   memoryMiB: number;
   cores: number;
+  /** On a GPU in mode "mig": the instance this container got. */
+  mig?: MigSlice;
 }
 
 /** Devices of each container of a pod: init containers in spec order, then app containers (HAMi's
@@ -41,6 +69,8 @@ export interface DeviceUsage {
   slots: number;
   memoryMiB: number;
   cores: number;
+  /** On a GPU in mode "mig": where its instances in use sit. */
+  mig?: readonly MigPlacement[];
 }
 
 /** CPU and host memory still free on a node. */
@@ -54,15 +84,41 @@ export const NVIDIA = "NVIDIA";
 
 export const NO_USAGE: Readonly<DeviceUsage> = { slots: 0, memoryMiB: 0, cores: 0 };
 
+/** Instances in use on a MIG GPU from two usages. An init container's instance stays reserved next
+ * to the app containers' while the pod lives (conservative; when an app container reuses it, it is
+ * listed twice, which takes nothing more). */
+export function joinPlacements(
+  a: readonly MigPlacement[] | undefined,
+  b: readonly MigPlacement[] | undefined,
+): readonly MigPlacement[] | undefined {
+  if (a === undefined || a.length === 0) return b;
+  if (b === undefined || b.length === 0) return a;
+  return [...a, ...b];
+}
+
+/** A usage with `mig` set only when there is one, so plain GPUs' usages keep one shape. */
+export function usageOf(
+  slots: number,
+  memoryMiB: number,
+  cores: number,
+  mig: readonly MigPlacement[] | undefined,
+): DeviceUsage {
+  return mig === undefined ? { slots, memoryMiB, cores } : { slots, memoryMiB, cores, mig };
+}
+
 /** Adds a container's slices to a usage map, in place. */
 function accumulate(usage: Map<string, DeviceUsage>, slices: readonly ContainerDevice[]): void {
   for (const slice of slices) {
     const current = usage.get(slice.uuid) ?? NO_USAGE;
-    usage.set(slice.uuid, {
-      slots: current.slots + 1,
-      memoryMiB: current.memoryMiB + slice.memoryMiB,
-      cores: current.cores + slice.cores,
-    });
+    usage.set(
+      slice.uuid,
+      usageOf(
+        current.slots + 1,
+        current.memoryMiB + slice.memoryMiB,
+        current.cores + slice.cores,
+        joinPlacements(current.mig, slice.mig === undefined ? undefined : [slice.mig.placement]),
+      ),
+    );
   }
 }
 
@@ -77,11 +133,15 @@ export function podUsage(devices: PodDevices, initContainers: number): Map<strin
     accumulate(one, init);
     for (const [uuid, u] of one) {
       const current = result.get(uuid) ?? NO_USAGE;
-      result.set(uuid, {
-        slots: Math.max(current.slots, u.slots),
-        memoryMiB: Math.max(current.memoryMiB, u.memoryMiB),
-        cores: Math.max(current.cores, u.cores),
-      });
+      result.set(
+        uuid,
+        usageOf(
+          Math.max(current.slots, u.slots),
+          Math.max(current.memoryMiB, u.memoryMiB),
+          Math.max(current.cores, u.cores),
+          joinPlacements(current.mig, u.mig),
+        ),
+      );
     }
   }
   return result;
@@ -99,11 +159,12 @@ export function usageOnDevices(
       const i = position.get(uuid);
       if (i === undefined) continue;
       const current = total[i] ?? NO_USAGE;
-      total[i] = {
-        slots: current.slots + u.slots,
-        memoryMiB: current.memoryMiB + u.memoryMiB,
-        cores: current.cores + u.cores,
-      };
+      total[i] = usageOf(
+        current.slots + u.slots,
+        current.memoryMiB + u.memoryMiB,
+        current.cores + u.cores,
+        joinPlacements(current.mig, u.mig),
+      );
     }
   }
   return total;

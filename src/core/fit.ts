@@ -3,13 +3,16 @@
 // for refusal go out. Reservation is the caller's business (at bind, against the live view).
 
 import {
+  joinPlacements,
   NO_USAGE,
   NVIDIA,
+  usageOf,
   type ContainerDevice,
   type Device,
   type DeviceUsage,
   type PodDevices,
 } from "./device.js";
+import { MIG_MODE, migChoice } from "./mig.js";
 import type { GPUPolicy, PodPreferences } from "./pod-annotations.js";
 import { topologyChoice, type PairScores } from "./topology.js";
 import type { DeviceRequest, PodRequest } from "./pod-request.js";
@@ -92,9 +95,16 @@ function filterReason(device: Device, prefs: PodPreferences): FitReason | undefi
   if (prefs.useGPUUUID !== undefined && !prefs.useGPUUUID.includes(device.uuid))
     return FitReason.CardUuidMismatch;
   if (prefs.nouseGPUUUID?.includes(device.uuid) === true) return FitReason.CardUuidMismatch;
+  return typeReason(device, prefs);
+}
+
+/** HAMi's checkType: the type lists, and nvidia.com/vgpu-mode containing the device's mode. */
+function typeReason(device: Device, prefs: PodPreferences): FitReason | undefined {
   if (prefs.useGPUType !== undefined && !typeMatches(device.type, prefs.useGPUType))
     return FitReason.CardTypeMismatch;
   if (prefs.nouseGPUType !== undefined && typeMatches(device.type, prefs.nouseGPUType))
+    return FitReason.CardTypeMismatch;
+  if (prefs.vgpuMode !== undefined && !prefs.vgpuMode.includes(device.mode))
     return FitReason.CardTypeMismatch;
   return undefined;
 }
@@ -110,9 +120,18 @@ export function deviceReason(
   if (filtered !== undefined) return filtered;
   if (used.slots >= device.splitCount) return FitReason.CardTimeSlicingExhausted;
   if (options.gpuPolicy.mutex && used.slots > 0) return FitReason.ExclusiveDeviceAllocateConflict;
-  if (device.memoryMiB - used.memoryMiB < memoryRequest(device, request))
-    return FitReason.CardInsufficientMemory;
-  return coreReason(device, used, request.cores);
+  const memory = memoryRequest(device, request);
+  if (device.memoryMiB - used.memoryMiB < memory) return FitReason.CardInsufficientMemory;
+  const core = coreReason(device, used, request.cores);
+  if (core !== undefined || device.mode !== MIG_MODE) return core;
+  return migInstance(device, used, memory) === undefined
+    ? FitReason.CardMigTopologyInfeasible
+    : undefined;
+}
+
+/** The MIG instance a container asking `memoryMiB` gets on a GPU in mode "mig" (mig.ts). */
+function migInstance(device: Device, used: DeviceUsage, memoryMiB: number) {
+  return migChoice(device.migProfiles ?? [], used.mig ?? [], memoryMiB);
 }
 
 /** HAMi's order of core checks (pkg/device/nvidia/device.go Fit). */
@@ -138,11 +157,12 @@ export function deviceLoad(device: Device, used: DeviceUsage): number {
 
 function plus(a: DeviceUsage, b: DeviceUsage | undefined): DeviceUsage {
   if (b === undefined) return a;
-  return {
-    slots: a.slots + b.slots,
-    memoryMiB: a.memoryMiB + b.memoryMiB,
-    cores: a.cores + b.cores,
-  };
+  return usageOf(
+    a.slots + b.slots,
+    a.memoryMiB + b.memoryMiB,
+    a.cores + b.cores,
+    joinPlacements(a.mig, b.mig),
+  );
 }
 
 function better(load: number, best: number, binpack: boolean): boolean {
@@ -293,6 +313,47 @@ function fitContainer(
 
 const NOTHING: readonly (DeviceUsage | undefined)[] = [];
 
+/** What this pod's containers placed so far take per device position. */
+interface Placed {
+  apps: (DeviceUsage | undefined)[];
+  inits: (DeviceUsage | undefined)[];
+}
+
+/** One container's slices on the chosen positions, added to what the pod placed so far. */
+function place(
+  node: NodeState,
+  positions: readonly number[],
+  slot: { init: boolean; request: DeviceRequest },
+  placed: Placed,
+): ContainerDevice[] {
+  const { apps, inits } = placed;
+  return positions.map((position) => {
+    const used = plus(node.usage[position] ?? NO_USAGE, slot.init ? undefined : apps[position]);
+    const slice = sliceOn(node.devices[position] as Device, used, slot.request);
+    const one = usageOf(1, slice.memoryMiB, slice.cores, slice.mig && [slice.mig.placement]);
+    if (slot.init) inits[position] = maxOf(inits[position], one);
+    else apps[position] = plus(one, apps[position]);
+    return slice;
+  });
+}
+
+/** What one container takes on one device it was given: its request, or on a GPU in mode "mig" the
+ * whole instance it gets (the profile's memory and cores, as HAMi's AddResourceUsage). */
+function sliceOn(device: Device, used: DeviceUsage, request: DeviceRequest): ContainerDevice {
+  const memoryMiB = memoryRequest(device, request);
+  const instance = device.mode === MIG_MODE ? migInstance(device, used, memoryMiB) : undefined;
+  if (instance === undefined)
+    return { uuid: device.uuid, type: NVIDIA, memoryMiB, cores: request.cores };
+  const { profile, placement } = instance;
+  return {
+    uuid: device.uuid,
+    type: NVIDIA,
+    memoryMiB: instance.memoryMiB,
+    cores: instance.cores,
+    mig: { profile, placement },
+  };
+}
+
 /** Plans every GPU container of a pod on one node. App containers are placed together (they run
  * together); each init container is placed against the node without this pod's app containers,
  * since init containers run alone and before them. A pod holds, per device, the larger of its app
@@ -321,21 +382,7 @@ export function fitPod(node: NodeState, request: PodRequest, options: FitOptions
       options,
     );
     if (!Array.isArray(result)) return result;
-    const slices: ContainerDevice[] = [];
-    for (const position of result) {
-      const device = node.devices[position] as Device;
-      const slice = {
-        uuid: device.uuid,
-        type: NVIDIA,
-        memoryMiB: memoryRequest(device, wanted),
-        cores: wanted.cores,
-      };
-      slices.push(slice);
-      const one = { slots: 1, memoryMiB: slice.memoryMiB, cores: slice.cores };
-      if (slot.init) inits[position] = maxOf(inits[position], one);
-      else apps[position] = plus(one, apps[position]);
-    }
-    devices.push(slices);
+    devices.push(place(node, result, { ...slot, request: wanted }, { apps, inits }));
   }
   const after = node.devices.map((_, i) =>
     plus(node.usage[i] ?? NO_USAGE, maxOf(apps[i], inits[i])),
@@ -346,9 +393,10 @@ export function fitPod(node: NodeState, request: PodRequest, options: FitOptions
 function maxOf(a: DeviceUsage | undefined, b: DeviceUsage | undefined): DeviceUsage | undefined {
   if (a === undefined) return b;
   if (b === undefined) return a;
-  return {
-    slots: Math.max(a.slots, b.slots),
-    memoryMiB: Math.max(a.memoryMiB, b.memoryMiB),
-    cores: Math.max(a.cores, b.cores),
-  };
+  return usageOf(
+    Math.max(a.slots, b.slots),
+    Math.max(a.memoryMiB, b.memoryMiB),
+    Math.max(a.cores, b.cores),
+    joinPlacements(a.mig, b.mig),
+  );
 }

@@ -65,7 +65,27 @@ export {
   parseGoBool,
 } from "./codec.js";
 export { NO_USAGE, NVIDIA, podUsage, usageOnDevices } from "./device.js";
-export type { ContainerDevice, Device, DeviceUsage, HostFree, PodDevices } from "./device.js";
+export type {
+  ContainerDevice,
+  Device,
+  DeviceUsage,
+  HostFree,
+  MigPlacement,
+  MigProfile,
+  MigSlice,
+  PodDevices,
+} from "./device.js";
+export {
+  attachMigSlices,
+  decodeMigAllocations,
+  encodeMigAllocations,
+  MIG_ALLOCATIONS,
+  MIG_MODE,
+  migChoice,
+  placementsOverlap,
+  withMigSlices,
+} from "./mig.js";
+export type { MigAllocation } from "./mig.js";
 export { deviceLoad, deviceReason, fitPod, memoryRequest } from "./fit.js";
 export type { FitOptions, FitResult, NodeState } from "./fit.js";
 export { compareVerdicts, evaluateNode, evaluateNodes, rankNode, scorerFor } from "./placement.js";

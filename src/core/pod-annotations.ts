@@ -25,6 +25,9 @@ export const UserAnnotation = {
   nodeSchedulerPolicy: "hami.io/node-scheduler-policy",
   gpuSchedulerPolicy: "hami.io/gpu-scheduler-policy",
   numaBind: "nvidia.com/numa-bind",
+  /** Which operating modes the pod takes ("mig", "hami-core"; HAMi's AllocateMode: a device whose
+   * mode the value does not contain is refused). */
+  vgpuMode: "nvidia.com/vgpu-mode",
 } as const;
 
 /** How devices are ordered within a node. */
@@ -47,6 +50,8 @@ export interface PodPreferences {
   nodeSchedulerPolicy?: NodeSchedulerPolicy;
   gpuSchedulerPolicy?: GPUPolicy;
   numaBind?: boolean;
+  /** The raw nvidia.com/vgpu-mode value; a device qualifies when it contains the device's mode. */
+  vgpuMode?: string;
 }
 
 /** Values longer than this are cut in warnings (an annotation may hold up to 256 KiB). */
@@ -130,6 +135,7 @@ export function readPodPreferences(
         ? undefined
         : parseGPUPolicy(gpu, baseGPUPolicy, warnings),
     numaBind: numa === undefined ? undefined : parseNumaBind(numa, warnings),
+    vgpuMode: get(UserAnnotation.vgpuMode),
   };
   return preferences;
 }

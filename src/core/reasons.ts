@@ -32,6 +32,8 @@ export const FitReason = {
   ExclusiveDeviceAllocateConflict: "ExclusiveDeviceAllocateConflict",
   CardInsufficientMemory: "CardInsufficientMemory",
   CardInsufficientCore: "CardInsufficientCore",
+  /** A GPU in mode "mig" has no free instance placement of a profile that holds the request. */
+  CardMigTopologyInfeasible: "CardMigTopologyInfeasible",
   NumaNotFit: "NumaNotFit",
   NodeInsufficientDevice: "NodeInsufficientDevice",
   NodeUnfitPod: "NodeUnfitPod",

@@ -9,9 +9,11 @@ import {
   Annotation,
   awaitingCounts,
   BindPhase,
+  encodeMigAllocations,
   encodePodDevices,
   envDisablesControl,
   evaluateNode,
+  MIG_ALLOCATIONS,
   podUsage,
   type Pod,
   type PodDevices,
@@ -166,6 +168,7 @@ async function attempt(args: BindingArgs, deps: BinderDeps): Promise<Outcome> {
         // -to-allocate, and usage is read from -allocated.
         [Annotation.devicesToAllocate]: encodePodDevices(devices),
         [Annotation.devicesAllocated]: encodePodDevices(devices),
+        ...migAllocations(devices),
         [Annotation.bindPhase]: BindPhase.allocating,
         [Annotation.bindTime]: seconds,
       },
@@ -183,6 +186,12 @@ async function attempt(args: BindingArgs, deps: BinderDeps): Promise<Outcome> {
     return { result: "error", message, pod: annotated };
   }
   return { result: "bound", devices, request, pod: annotated };
+}
+
+/** HAMi's record of the MIG instance each container got, when any did (mig.ts). */
+function migAllocations(devices: PodDevices): Record<string, string> {
+  const raw = encodeMigAllocations(devices);
+  return raw === undefined ? {} : { [MIG_ALLOCATIONS]: raw };
 }
 
 async function markFailed(pod: V1Pod, deps: BinderDeps): Promise<void> {

@@ -7,18 +7,15 @@ import type { V1Lease, V1Node, V1Pod } from "@kubernetes/client-node";
 import { describeNodeSettings } from "../config/index.js";
 import { PendingPods } from "./pending.js";
 import { QuotaBook } from "./quotas.js";
+import { allocationOf, awaitingOf, devicesKey, heldDevices, holdsDevices } from "./pod-holding.js";
 import {
   AGENT_LEASE_PREFIX,
-  allocationRecord,
   Annotation,
   awaitingCounts,
   confusable,
-  BindPhase,
   decodeNodeDevices,
-  decodePodDevices,
   decodePairScores,
   parseDeviceCordon,
-  encodePodDevices,
   podUsage,
   usageOnDevices,
   type Device,
@@ -86,7 +83,7 @@ function internType(type: string): string {
 }
 
 function sameHolding(a: Holding, b: Holding): boolean {
-  return a.node === b.node && encodePodDevices(a.devices) === encodePodDevices(b.devices);
+  return a.node === b.node && devicesKey(a.devices) === devicesKey(b.devices);
 }
 
 /** When an agent Lease runs out (ms since the epoch). */
@@ -116,51 +113,6 @@ function countClasses(
     if (known === undefined) counts.set(key, { gpus: container.length, share, weight: 1 });
     else known.weight++;
   }
-}
-
-/** HAMi v2.10's rule (pkg/util AllInitContainersSucceeded): once every init container has exited
- * 0, the pod holds only its app containers' devices. */
-function initContainersDone(pod: V1Pod): boolean {
-  const statuses = pod.status?.initContainerStatuses ?? [];
-  return (
-    statuses.length > 0 &&
-    statuses.length === (pod.spec?.initContainers?.length ?? 0) &&
-    statuses.every((s) => s.state?.terminated?.exitCode === 0)
-  );
-}
-
-/** A pod's allocation record and its node. */
-function allocationOf(pod: V1Pod): { key: string; raw?: string; node?: string } {
-  const annotations = pod.metadata?.annotations ?? {};
-  const node = annotations[Annotation.vgpuNode] ?? pod.spec?.nodeName;
-  return { ...allocationRecord(annotations), node };
-}
-
-/** What a pod holds of its plan: without its init containers once they have all finished. */
-function heldDevices(pod: V1Pod, planned: PodDevices): PodDevices {
-  if (!initContainersDone(pod)) return planned;
-  const inits = pod.spec?.initContainers?.length ?? 0;
-  return planned.map((list, i) => (i < inits ? [] : list));
-}
-
-/** The containers of a bound pod still waiting for Allocate: what -to-allocate keeps while the bind
- * phase is allocating (the agent erases each container it serves). */
-function awaitingOf(pod: V1Pod): number[] {
-  const annotations = pod.metadata?.annotations ?? {};
-  const raw = annotations[Annotation.devicesToAllocate];
-  if (raw === undefined || annotations[Annotation.bindPhase] !== BindPhase.allocating) return [];
-  try {
-    return awaitingCounts(decodePodDevices(raw, Annotation.devicesToAllocate));
-  } catch {
-    return [];
-  }
-}
-
-/** Terminal pods and failed binds hold nothing. */
-function holdsDevices(pod: V1Pod): boolean {
-  const phase = pod.status?.phase;
-  if (phase === "Succeeded" || phase === "Failed") return false;
-  return pod.metadata?.annotations?.[Annotation.bindPhase] !== BindPhase.failed;
 }
 
 export class ClusterView {
@@ -494,7 +446,7 @@ export class ClusterView {
     if (raw === undefined || node === undefined || !holdsDevices(pod)) return undefined;
     const who = podIdentity(pod);
     try {
-      const devices = heldDevices(pod, decodePodDevices(raw, key));
+      const devices = heldDevices(pod, raw, key);
       const usage = podUsage(devices, pod.spec?.initContainers?.length ?? 0);
       const bindTime = Number(pod.metadata?.annotations?.[Annotation.bindTime] ?? 0);
       return { ...who, node, devices, usage, awaiting: awaitingOf(pod), boundAt: bindTime * 1000 };

@@ -12,6 +12,7 @@ describe("pod annotations - preferences", () => {
       "hami.io/node-scheduler-policy": "spread",
       "hami.io/gpu-scheduler-policy": "binpack",
       "nvidia.com/numa-bind": "FALSE",
+      "nvidia.com/vgpu-mode": "mig",
       unrelated: "x",
     });
     assert.deepEqual(preferences, {
@@ -22,6 +23,7 @@ describe("pod annotations - preferences", () => {
       nodeSchedulerPolicy: "spread",
       gpuSchedulerPolicy: { order: "binpack", numa: false, mutex: false },
       numaBind: false,
+      vgpuMode: "mig",
     });
   });
 

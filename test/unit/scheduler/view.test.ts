@@ -5,6 +5,7 @@ import {
   Annotation,
   encodeNodeDevices,
   encodePodDevices,
+  MIG_ALLOCATIONS,
   type PodDevices,
 } from "../../../src/core/index.js";
 import { ClusterView } from "../../../src/scheduler/index.js";
@@ -122,6 +123,27 @@ describe("ClusterView - HAMi's lifecycle and container order", () => {
       },
     });
     assert.deepEqual(used(v, "n1", "GPU-n1-0"), { slots: 1, memoryMiB: 2000, cores: 0 });
+  });
+});
+
+describe("ClusterView - MIG instances from hami.io/vgpu-mig-allocations", () => {
+  it("a pod's MIG instance is held where it sits; a MIG record naming another GPU is invalid", () => {
+    const { v, invalid } = view();
+    v.setNode(node("n1"));
+    const onMig = pod("mig", "n1", [[slice("GPU-n1-0", 9728, 15)]]);
+    onMig.metadata!.annotations![MIG_ALLOCATIONS] =
+      '[{"containerIndex":0,"deviceIndex":0,"gpuUUID":"GPU-n1-0","profile":"1g.10gb","placement":{"start":6,"size":1}}]';
+    v.setPod(onMig);
+    assert.deepEqual(used(v, "n1", "GPU-n1-0"), {
+      slots: 1,
+      memoryMiB: 9728,
+      cores: 15,
+      mig: [{ start: 6, size: 1 }],
+    });
+    const wrong = pod("wrong", "n1", [[slice("GPU-n1-1", 9728, 15)]]);
+    wrong.metadata!.annotations![MIG_ALLOCATIONS] = onMig.metadata!.annotations![MIG_ALLOCATIONS];
+    v.setPod(wrong);
+    assert.deepEqual(invalid, ["pod default/wrong"]);
   });
 });
 
