@@ -89,6 +89,10 @@ export function agentSettings(config: Config, lockDir: string, node?: NodeSettin
       splitCount: own.deviceSplitCount.value,
       memoryScaling: own.deviceMemoryScaling.value,
       coreScaling: own.deviceCoreScaling.value,
+      // HAMi's operating mode mig, or migstrategy mixed: MIG-enabled GPUs are offered by instance.
+      ...(own.operatingMode.value === "mig" || own.migstrategy.value === "mixed"
+        ? { mig: { allowlist: nvidia.migProfileAllowlist ?? [] } }
+        : {}),
     },
     resourceName: nvidia.resourceCountName,
     allocate: {

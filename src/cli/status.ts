@@ -47,12 +47,22 @@ function used(d: UiDevice): string {
   return `  used ${String(d.host.trackedMiB).padStart(6)} MiB${host.length === 0 ? "" : ` (${host.join(", ")})`}`;
 }
 
+function mig(p: UiDevice["pods"][number]): string {
+  return p.mig === undefined ? "" : ` [MIG ${p.mig.join(", ")}]`;
+}
+
+/** A MIG GPU's free instances per profile. */
+function instances(d: UiDevice): string {
+  if (d.mig === undefined) return "";
+  return `  MIG ${d.mig.map((m) => `${m.profile} ${m.free}/${m.total} free`).join(", ")}`;
+}
+
 function pods(d: UiDevice): string {
   return d.pods
     .map((p) =>
       p.usedMiB === undefined
-        ? `${p.namespace}/${p.name}`
-        : `${p.namespace}/${p.name} (${p.usedMiB}/${p.limitMiB ?? p.memoryMiB} MiB)`,
+        ? `${p.namespace}/${p.name}${mig(p)}`
+        : `${p.namespace}/${p.name}${mig(p)} (${p.usedMiB}/${p.limitMiB ?? p.memoryMiB} MiB)`,
     )
     .join(", ");
 }
@@ -79,7 +89,7 @@ export async function runStatus(argv: string[]): Promise<void> {
     if (settings !== undefined) lines.push(`  settings: ${settings}`);
     for (const d of node.devices) {
       lines.push(
-        `  ${d.uuid.padEnd(14)} ${d.type.padEnd(28)} mem ${String(d.memoryUsedMiB).padStart(6)}/${String(d.memoryMiB).padEnd(6)} MiB  cores ${String(d.coresUsed).padStart(3)}/${d.cores}%  slots ${d.slots}/${d.splitCount}${used(d)}${d.healthy ? "" : "  UNHEALTHY"}${d.cordoned ? "  CORDONED" : ""}  ${pods(d)}`,
+        `  ${d.uuid.padEnd(14)} ${d.type.padEnd(28)} mem ${String(d.memoryUsedMiB).padStart(6)}/${String(d.memoryMiB).padEnd(6)} MiB  cores ${String(d.coresUsed).padStart(3)}/${d.cores}%  slots ${d.slots}/${d.splitCount}${instances(d)}${used(d)}${d.healthy ? "" : "  UNHEALTHY"}${d.cordoned ? "  CORDONED" : ""}  ${pods(d)}`,
       );
     }
   }

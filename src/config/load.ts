@@ -96,10 +96,9 @@ function ignoredSettings(input: unknown, config: Config): string[] {
   const ignored = [
     ...(nvidia.preConfiguredDeviceMemory > 0 ? ["nvidia.preConfiguredDeviceMemory"] : []),
     ...(nvidia.enableNumaTopology ? ["nvidia.enableNumaTopology"] : []),
-    ...((nvidia.migProfileAllowlist ?? []).length > 0
-      ? ["nvidia.migProfileAllowlist (no MIG)"]
+    ...(nvidia.knownMigGeometries.length > 0
+      ? ["nvidia.knownMigGeometries (deprecated by HAMi; the MIG instances that exist are offered)"]
       : []),
-    ...(nvidia.knownMigGeometries.length > 0 ? ["nvidia.knownMigGeometries (no MIG)"] : []),
   ];
   const sections =
     input !== null && typeof input === "object"

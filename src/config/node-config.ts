@@ -108,9 +108,9 @@ function notesFor(entry: NodeConfigEntry, duplicates: number): string[] {
     if (why !== undefined) notes.push(`nodeconfig ${key} is not applied: ${why}`);
     else if (!KNOWN.has(key)) notes.push(`nodeconfig ${key} is not a HAMi node setting; ignored`);
   }
-  if (entry.operatingmode !== undefined && entry.operatingmode !== "hami-core")
+  if (entry.operatingmode === "mps")
     notes.push(
-      `nodeconfig operatingmode ${entry.operatingmode} is not served (hami-core only); GPUs are registered as hami-core`,
+      "nodeconfig operatingmode mps is not served (hami-core and mig only); GPUs are registered as hami-core",
     );
   return notes;
 }

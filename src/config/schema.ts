@@ -13,10 +13,16 @@ const booleanString = z
   .union([z.boolean(), z.enum(["true", "false"])])
   .transform((value) => value === true || value === "true");
 
+/** Which MIG profiles are offered per GPU model: the first entry whose models a GPU's type contains
+ * applies (HAMi's migProfileAllowlist, pkg/device/nvidia/mig_profiles.go ValidateMigProfileAllowlist:
+ * both lists non-empty, each profile "<N>g.<memory>"). */
 const migProfileAllowlist = z.array(
   z.looseObject({
-    models: z.array(z.string()).default([]),
-    profiles: z.array(z.string()).default([]),
+    models: z.array(z.string().min(1).max(128)).min(1).max(64),
+    profiles: z
+      .array(z.string().regex(/^\d+g\.\S+$/, 'must be a MIG profile like "1g.10gb"'))
+      .min(1)
+      .max(64),
   }),
 );
 

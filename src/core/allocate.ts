@@ -69,6 +69,10 @@ export function envDisablesControl(
   return controlDisabled(Object.fromEntries((env ?? []).map((e) => [e.name, e.value])));
 }
 
+/** The Allocate answer for one container. `devices` are as the container sees them: a MIG
+ * instance's uuid is its MIG UUID. A MIG instance is isolated by the hardware, so it gets no
+ * HAMi-core limit (HAMi answers mig-mode containers with the device alone); a container holding
+ * only MIG instances gets no HAMi-core at all. */
 export function containerResponse(
   devices: readonly ContainerDevice[],
   who: ContainerIdentity,
@@ -76,13 +80,16 @@ export function containerResponse(
   cacheFileId: string,
 ): ContainerResponse {
   const vgpu = `${policy.hookPath}/vgpu`;
+  const visible = devices.map((d) => d.uuid).join(",");
+  const shared = devices.filter((d) => d.mig === undefined);
+  if (shared.length === 0) return { envs: { NVIDIA_VISIBLE_DEVICES: visible }, mounts: [] };
   const envs: Record<string, string> = {
-    NVIDIA_VISIBLE_DEVICES: devices.map((d) => d.uuid).join(","),
-    CUDA_DEVICE_SM_LIMIT: String(Math.max(0, ...devices.map((d) => d.cores))),
+    NVIDIA_VISIBLE_DEVICES: visible,
+    CUDA_DEVICE_SM_LIMIT: String(Math.max(0, ...shared.map((d) => d.cores))),
     CUDA_DEVICE_MEMORY_SHARED_CACHE: `${vgpu}/${cacheFileId}.cache`,
   };
   devices.forEach((d, i) => {
-    envs[`CUDA_DEVICE_MEMORY_LIMIT_${i}`] = `${d.memoryMiB}m`;
+    if (d.mig === undefined) envs[`CUDA_DEVICE_MEMORY_LIMIT_${i}`] = `${d.memoryMiB}m`;
   });
   if (policy.memoryScaling > 1) envs.CUDA_OVERSUBSCRIBE = "true";
   if (policy.disableCoreLimit) envs.GPU_CORE_UTILIZATION_POLICY = "disable";

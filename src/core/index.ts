@@ -82,6 +82,7 @@ export {
   MIG_ALLOCATIONS,
   MIG_MODE,
   migChoice,
+  migFree,
   placementsOverlap,
   withMigSlices,
 } from "./mig.js";

@@ -185,3 +185,15 @@ export function attachMigSlices(
   const raw = annotations[MIG_ALLOCATIONS];
   return raw === undefined ? devices : withMigSlices(devices, decodeMigAllocations(raw));
 }
+
+/** Per profile, how many of its placements are free (overlap no instance in use) of how many. */
+export function migFree(
+  profiles: readonly MigProfile[],
+  occupied: readonly MigPlacement[],
+): { profile: string; free: number; total: number }[] {
+  return profiles.map((p) => ({
+    profile: p.name,
+    free: p.placements.filter((at) => !occupied.some((used) => placementsOverlap(at, used))).length,
+    total: p.placements.length,
+  }));
+}

@@ -5,7 +5,13 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { CoreV1Api, V1Pod, V1Toleration } from "@kubernetes/client-node";
 import { parse } from "yaml";
-import { allocationRecord, Annotation, decodePodDevices } from "../core/index.js";
+import {
+  allocationRecord,
+  Annotation,
+  attachMigSlices,
+  decodePodDevices,
+  type ContainerDevice,
+} from "../core/index.js";
 import { containersInDeviceOrder } from "../k8s/index.js";
 import { waitFor } from "./net.js";
 import type { SimulatedKubelet } from "./simulated-kubelet.js";
@@ -106,15 +112,20 @@ function containerNames(pod: V1Pod): string[] {
   return containersInDeviceOrder(pod).map((c) => c.name);
 }
 
+function describeDevice(d: ContainerDevice): string {
+  const shown = `${d.uuid} ${d.memoryMiB}MiB ${d.cores}%`;
+  if (d.mig === undefined) return shown;
+  const { profile, placement } = d.mig;
+  return `${shown} MIG ${profile} at ${placement.start}:${placement.size}`;
+}
+
 function describeDevices(pod: V1Pod): string {
   const { key, raw } = allocationRecord(pod.metadata?.annotations ?? {});
   if (raw === undefined) return "-";
   const names = containerNames(pod);
-  return decodePodDevices(raw, key)
+  return attachMigSlices(decodePodDevices(raw, key), pod.metadata?.annotations ?? {})
     .map((list, i) =>
-      list.length === 0
-        ? ""
-        : `${names[i] ?? i}: ${list.map((d) => `${d.uuid} ${d.memoryMiB}MiB ${d.cores}%`).join(", ")}`,
+      list.length === 0 ? "" : `${names[i] ?? i}: ${list.map(describeDevice).join(", ")}`,
     )
     .filter((s) => s !== "")
     .join("; ");

@@ -2,6 +2,7 @@
 // asked, a SIMULATED `nvidia-smi topo -m` so topology-aware has pair scores to use.
 
 import { writeFile } from "node:fs/promises";
+import type { V1Taint } from "@kubernetes/client-node";
 import { join } from "node:path";
 import { stringify } from "yaml";
 
@@ -15,7 +16,11 @@ export interface LocalNode {
     count: number;
     /** NVLinked groups of this many GPUs (NV2 inside, SYS across), as `nvidia-smi topo -m`. */
     nvlinkGroup?: number;
+    /** MIG mode on, with these instances on every GPU (the mock device file's `mig`). */
+    mig?: { profile: string; memoryMiB: number; cores: number; start: number; size: number }[];
   };
+  /** The simulated node's taints (a dedicated MIG node keeps other pods away). */
+  taints?: V1Taint[];
 }
 
 export async function writeMockDevices(dir: string, node: LocalNode): Promise<string> {
@@ -23,6 +28,7 @@ export async function writeMockDevices(dir: string, node: LocalNode): Promise<st
     uuid: `${node.gpus.uuidPrefix}-${i}`,
     type: node.gpus.type,
     memoryMiB: node.gpus.memoryMiB,
+    ...(node.gpus.mig === undefined ? {} : { mig: node.gpus.mig }),
   }));
   const path = join(dir, `${node.name}-gpus.yaml`);
   const group = node.gpus.nvlinkGroup;

@@ -31,7 +31,10 @@ export class LocalError extends Error {
 
 export type { LocalNode } from "./mock-devices.js";
 
-/** The default demo cluster: mixed GPU models. */
+/** Keeps pods that do not ask for MIG off the local mode's MIG node. */
+export const MIG_TAINT = { key: "hami.io/mig", value: "true", effect: "NoSchedule" };
+
+/** The default demo cluster: mixed GPU models, and one GPU in MIG mode. */
 export const DEFAULT_NODES: LocalNode[] = [
   {
     name: "hami-local-a100",
@@ -50,6 +53,24 @@ export const DEFAULT_NODES: LocalNode[] = [
       count: 8,
       nvlinkGroup: 4,
     },
+  },
+  {
+    // MIG mode on, instances made by the operator (SIMULATED: the figures of an H100's 1g.10gb and
+    // 3g.40gb); tainted so that only pods asking for MIG (examples/pods/15-mig.yaml) come here.
+    name: "hami-local-mig",
+    gpus: {
+      uuidPrefix: "GPU-h100",
+      type: "NVIDIA H100 80GB HBM3",
+      memoryMiB: 81_559,
+      count: 1,
+      mig: [
+        { profile: "1g.10gb", memoryMiB: 9984, cores: 13, start: 0, size: 1 },
+        { profile: "1g.10gb", memoryMiB: 9984, cores: 13, start: 1, size: 1 },
+        { profile: "1g.10gb", memoryMiB: 9984, cores: 13, start: 2, size: 1 },
+        { profile: "3g.40gb", memoryMiB: 40_704, cores: 46, start: 4, size: 4 },
+      ],
+    },
+    taints: [MIG_TAINT],
   },
 ];
 
@@ -247,7 +268,10 @@ async function startNodes(
         nodeName: node.name,
         labels: { gpu: "on" },
         simulateRegions: true,
-        ...(options.existing === undefined ? {} : { taints: [SIMULATED_TAINT] }),
+        taints: [
+          ...(node.taints ?? []),
+          ...(options.existing === undefined ? [] : [SIMULATED_TAINT]),
+        ],
       });
       nodes.kubelets.push(kubelet);
       pluginDir = kubelet.pluginDir;
@@ -308,7 +332,12 @@ export async function startLocal(options: LocalOptions): Promise<LocalCluster> {
     await writeFile(
       config,
       stringify({
-        nvidia: { deviceSplitCount: options.splitCount ?? 10, hookPath: join(dir, "hook") },
+        nvidia: {
+          deviceSplitCount: options.splitCount ?? 10,
+          hookPath: join(dir, "hook"),
+          // GPUs with MIG on are offered by instance (the others are not affected).
+          migstrategy: "mixed",
+        },
       }),
     );
     const ca = await readFile(join(certs, "ca.crt"), "utf8");

@@ -7,7 +7,6 @@ import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node"
 import {
   Annotation,
   encodePairScores,
-  HAMI_CORE_MODE,
   type AllocatePolicy,
   type Device,
   type DriftAlert,
@@ -21,9 +20,10 @@ import { Allocator } from "./allocator.js";
 import { reportMismatch } from "./mismatch.js";
 import { NodeMonitor } from "./monitor.js";
 import { AllocationVerifier, type VerifyResult } from "./verify.js";
-import type { DeviceSource, DiscoveredGpu } from "./discovery.js";
+import type { DeviceSource } from "./discovery.js";
 import { DevicePluginServer } from "./plugin.js";
 import { registrar, type Registrar } from "./registration.js";
+import { migKey, migUuids, offered, toDevices, type Offer } from "./offer.js";
 
 /** How long the agent waits for the kubelet to list its devices before taking pods anyway. */
 const LISTED_WAIT_MS = 10_000;
@@ -63,40 +63,12 @@ export interface AgentOptions {
   monitor?: { periodMs: number; drift: DriftPolicy; onSample?: (usage: NodeUsage) => void };
 }
 
-/** How GPUs are offered: HAMi registers memory x deviceMemoryScaling and 100 x deviceCoreScaling
- * (Project-HAMi/HAMi, nvinternal/plugin/register.go), so the scheduler never scales again. */
-export interface Offer {
-  splitCount: number;
-  memoryScaling: number;
-  coreScaling: number;
-}
-
-/** Discovered GPUs as registered devices; a GPU seen before and now missing stays, unhealthy. */
-export function toDevices(
-  found: DiscoveredGpu[],
-  known: readonly Device[],
-  offer: Offer,
-): Device[] {
-  const devices: Device[] = found.map((g) => ({
-    uuid: g.uuid,
-    index: g.index,
-    type: g.type,
-    memoryMiB: Math.trunc(g.memoryMiB * offer.memoryScaling),
-    cores: Math.trunc(100 * offer.coreScaling),
-    splitCount: offer.splitCount,
-    numa: g.numa,
-    mode: HAMI_CORE_MODE,
-    healthy: g.healthy,
-  }));
-  const present = new Set(devices.map((d) => d.uuid));
-  for (const gone of known) if (!present.has(gone.uuid)) devices.push({ ...gone, healthy: false });
-  return devices;
-}
-
 export class NodeAgent {
   readonly allocator: Allocator;
   readonly plugin: DevicePluginServer;
   devices: Device[] = [];
+  /** MIG UUIDs of the instances found by the last discovery, by GPU and placement (migKey). */
+  private migDevices = new Map<string, string>();
   /** The GPUs' pair scores as published (hami.io/node-nvidia-score), when the source has them. */
   private scores: string | undefined;
   private readonly options: AgentOptions;
@@ -136,6 +108,7 @@ export class NodeAgent {
       log,
       policy: () => options.settings().allocate,
       isKnownDevice: (id) => this.plugin.isHealthy(id),
+      migDevice: (gpu, at) => this.migDevices.get(migKey(gpu, at.start, at.size)),
       newId: () => randomUUID(),
       clock: () => new Date(),
       verify: (served) =>
@@ -317,13 +290,19 @@ export class NodeAgent {
   private async discover(): Promise<void> {
     const settings = this.options.settings();
     const skip = settings.filter;
-    const found = (await this.options.source.read()).filter(
-      (g) => skip === undefined || !(skip.uuid.includes(g.uuid) || skip.index.includes(g.index)),
-    );
+    const found = (await this.options.source.read())
+      .filter(
+        (g) => skip === undefined || !(skip.uuid.includes(g.uuid) || skip.index.includes(g.index)),
+      )
+      .map((g) => offered(g, settings.offer));
     const next = toDevices(found, this.devices, settings.offer);
     for (const gpu of found)
       if (gpu.problem !== undefined)
-        this.options.log.warn({ gpu: gpu.uuid, reason: gpu.problem }, "GPU unhealthy");
+        this.options.log.warn(
+          { gpu: gpu.uuid, reason: gpu.problem },
+          gpu.healthy ? "GPU partly offered" : "GPU unhealthy",
+        );
+    this.migDevices = migUuids(found);
     const scores = await this.options.source.topology(found).catch(() => undefined);
     const encoded = scores === undefined ? undefined : encodePairScores(scores);
     if (JSON.stringify(next) === JSON.stringify(this.devices) && encoded === this.scores) return;

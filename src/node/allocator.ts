@@ -10,6 +10,7 @@ import { status } from "@grpc/grpc-js";
 import type { V1Pod } from "@kubernetes/client-node";
 import {
   Annotation,
+  attachMigSlices,
   BindPhase,
   cacheDirProblem,
   containerCacheDir,
@@ -20,6 +21,7 @@ import {
   matchAllocate,
   nextContainer,
   type AllocatePolicy,
+  type MigPlacement,
   type Mount,
   type PendingPod,
   type PodDevices,
@@ -34,6 +36,7 @@ import type {
   ContainerAllocateResponse,
 } from "./device-plugin-api.js";
 import { AllocateError } from "./plugin.js";
+import { visibleDevices } from "./offer.js";
 import { directRecorder, durableRecorder, type ServedRecorder } from "./served-recorder.js";
 import { warnPod } from "./pod-warning.js";
 
@@ -57,6 +60,8 @@ export interface AllocatorDeps {
   policy: () => AllocatePolicy;
   /** Whether a virtual device ID is one of ours and healthy. */
   isKnownDevice: (id: string) => boolean;
+  /** The MIG UUID of the instance at a placement on a GPU, as last discovered. */
+  migDevice?: (gpu: string, placement: MigPlacement) => string | undefined;
   newId: () => string;
   clock: () => Date;
   /** Checks afterwards that the kubelet gave the devices to the container served. */
@@ -115,10 +120,12 @@ function decodePlan(
   try {
     const remaining = decodePodDevices(remainingRaw, Annotation.devicesToAllocate);
     const allocatedRaw = annotations[Annotation.devicesAllocated];
-    const devices =
+    const devices = attachMigSlices(
       allocatedRaw === undefined
         ? remaining
-        : decodePodDevices(allocatedRaw, Annotation.devicesAllocated);
+        : decodePodDevices(allocatedRaw, Annotation.devicesAllocated),
+      annotations,
+    );
     // bind-phase success means every container was served, whatever the annotation still lists.
     const done = annotations[Annotation.bindPhase] === BindPhase.success;
     const served = devices.map(
@@ -344,7 +351,7 @@ export class Allocator {
   ): Promise<ContainerAllocateResponse> {
     const policy = this.deps.policy();
     const container = entry.containers[index] ?? String(index);
-    const devices = entry.devices[index] ?? [];
+    const devices = visibleDevices(entry.devices[index] ?? [], this.deps.migDevice);
     const env: Record<string, string> =
       entry.controlDisabled[index] === true ? { CUDA_DISABLE_CONTROL: "true" } : {};
     const problem = cacheDirProblem(entry.uid, container);

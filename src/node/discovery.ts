@@ -8,6 +8,14 @@ import { parse } from "yaml";
 import { z } from "zod";
 import type { HostGpuUsage, PairScores } from "../core/index.js";
 import { parseNvidiaSmiTopo } from "./topology.js";
+import {
+  migInstancesOf,
+  parseGpuInstanceProfiles,
+  parseGpuInstances,
+  parseMigDevices,
+  type MigInstance,
+  type MigTables,
+} from "./mig-discovery.js";
 
 export interface DiscoveredGpu {
   index: number;
@@ -19,6 +27,8 @@ export interface DiscoveredGpu {
   healthy: boolean;
   /** Why the GPU is unhealthy. */
   problem?: string;
+  /** Present when MIG mode is on: the MIG instances that exist on it (possibly none). */
+  mig?: MigInstance[];
 }
 
 export interface DeviceSource {
@@ -69,7 +79,7 @@ export function sysfsBusId(busId: string): string {
 }
 
 export interface ParsedSmi {
-  gpus: (DiscoveredGpu & { busId: string; mig: boolean })[];
+  gpus: (Omit<DiscoveredGpu, "mig"> & { busId: string; migEnabled: boolean })[];
   /** Lines that could not be read at all. */
   skipped: string[];
 }
@@ -94,7 +104,7 @@ function parseSmiLine(line: string): SmiGpu | undefined {
     numa: 0,
     healthy: memory !== undefined,
     busId: unreadable(busId) ? "" : busId,
-    mig: migText.toLowerCase() === "enabled",
+    migEnabled: migText.toLowerCase() === "enabled",
   };
   if (memory === undefined) gpu.problem = `memory.total reads ${JSON.stringify(memoryText)}`;
   return gpu;
@@ -165,12 +175,11 @@ export function nvidiaSmiSource(
       const { gpus } = parseNvidiaSmi(
         await run([`--query-gpu=${NVIDIA_SMI_FIELDS.join(",")}`, "--format=csv,noheader,nounits"]),
       );
+      const tables = gpus.some((g) => g.migEnabled) ? await migTables(run) : undefined;
       return Promise.all(
-        gpus.map(async ({ busId, mig, ...gpu }) => {
+        gpus.map(async ({ busId, migEnabled, ...gpu }) => {
           const numa = busId === "" ? 0 : await readNuma(busId).catch(() => 0);
-          return mig
-            ? { ...gpu, numa, healthy: false, problem: "MIG mode is enabled (migstrategy none)" }
-            : { ...gpu, numa };
+          return migEnabled ? withMig({ ...gpu, numa }, tables) : { ...gpu, numa };
         }),
       );
     },
@@ -183,6 +192,34 @@ export function nvidiaSmiSource(
       ),
     topology: async (gpus) => parseNvidiaSmiTopo(await run(["topo", "-m"]), gpus),
   };
+}
+
+/** nvidia-smi's three MIG listings, or why they could not be read. */
+async function migTables(run: (args: string[]) => Promise<string>): Promise<MigTables | string> {
+  try {
+    const [list, instances, profiles] = await Promise.all([
+      run(["-L"]),
+      run(["mig", "-lgi"]),
+      run(["mig", "-lgip"]),
+    ]);
+    return {
+      devices: parseMigDevices(list),
+      instances: parseGpuInstances(instances),
+      profiles: parseGpuInstanceProfiles(profiles),
+    };
+  } catch (error) {
+    return `MIG instances unreadable: ${(error as Error).message}`;
+  }
+}
+
+/** A MIG-enabled GPU with the instances that exist on it; a listing problem is its problem. */
+function withMig(gpu: DiscoveredGpu, tables: MigTables | string | undefined): DiscoveredGpu {
+  if (tables === undefined || typeof tables === "string")
+    return { ...gpu, mig: [], problem: tables ?? "MIG instances unreadable" };
+  const { instances, skipped } = migInstancesOf(gpu, tables);
+  return skipped.length === 0
+    ? { ...gpu, mig: instances }
+    : { ...gpu, mig: instances, problem: `MIG profiles not offered: ${skipped.join("; ")}` };
 }
 
 function runNvidiaSmi(args: string[]): Promise<string> {
@@ -211,6 +248,25 @@ const mockGpu = z.strictObject({
   healthy: z.boolean().default(true),
   /** This many identical GPUs (uuids generated unless one is given for a single GPU). */
   count: z.number().int().positive().default(1),
+  /** MIG mode on, with these instances (as nvidia-smi would list them); MIG UUIDs are generated
+   * (MIG-mock-<node>-<gpu index>-<start>) unless given for a single GPU. */
+  mig: z
+    .array(
+      z.strictObject({
+        profile: z.string().regex(/^\d+g\.\d+gb(\+[a-z0-9.]+)?$/i, 'a MIG profile like "1g.10gb"'),
+        memoryMiB: z.number().int().positive(),
+        /** Share of the GPU's SMs in percent. */
+        cores: z.number().int().min(1).max(100),
+        start: z.number().int().min(0).max(63),
+        size: z.number().int().min(1).max(64),
+        uuid: z
+          .string()
+          .regex(/^MIG-[A-Za-z0-9-]+$/, "MIG- then letters, digits and '-'")
+          .optional(),
+      }),
+    )
+    .max(64)
+    .optional(),
   /** What the host reports for it (the monitor's host figures); absent: unknown. */
   usage: z
     .strictObject({
@@ -246,6 +302,18 @@ async function readMockFile(path: string): Promise<z.infer<typeof mockDeviceFile
   return parsed.data;
 }
 
+function mockInstances(entry: MockEntry, node: string, index: number): MigInstance[] {
+  return (entry.mig ?? []).map((m) => ({
+    uuid:
+      m.uuid !== undefined && entry.count === 1 ? m.uuid : `MIG-mock-${node}-${index}-${m.start}`,
+    profile: m.profile,
+    memoryMiB: m.memoryMiB,
+    cores: m.cores,
+    sliceCount: Number(/^\d+/.exec(m.profile)?.[0] ?? 0),
+    placement: { start: m.start, size: m.size },
+  }));
+}
+
 /** Each mock GPU with the entry it came from. */
 function mockGpus(entries: readonly MockEntry[], node: string): [DiscoveredGpu, MockEntry][] {
   const gpus: [DiscoveredGpu, MockEntry][] = [];
@@ -254,17 +322,16 @@ function mockGpus(entries: readonly MockEntry[], node: string): [DiscoveredGpu, 
       const index = gpus.length;
       const uuid =
         entry.uuid !== undefined && entry.count === 1 ? entry.uuid : `GPU-mock-${node}-${index}`;
-      gpus.push([
-        {
-          index,
-          uuid,
-          type: deviceType(entry.type),
-          memoryMiB: entry.memoryMiB,
-          numa: entry.numa,
-          healthy: entry.healthy,
-        },
-        entry,
-      ]);
+      const gpu: DiscoveredGpu = {
+        index,
+        uuid,
+        type: deviceType(entry.type),
+        memoryMiB: entry.memoryMiB,
+        numa: entry.numa,
+        healthy: entry.healthy,
+      };
+      if (entry.mig !== undefined) gpu.mig = mockInstances(entry, node, index);
+      gpus.push([gpu, entry]);
     }
   return gpus;
 }

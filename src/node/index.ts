@@ -1,4 +1,13 @@
-export { NodeAgent, PLUGIN_SOCKET, toDevices } from "./agent.js";
+export { NodeAgent, PLUGIN_SOCKET } from "./agent.js";
+export { migProfiles, offered, toDevices, visibleDevices } from "./offer.js";
+export type { MigAllowlistEntry, Offer } from "./offer.js";
+export {
+  migInstancesOf,
+  parseGpuInstanceProfiles,
+  parseGpuInstances,
+  parseMigDevices,
+} from "./mig-discovery.js";
+export type { MigInstance } from "./mig-discovery.js";
 export type { AgentOptions, AgentSettings } from "./agent.js";
 export { Allocator } from "./allocator.js";
 export type { AllocatorDeps } from "./allocator.js";

@@ -10,7 +10,7 @@ import {
   type V1Pod,
   type V1ResourceQuota,
 } from "@kubernetes/client-node";
-import { NO_USAGE } from "../core/index.js";
+import { migFree, NO_USAGE } from "../core/index.js";
 import { startInformer, type RunningInformer } from "../k8s/index.js";
 import type { DeviceStat, Logger } from "../telemetry/index.js";
 import type { ClusterView } from "./view.js";
@@ -140,6 +140,10 @@ export function deviceStats(view: ClusterView): DeviceStat[] {
         cores: device.cores,
         memoryAllocatedMiB: used.memoryMiB,
         coresAllocated: Math.min(used.cores, device.cores),
+        mode: device.mode,
+        ...(device.migProfiles === undefined
+          ? {}
+          : { mig: migFree(device.migProfiles, used.mig ?? []) }),
         slices,
       });
     }

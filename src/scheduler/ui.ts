@@ -5,6 +5,7 @@
 
 import {
   clusterSummary,
+  migFree,
   NO_USAGE,
   type ClusterStatus,
   type GpuUsage,
@@ -26,6 +27,8 @@ export interface UiPod {
   usedMiB?: number;
   limitMiB?: number;
   smUtil?: number;
+  /** The MIG instances it holds here ("1g.10gb at 2:1"). */
+  mig?: string[];
 }
 
 export interface UiHost {
@@ -45,6 +48,10 @@ export interface UiDevice {
   healthy: boolean;
   /** Listed in the node's hami.io/device-cordon: no new pods. */
   cordoned: boolean;
+  /** HAMi's operating mode: hami-core (shared) or mig (one instance per container). */
+  mode: string;
+  /** In mode mig: per profile, free instances of all. */
+  mig?: { profile: string; free: number; total: number }[];
   memoryMiB: number;
   memoryUsedMiB: number;
   coresUsed: number;
@@ -119,6 +126,12 @@ function podsOn(uuid: string, holders: readonly Holding[], usage: NodeUsage | un
       memoryMiB: slices.reduce((sum, s) => sum + s.memoryMiB, 0),
       cores: slices.reduce((sum, s) => sum + s.cores, 0),
     };
+    const instances = slices.flatMap((s) =>
+      s.mig === undefined
+        ? []
+        : [`${s.mig.profile} at ${s.mig.placement.start}:${s.mig.placement.size}`],
+    );
+    if (instances.length > 0) pod.mig = instances;
     const seen = (usage?.containers ?? [])
       .filter((c) => c.namespace === h.namespace && c.pod === h.name)
       .flatMap((c) => c.devices.filter((d) => d.uuid === uuid));
@@ -142,6 +155,7 @@ function nodeState(view: ClusterView, name: string, usage: NodeUsage | undefined
       type: d.type,
       healthy: d.healthy,
       cordoned: d.cordoned === true,
+      mode: d.mode,
       memoryMiB: d.memoryMiB,
       memoryUsedMiB: used.memoryMiB,
       coresUsed: used.cores,
@@ -150,6 +164,7 @@ function nodeState(view: ClusterView, name: string, usage: NodeUsage | undefined
       splitCount: d.splitCount,
       pods: podsOn(d.uuid, holders, usage),
     };
+    if (d.migProfiles !== undefined) device.mig = migFree(d.migProfiles, used.mig ?? []);
     const host = hostOf(usage?.gpus.find((g) => g.uuid === d.uuid));
     if (host !== undefined) device.host = host;
     return device;
@@ -262,7 +277,8 @@ function pod(d, p) {
     use = ' <span class="use" data-use="' + key + '">used ' + p.usedMiB + ' / ' + limit + ' MiB, SM ' + p.smUtil + '%</span>' +
       bar('small used' + (p.usedMiB > 0.9 * limit ? ' hot' : ''), p.usedMiB, limit);
   }
-  return '<li data-pod="' + key + '">' + key + ' ' + p.memoryMiB + ' MiB, ' + p.cores + '%' + use + '</li>';
+  const mig = p.mig ? ' <span class="label">MIG ' + esc(p.mig.join(', ')) + '</span>' : '';
+  return '<li data-pod="' + key + '">' + key + ' ' + p.memoryMiB + ' MiB, ' + p.cores + '%' + mig + use + '</li>';
 }
 function host(h) {
   if (!h) return '';
@@ -281,6 +297,7 @@ function host(h) {
 function card(d) {
   return '<div class="card' + (d.healthy ? '' : ' sick') + (d.cordoned ? ' cordoned' : '') + '" data-gpu="' + esc(d.uuid) + '">' +
     '<h3>' + esc(d.uuid) + '<br><span class="label">' + esc(d.type) + (d.healthy ? '' : ' (unhealthy)') + (d.cordoned ? ' (cordoned: no new pods)' : '') + '</span></h3>' +
+    (d.mig ? '<div class="label" data-mig>MIG: ' + d.mig.map((m) => esc(m.profile) + ' ' + m.free + '/' + m.total + ' free').join(', ') + '</div>' : '') +
     '<div class="label">booked memory ' + d.memoryUsedMiB + ' / ' + d.memoryMiB + ' MiB</div>' + bar('', d.memoryUsedMiB, d.memoryMiB) +
     '<div class="label">cores ' + d.coresUsed + ' / ' + d.cores + '%, slots ' + d.slots + ' / ' + d.splitCount + '</div>' + bar('cores', d.coresUsed, d.cores) +
     host(d.host) + '<ul>' + d.pods.map((p) => pod(d, p)).join("") + '</ul></div>';

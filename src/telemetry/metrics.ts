@@ -59,6 +59,10 @@ export interface DeviceStat {
   cores: number;
   memoryAllocatedMiB: number;
   coresAllocated: number;
+  /** HAMi's operating mode (hami-core, mig). */
+  mode: string;
+  /** In mode mig: per profile, free instances of all. */
+  mig?: { profile: string; free: number; total: number }[];
   /** Per container slice on it; containerIndex is its place in the pod's device list. */
   slices: {
     namespace: string;
@@ -201,6 +205,37 @@ function hamiDeviceGauges(registry: Registry, devices: () => DeviceStat[]): void
   ]);
 }
 
+/** Ours: which mode each GPU is in, and a MIG GPU's instances per profile and state. */
+function modeGauges(registry: Registry, devices: () => DeviceStat[]): void {
+  gauges(registry, [
+    [
+      "hami_gpu_mode_info",
+      "A GPU's operating mode (hami-core: shared through HAMi-core; mig: one MIG instance per container)",
+      ["node", "device_uuid", "device_type", "mode"],
+      () =>
+        devices().map((d) => [
+          { node: d.node, device_uuid: d.uuid, device_type: d.type, mode: d.mode },
+          1,
+        ]),
+    ],
+    [
+      "hami_gpu_mig_instances",
+      "MIG instances of a GPU in mode mig, per profile, free or used",
+      ["node", "device_uuid", "profile", "state"],
+      () =>
+        devices().flatMap((d) =>
+          (d.mig ?? []).flatMap((m): [Labels, number][] => [
+            [{ node: d.node, device_uuid: d.uuid, profile: m.profile, state: "free" }, m.free],
+            [
+              { node: d.node, device_uuid: d.uuid, profile: m.profile, state: "used" },
+              m.total - m.free,
+            ],
+          ]),
+        ),
+    ],
+  ]);
+}
+
 /** Ours: the cluster summary the page shows, as gauges. */
 function clusterGauges(registry: Registry, cluster: () => ClusterStat): void {
   const one = (value: (c: ClusterStat) => number | undefined) => (): [Labels, number][] => {
@@ -285,6 +320,7 @@ export function schedulerMetrics(
     },
   });
   hamiDeviceGauges(registry, devices);
+  modeGauges(registry, devices);
   if (cluster !== undefined) clusterGauges(registry, cluster);
   return {
     latency: new Histogram({

@@ -28,7 +28,12 @@ async function getJson(url: string): Promise<unknown> {
 interface UiState {
   nodes: {
     name: string;
-    devices: { uuid: string; pods: { name: string; usedMiB?: number; limitMiB?: number }[] }[];
+    devices: {
+      uuid: string;
+      mode: string;
+      mig?: { profile: string; free: number; total: number }[];
+      pods: { name: string; usedMiB?: number; limitMiB?: number; mig?: string[] }[];
+    }[];
   }[];
   pending: { namespace: string; name: string; reason: string }[];
   summary: { gpusReporting: number; usedMiB: number; fragmentedGpus: number };
@@ -85,6 +90,13 @@ describe("hami local (npm start)", { skip: missing }, () => {
         /cuda-0: .*1000MiB.*; cuda-1: .*1500MiB/,
         /cuda-1: CUDA_DEVICE_MEMORY_LIMIT_0=1500m/,
       ],
+      // The smallest MIG instance that holds 8000 MiB, 1g. from the highest start; the instance
+      // itself, no HAMi-core limit.
+      [
+        "mig",
+        /^cuda: GPU-h100-0 9984MiB 13% MIG 1g\.10gb at 2:1$/,
+        /^cuda: NVIDIA_VISIBLE_DEVICES=MIG-mock-hami-local-mig-0-2$/,
+      ],
     ];
     // On the V100 node (NVLinked in groups of four, a SIMULATED topo -m) the pair is one group's.
     const topo = block("topology-aware");
@@ -133,6 +145,22 @@ describe("hami local (npm start)", { skip: missing }, () => {
       );
     assert.deepEqual(holder("uuid-include"), ["GPU-v100-3"]);
     assert.equal(holder("multi-gpu").length, 2);
+    const mig = state.nodes.flatMap((n) => n.devices).find((d) => d.uuid === "GPU-h100-0");
+    assert.equal(mig?.mode, "mig");
+    assert.deepEqual(mig?.mig, [
+      { profile: "1g.10gb", free: 2, total: 3 },
+      { profile: "3g.40gb", free: 1, total: 1 },
+    ]);
+    assert.deepEqual(mig?.pods.find((p) => p.name === "mig")?.mig, ["1g.10gb at 2:1"]);
+    const metrics = await (await fetch(ui.replace(/\/ui$/, "/metrics"))).text();
+    assert.match(
+      metrics,
+      /hami_gpu_mode_info\{node="hami-local-mig",device_uuid="GPU-h100-0",[^}]*mode="mig"\} 1/,
+    );
+    assert.match(
+      metrics,
+      /hami_gpu_mig_instances\{node="hami-local-mig",device_uuid="GPU-h100-0",profile="1g\.10gb",state="used"\} 1/,
+    );
   });
 
   const monitors = () =>
@@ -154,7 +182,7 @@ describe("hami local (npm start)", { skip: missing }, () => {
   };
 
   it("every node's monitor serves HAMi's metric names for the examples' containers", async () => {
-    assert.equal(monitors().length, 3, run.output().stdout);
+    assert.equal(monitors().length, 4, run.output().stdout);
     const text = await waitFor("memory-mib's region read", () => metricsOf("memory-mib"), 30_000);
     const labels = 'namespace="default",pod="memory-mib",container="cuda",vdevice_index="0"';
     assert.match(
@@ -220,7 +248,7 @@ describe("hami local (npm start)", { skip: missing }, () => {
     );
     assert.match(
       state.pending.find((p) => p.name === "too-big")?.reason ?? "",
-      /^0\/3 nodes fit \(3: /,
+      /^0\/4 nodes fit \(4: /,
     );
     assert.ok(state.summary.gpusReporting >= 14, JSON.stringify(state.summary));
     assert.ok(state.summary.usedMiB > 2900, JSON.stringify(state.summary));
@@ -263,7 +291,7 @@ describe("hami local (npm start)", { skip: missing }, () => {
         await used.waitFor({ timeout: 15_000 });
         assert.match(await used.innerText(), /used 2900 \/ 3000 MiB, SM 77%/);
         const pending = page.locator('[data-pending="default/too-big"]');
-        assert.match(await pending.innerText(), /default\/too-big: 0\/3 nodes fit/);
+        assert.match(await pending.innerText(), /default\/too-big: 0\/4 nodes fit/);
         assert.match(
           await page.locator("#summary").innerText(),
           /\d+ GPUs .* booked memory \d+% .* used memory \d+% \(containers, \d+ GPUs reporting\) .* fragmented GPUs \d+/,

@@ -184,7 +184,10 @@ describe("config - HAMi's ConfigMap and spellings", () => {
     assert.equal(config.nvidia.libCudaLogLevel, 1);
     assert.equal(config.nvidia.deviceSplitCount, 10);
     assert.equal(warnings.length, 1);
-    assert.match(warnings[0] ?? "", /nvidia\.migProfileAllowlist \(no MIG\)/);
+    assert.deepEqual(config.nvidia.migProfileAllowlist?.[2], {
+      models: ["A100-SXM4-80GB", "A100-80GB-PCIe", "A100-PCIE-80GB"],
+      profiles: ["1g.10gb", "2g.20gb", "3g.40gb", "7g.79gb"],
+    });
     assert.match(warnings[0] ?? "", /other vendors' sections \(cambricon, hygon/);
   });
 

@@ -50,6 +50,7 @@ describe("config - per-node settings (HAMi's nodeconfig)", () => {
           { name: "gpu-1", devicesplitcount: 4, filterdevices: { uuid: ["GPU-b"], index: [3] } },
           { name: "gpu-1", devicesplitcount: 8 },
           { name: "gpu-2", operatingmode: "mig", colour: "red" },
+          { name: "gpu-3", operatingmode: "mps" },
         ],
       }),
       "config.json",
@@ -63,8 +64,10 @@ describe("config - per-node settings (HAMi's nodeconfig)", () => {
     assert.match(one.notes.join(), /2 entries for this node; the first one applies/);
     const two = nodeSettings(cluster, file, "gpu-2");
     assert.match(two.notes.join(), /colour is not a HAMi node setting/);
-    assert.match(two.notes.join(), /operatingmode mig is not served \(hami-core only\)/);
+    assert.doesNotMatch(two.notes.join(), /operatingmode/, "mig is served");
     assert.deepEqual(two.operatingMode, { value: "mig", from: "nodeconfig" });
+    const three = nodeSettings(cluster, file, "gpu-3");
+    assert.match(three.notes.join(), /operatingmode mps is not served \(hami-core and mig only\)/);
   });
 
   it("a bad value names the entry, field and problem; garbage is refused", () => {

@@ -122,6 +122,27 @@ describe("allocate - the HAMi-core environment contract", () => {
   });
 });
 
+describe("allocate - MIG instances", () => {
+  const instance = (uuid: string) => ({
+    ...gpu(uuid, 9728, 15),
+    mig: { profile: "1g.10gb", placement: { start: 0, size: 1 } },
+  });
+
+  it("only MIG instances: the device alone, no HAMi-core (as HAMi answers in mig mode)", () => {
+    const r = containerResponse([instance("MIG-x")], who, policy, "c");
+    assert.deepEqual(r, { envs: { NVIDIA_VISIBLE_DEVICES: "MIG-x" }, mounts: [] });
+  });
+
+  it("a MIG instance next to a shared GPU: limits only for the shared one, at its position", () => {
+    const r = containerResponse([instance("MIG-x"), gpu("GPU-b", 2000, 30)], who, policy, "c");
+    assert.equal(r.envs.NVIDIA_VISIBLE_DEVICES, "MIG-x,GPU-b");
+    assert.equal(r.envs.CUDA_DEVICE_MEMORY_LIMIT_0, undefined);
+    assert.equal(r.envs.CUDA_DEVICE_MEMORY_LIMIT_1, "2000m");
+    assert.equal(r.envs.CUDA_DEVICE_SM_LIMIT, "30", "the instance's 15 is not an SM limit");
+    assert.equal(r.mounts.length, 4);
+  });
+});
+
 describe("allocate - host paths", () => {
   it("only a UUID pod uid and a DNS-1123 container name may name a cache dir", () => {
     assert.equal(cacheDirProblem("0f8fad5b-d9cb-469f-a165-70867728950e", "main"), undefined);

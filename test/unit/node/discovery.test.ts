@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -13,6 +13,8 @@ import {
   toDevices,
   virtualDevices,
 } from "../../../src/node/index.js";
+
+const SAMPLES = new URL("../../fixtures/nvidia-smi/", import.meta.url).pathname;
 
 describe("discovery - nvidia-smi output", () => {
   it("reads healthy GPUs, odd names, units, N/A, error markers and MIG mode", () => {
@@ -28,7 +30,7 @@ describe("discovery - nvidia-smi output", () => {
     ].join("\n");
     const { gpus, skipped } = parseNvidiaSmi(csv);
     assert.deepEqual(
-      gpus.map((g) => [g.index, g.uuid, g.type, g.memoryMiB, g.healthy, g.busId, g.mig]),
+      gpus.map((g) => [g.index, g.uuid, g.type, g.memoryMiB, g.healthy, g.busId, g.migEnabled]),
       [
         [0, "GPU-11111111-aaaa", "NVIDIA A100-SXM4-80GB", 81920, true, "00000000:3B:00.0", false],
         [1, "GPU-22222222-bbbb", "NVIDIA-Tesla T4", 15360, true, "00000000:AF:00.0", false],
@@ -49,24 +51,35 @@ describe("discovery - nvidia-smi output", () => {
     assert.deepEqual(skipped, ["garbage line", "x, GPU-6, T4, 1, 0, Disabled"]);
   });
 
-  it("maps bus ids to sysfs names and NUMA nodes; MIG-enabled GPUs are unhealthy for migstrategy none", async () => {
+  it("maps bus ids to sysfs names and NUMA nodes; reads the MIG instances of MIG-enabled GPUs", async () => {
     assert.equal(sysfsBusId("00000000:3B:00.0"), "0000:3b:00.0");
+    const calls: string[] = [];
     const source = nvidiaSmiSource(
-      () =>
-        Promise.resolve(
-          "0, GPU-a, A100, 40960, 00000000:3B:00.0, Disabled\n1, GPU-b, A30, 24576, 00000000:AF:00.0, Enabled\n",
-        ),
+      (args) => {
+        calls.push(args.join(" "));
+        if (args[0] === "-L") return readFile(join(SAMPLES, "mig-L.txt"), "utf8");
+        if (args[1] === "-lgi") return readFile(join(SAMPLES, "mig-lgi.txt"), "utf8");
+        if (args[1] === "-lgip") return readFile(join(SAMPLES, "mig-lgip.txt"), "utf8");
+        return Promise.resolve(
+          "0, GPU-4f6f0c8e-0d4f-4c2b-9a53-1f2e3d4c5b6a, A100, 40960, 00000000:3B:00.0, Disabled\n" +
+            "1, GPU-9b2d7e10-5c3a-4e8f-8d21-6a7b8c9d0e1f, A30, 24576, 00000000:AF:00.0, Enabled\n",
+        );
+      },
       (busId) => Promise.resolve(busId === "00000000:AF:00.0" ? 1 : 0),
     );
     const gpus = await source.read();
     assert.deepEqual(
-      gpus.map((g) => [g.uuid, g.numa, g.healthy]),
+      gpus.map((g) => [
+        g.numa,
+        g.healthy,
+        g.mig?.map((i) => `${i.uuid.slice(0, 6)}@${i.placement.start}`),
+      ]),
       [
-        ["GPU-a", 0, true],
-        ["GPU-b", 1, false],
+        [0, true, undefined],
+        [1, true, ["MIG-11@0", "MIG-66@1", "MIG-aa@2"]],
       ],
     );
-    assert.match(gpus[1]?.problem ?? "", /MIG/);
+    assert.equal(calls.length, 4, "the MIG listings once, because a GPU has MIG on");
   });
 
   it("device types are HAMi's: NVML's name, spaces kept, NVIDIA- prefixed only when missing", () => {
@@ -165,8 +178,21 @@ describe("discovery - mock device file", () => {
           [2, "GPU-fixed", "NVIDIA-A100", 1],
         ],
       );
+      await writeFile(
+        path,
+        "devices:\n  - type: H100\n    memoryMiB: 81559\n    count: 2\n    mig:\n      - {profile: 1g.10gb, memoryMiB: 9984, cores: 13, start: 6, size: 1}\n",
+      );
+      assert.deepEqual(
+        (await fileSource(path, "n1").read()).map((g) => g.mig?.map((i) => [i.uuid, i.sliceCount])),
+        [[["MIG-mock-n1-0-6", 1]], [["MIG-mock-n1-1-6", 1]]],
+      );
       await writeFile(path, "devices:\n  - {type: T4, memoryMiB: -5}\n");
       await assert.rejects(fileSource(path, "n1").read(), /devices.0.memoryMiB/);
+      await writeFile(
+        path,
+        "devices:\n  - {type: A30, memoryMiB: 1, mig: [{profile: 7c, memoryMiB: 1, cores: 1, start: 0, size: 1}]}\n",
+      );
+      await assert.rejects(fileSource(path, "n1").read(), /devices.0.mig.0.profile: a MIG profile/);
       await assert.rejects(
         fileSource(join(dir, "missing.yaml"), "n1").read(),
         /device file .*missing.yaml/,
