@@ -12,7 +12,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
-import { Annotation, encodePodDevices, type PodDevices } from "../../src/core/index.js";
+import { Annotation, encodePodDevices, type PodDevices, nvidia } from "../../src/core/index.js";
 import { KeepAliveKubeConfig, podApi } from "../../src/k8s/index.js";
 import {
   Allocator,
@@ -85,6 +85,7 @@ const allocator: Allocator = new Allocator({
     lockDir: join(hook, "vgpulock"),
   }),
   isKnownDevice: (id): boolean => plugin.isHealthy(id),
+  vendor: nvidia,
   newId: () => randomUUID(),
   clock: () => new Date(),
 });

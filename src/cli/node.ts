@@ -15,7 +15,7 @@ import {
   type NodeConfigFile,
   type NodeSettings,
 } from "../config/index.js";
-import { VGPU_LOCK_DIR, type NodeUsage } from "../core/index.js";
+import { nvidia as nvidiaVendor, VGPU_LOCK_DIR, type NodeUsage } from "../core/index.js";
 import { NatsBus, type UsageBoard } from "../events/index.js";
 import { loadKubeConfig } from "../k8s/index.js";
 import {
@@ -85,6 +85,7 @@ export function agentSettings(config: Config, lockDir: string, node?: NodeSettin
   const own = node ?? nodeSettings(nvidia, undefined, "");
   const logLevel = own.libCudaLogLevel.value;
   return {
+    vendor: nvidiaVendor,
     offer: {
       splitCount: own.deviceSplitCount.value,
       memoryScaling: own.deviceMemoryScaling.value,

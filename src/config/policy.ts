@@ -1,7 +1,12 @@
 // Maps validated configuration onto the input types of core decisions, so core never sees the
 // config's shape.
 
-import type { MutatePolicy, PlacementPolicy, ResourceNames } from "../core/index.js";
+import {
+  nvidia,
+  type MutatePolicy,
+  type PlacementPolicy,
+  type ResourceNames,
+} from "../core/index.js";
 import type { Config } from "./schema.js";
 
 export function resourceNames(config: Config): ResourceNames {
@@ -42,5 +47,6 @@ export function placementPolicy(config: Config): PlacementPolicy {
       numa: false,
       mutex: false,
     },
+    vendor: nvidia,
   };
 }

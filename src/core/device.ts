@@ -40,7 +40,7 @@ export interface Device {
   splitCount: number;
   numa: number;
   /** HAMi's operating mode: "hami-core" (shared through HAMi-core) or "mig" (one MIG instance per
-   * container, see mig.ts); "mps" is not served by us. */
+   * container, see nvidia/mig.ts); "mps" is not served by us. */
   mode: string;
   /** In mode "mig": the profiles it offers and where their instances sit. */
   migProfiles?: readonly MigProfile[];
@@ -52,7 +52,7 @@ export interface Device {
 /** One device slice given to one container (HAMi's ContainerDevice). */
 export interface ContainerDevice {
   uuid: string;
-  /** The vendor word HAMi writes here ("NVIDIA"). */
+  /** The vendor's word HAMi writes here (Vendor.word, e.g. "NVIDIA"). */
   type: string;
   memoryMiB: number;
   cores: number;
@@ -79,9 +79,6 @@ export interface HostFree {
   memoryMiB: number;
 }
 
-/** The word HAMi writes as the device type in pod allocation annotations. */
-export const NVIDIA = "NVIDIA";
-
 export const NO_USAGE: Readonly<DeviceUsage> = { slots: 0, memoryMiB: 0, cores: 0 };
 
 /** Instances in use on a MIG GPU from two usages. An init container's instance stays reserved next
@@ -104,6 +101,37 @@ export function usageOf(
   mig: readonly MigPlacement[] | undefined,
 ): DeviceUsage {
   return mig === undefined ? { slots, memoryMiB, cores } : { slots, memoryMiB, cores, mig };
+}
+
+/** The sum of two usages (b absent: a). */
+export function plus(a: DeviceUsage, b: DeviceUsage | undefined): DeviceUsage {
+  if (b === undefined) return a;
+  return usageOf(
+    a.slots + b.slots,
+    a.memoryMiB + b.memoryMiB,
+    a.cores + b.cores,
+    joinPlacements(a.mig, b.mig),
+  );
+}
+
+/** The per-field larger of two usages (an init container against the app containers). */
+export function maxOf(
+  a: DeviceUsage | undefined,
+  b: DeviceUsage | undefined,
+): DeviceUsage | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return usageOf(
+    Math.max(a.slots, b.slots),
+    Math.max(a.memoryMiB, b.memoryMiB),
+    Math.max(a.cores, b.cores),
+    joinPlacements(a.mig, b.mig),
+  );
+}
+
+/** What one container's slice takes on its device. */
+export function sliceUsage(slice: ContainerDevice): DeviceUsage {
+  return usageOf(1, slice.memoryMiB, slice.cores, slice.mig && [slice.mig.placement]);
 }
 
 /** Adds a container's slices to a usage map, in place. */

@@ -1,35 +1,39 @@
 // Device fit (DESIGN.md section 3): can this node hold every GPU container of a pod, and on which
 // devices? Pure: the node's devices and their current usage come in, a plan or the counted reasons
-// for refusal go out. Reservation is the caller's business (at bind, against the live view).
+// for refusal go out. Generic over vendors (vendor.ts): the vendor judges one device's capacity and
+// what a container takes there. Reservation is the caller's business (at bind, against the live
+// view).
 
 import {
-  joinPlacements,
+  maxOf,
   NO_USAGE,
-  NVIDIA,
-  usageOf,
+  plus,
+  sliceUsage,
   type ContainerDevice,
   type Device,
   type DeviceUsage,
   type PodDevices,
 } from "./device.js";
-import { MIG_MODE, migChoice } from "./mig.js";
 import type { GPUPolicy, PodPreferences } from "./pod-annotations.js";
 import { topologyChoice, type PairScores } from "./topology.js";
 import type { DeviceRequest, PodRequest } from "./pod-request.js";
 import { FitReason } from "./reasons.js";
+import type { Vendor } from "./vendor.js";
 
 export interface NodeState {
   name: string;
   devices: readonly Device[];
   /** Usage by the pods already on the node (this pod excluded), aligned with `devices`. */
   usage: readonly DeviceUsage[];
-  /** The node's GPU pair scores (hami.io/node-nvidia-score), when it publishes them. */
+  /** The node's published GPU pair scores (topology.ts), when it has them. */
   pairScores?: PairScores;
 }
 
 export interface FitOptions {
   gpuPolicy: GPUPolicy;
   preferences: PodPreferences;
+  /** Whose devices these are: their capacity rules and what a container takes. */
+  vendor: Vendor;
 }
 
 export type FitResult =
@@ -46,13 +50,6 @@ export type FitResult =
       counts: Partial<Record<FitReason, number>>;
       message: string;
     };
-
-/** MiB, or the percentage of the registered (scaled) memory, truncated as HAMi does. */
-export function memoryRequest(device: Device, request: DeviceRequest): number {
-  return "mib" in request.memory
-    ? request.memory.mib
-    : Math.floor((device.memoryMiB * request.memory.percent) / 100);
-}
 
 function matchesAny(value: string, needles: readonly string[]): boolean {
   const haystack = value.toLowerCase();
@@ -98,7 +95,7 @@ function filterReason(device: Device, prefs: PodPreferences): FitReason | undefi
   return typeReason(device, prefs);
 }
 
-/** HAMi's checkType: the type lists, and nvidia.com/vgpu-mode containing the device's mode. */
+/** HAMi's checkType: the type lists, and the pod's mode annotation containing the device's mode. */
 function typeReason(device: Device, prefs: PodPreferences): FitReason | undefined {
   if (prefs.useGPUType !== undefined && !typeMatches(device.type, prefs.useGPUType))
     return FitReason.CardTypeMismatch;
@@ -109,7 +106,8 @@ function typeReason(device: Device, prefs: PodPreferences): FitReason | undefine
   return undefined;
 }
 
-/** Why one device cannot take one slice of this request, or undefined when it can. */
+/** Why one device cannot take one slice of this request, or undefined when it can: the generic
+ * filters, the share count and the mutex policy, then the vendor's capacity rules. */
 export function deviceReason(
   device: Device,
   used: DeviceUsage,
@@ -120,29 +118,7 @@ export function deviceReason(
   if (filtered !== undefined) return filtered;
   if (used.slots >= device.splitCount) return FitReason.CardTimeSlicingExhausted;
   if (options.gpuPolicy.mutex && used.slots > 0) return FitReason.ExclusiveDeviceAllocateConflict;
-  const memory = memoryRequest(device, request);
-  if (device.memoryMiB - used.memoryMiB < memory) return FitReason.CardInsufficientMemory;
-  const core = coreReason(device, used, request.cores);
-  if (core !== undefined || device.mode !== MIG_MODE) return core;
-  return migInstance(device, used, memory) === undefined
-    ? FitReason.CardMigTopologyInfeasible
-    : undefined;
-}
-
-/** The MIG instance a container asking `memoryMiB` gets on a GPU in mode "mig" (mig.ts). */
-function migInstance(device: Device, used: DeviceUsage, memoryMiB: number) {
-  return migChoice(device.migProfiles ?? [], used.mig ?? [], memoryMiB);
-}
-
-/** HAMi's order of core checks (pkg/device/nvidia/device.go Fit). */
-function coreReason(device: Device, used: DeviceUsage, cores: number): FitReason | undefined {
-  if (device.cores - used.cores < cores) return FitReason.CardInsufficientCore;
-  // 100 cores asks for the card alone, but only where a card is 100 (deviceCoreScaling 1).
-  if (device.cores === 100 && cores === 100 && used.slots > 0)
-    return FitReason.ExclusiveDeviceAllocateConflict;
-  if (device.cores !== 0 && used.cores >= device.cores && cores === 0)
-    return FitReason.CardComputeUnitsExhausted;
-  return undefined;
+  return options.vendor.capacityReason(device, used, request);
 }
 
 /** Load of a device in 0..1: the mean of its slot, memory and core fractions. */
@@ -152,16 +128,6 @@ export function deviceLoad(device: Device, used: DeviceUsage): number {
       used.memoryMiB / Math.max(1, device.memoryMiB) +
       used.cores / Math.max(1, device.cores)) /
     3
-  );
-}
-
-function plus(a: DeviceUsage, b: DeviceUsage | undefined): DeviceUsage {
-  if (b === undefined) return a;
-  return usageOf(
-    a.slots + b.slots,
-    a.memoryMiB + b.memoryMiB,
-    a.cores + b.cores,
-    joinPlacements(a.mig, b.mig),
   );
 }
 
@@ -324,34 +290,17 @@ function place(
   node: NodeState,
   positions: readonly number[],
   slot: { init: boolean; request: DeviceRequest },
-  placed: Placed,
+  placed: Placed & { vendor: Vendor },
 ): ContainerDevice[] {
-  const { apps, inits } = placed;
+  const { apps, inits, vendor } = placed;
   return positions.map((position) => {
     const used = plus(node.usage[position] ?? NO_USAGE, slot.init ? undefined : apps[position]);
-    const slice = sliceOn(node.devices[position] as Device, used, slot.request);
-    const one = usageOf(1, slice.memoryMiB, slice.cores, slice.mig && [slice.mig.placement]);
+    const slice = vendor.slice(node.devices[position] as Device, used, slot.request);
+    const one = sliceUsage(slice);
     if (slot.init) inits[position] = maxOf(inits[position], one);
     else apps[position] = plus(one, apps[position]);
     return slice;
   });
-}
-
-/** What one container takes on one device it was given: its request, or on a GPU in mode "mig" the
- * whole instance it gets (the profile's memory and cores, as HAMi's AddResourceUsage). */
-function sliceOn(device: Device, used: DeviceUsage, request: DeviceRequest): ContainerDevice {
-  const memoryMiB = memoryRequest(device, request);
-  const instance = device.mode === MIG_MODE ? migInstance(device, used, memoryMiB) : undefined;
-  if (instance === undefined)
-    return { uuid: device.uuid, type: NVIDIA, memoryMiB, cores: request.cores };
-  const { profile, placement } = instance;
-  return {
-    uuid: device.uuid,
-    type: NVIDIA,
-    memoryMiB: instance.memoryMiB,
-    cores: instance.cores,
-    mig: { profile, placement },
-  };
 }
 
 /** Plans every GPU container of a pod on one node. App containers are placed together (they run
@@ -382,21 +331,12 @@ export function fitPod(node: NodeState, request: PodRequest, options: FitOptions
       options,
     );
     if (!Array.isArray(result)) return result;
-    devices.push(place(node, result, { ...slot, request: wanted }, { apps, inits }));
+    devices.push(
+      place(node, result, { ...slot, request: wanted }, { apps, inits, vendor: options.vendor }),
+    );
   }
   const after = node.devices.map((_, i) =>
     plus(node.usage[i] ?? NO_USAGE, maxOf(apps[i], inits[i])),
   );
   return { fits: true, devices, after };
-}
-
-function maxOf(a: DeviceUsage | undefined, b: DeviceUsage | undefined): DeviceUsage | undefined {
-  if (a === undefined) return b;
-  if (b === undefined) return a;
-  return usageOf(
-    Math.max(a.slots, b.slots),
-    Math.max(a.memoryMiB, b.memoryMiB),
-    Math.max(a.cores, b.cores),
-    joinPlacements(a.mig, b.mig),
-  );
 }

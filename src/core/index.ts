@@ -64,7 +64,7 @@ export {
   HAMI_CORE_MODE,
   parseGoBool,
 } from "./codec.js";
-export { NO_USAGE, NVIDIA, podUsage, usageOnDevices } from "./device.js";
+export { NO_USAGE, podUsage, usageOnDevices } from "./device.js";
 export type {
   ContainerDevice,
   Device,
@@ -77,17 +77,24 @@ export type {
 } from "./device.js";
 export {
   attachMigSlices,
+  containerResponse,
   decodeMigAllocations,
+  decodePairScores,
+  encodePairScores,
+  linkScore,
   encodeMigAllocations,
   MIG_ALLOCATIONS,
   MIG_MODE,
   migChoice,
   migFree,
+  NVIDIA,
+  nvidia,
   placementsOverlap,
   withMigSlices,
-} from "./mig.js";
-export type { MigAllocation } from "./mig.js";
-export { deviceLoad, deviceReason, fitPod, memoryRequest } from "./fit.js";
+} from "./nvidia/index.js";
+export type { MigAllocation } from "./nvidia/index.js";
+export type { Vendor } from "./vendor.js";
+export { deviceLoad, deviceReason, fitPod } from "./fit.js";
 export type { FitOptions, FitResult, NodeState } from "./fit.js";
 export { compareVerdicts, evaluateNode, evaluateNodes, rankNode, scorerFor } from "./placement.js";
 export type {
@@ -97,7 +104,7 @@ export type {
   PlacementPolicy,
   QuotaCheck,
 } from "./placement.js";
-export { asksForDevices, podRequest } from "./pod-request.js";
+export { asksForDevices, memoryRequest, podRequest } from "./pod-request.js";
 export type { ContainerSlot, DeviceRequest, PodRequest, RequestDefaults } from "./pod-request.js";
 export { extenderPriority, nodeLoad, nodeScorers, round2 } from "./score.js";
 export type { NodeScore, NodeScorer, ScoreInput } from "./score.js";
@@ -106,7 +113,6 @@ export {
   cacheDirProblem,
   confusable,
   containerCacheDir,
-  containerResponse,
   controlDisabled,
   envDisablesControl,
   matchAllocate,
@@ -158,5 +164,5 @@ export type {
 } from "./monitor.js";
 export { clusterSummary, pendingReason } from "./summary.js";
 export type { ClusterStatus, ClusterSummary } from "./summary.js";
-export { decodePairScores, encodePairScores, linkScore, topologyChoice } from "./topology.js";
+export { topologyChoice } from "./topology.js";
 export type { PairScores } from "./topology.js";

@@ -9,6 +9,7 @@ import type { PodRequest } from "./pod-request.js";
 import { podQuotaUsage, quotaExceeded, type NamespaceQuota, type QuotaNames } from "./quota.js";
 import { FitReason } from "./reasons.js";
 import { nodeScorers, type NodeScorer, type ScoreInput } from "./score.js";
+import type { Vendor } from "./vendor.js";
 
 export interface NodeCandidate extends NodeState {
   /** Set when the node must not get pods (agent gone, stale registration); says why. */
@@ -25,6 +26,8 @@ export interface PlacementPolicy {
   scorers?: Readonly<Record<string, NodeScorer>>;
   /** The pod's namespace quota, when it has one. */
   quota?: QuotaCheck;
+  /** Whose devices are placed (their capacity rules). */
+  vendor: Vendor;
 }
 
 export type NodeVerdict =
@@ -69,7 +72,7 @@ function fitNode(
       counts: {},
     };
   const gpuPolicy = preferences.gpuSchedulerPolicy ?? policy.gpuPolicy;
-  const result = fitPod(node, request, { gpuPolicy, preferences });
+  const result = fitPod(node, request, { gpuPolicy, preferences, vendor: policy.vendor });
   if (!result.fits) return { node: node.name, ...result };
   const overQuota =
     quota === undefined

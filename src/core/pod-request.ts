@@ -3,6 +3,7 @@
 // containers in spec order, then app containers (HAMi's order since v2.9).
 
 import { asksForGPU, readContainerRequest } from "./container-request.js";
+import type { Device } from "./device.js";
 import type { ContainerGPURequest, Pod, ResourceNames } from "./types.js";
 
 /** One container's per-device request, defaults applied. Memory is MiB or a percentage. */
@@ -10,6 +11,13 @@ export interface DeviceRequest {
   count: number;
   memory: { mib: number } | { percent: number };
   cores: number;
+}
+
+/** MiB, or the percentage of the registered (scaled) memory, truncated as HAMi does. */
+export function memoryRequest(device: Device, request: DeviceRequest): number {
+  return "mib" in request.memory
+    ? request.memory.mib
+    : Math.floor((device.memoryMiB * request.memory.percent) / 100);
 }
 
 export interface ContainerSlot {

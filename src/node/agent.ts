@@ -12,6 +12,7 @@ import {
   type DriftAlert,
   type DriftPolicy,
   type NodeUsage,
+  type Vendor,
 } from "../core/index.js";
 import { subjectToken, type EventBus, type Subscription } from "../events/index.js";
 import { podApi, startInformer, type RunningInformer } from "../k8s/index.js";
@@ -31,6 +32,8 @@ const LISTED_WAIT_MS = 10_000;
 export const PLUGIN_SOCKET = "hami-nvidia.sock";
 
 export interface AgentSettings {
+  /** Whose GPUs these are: capacity rules and the Allocate answer (core's Vendor). */
+  vendor: Vendor;
   offer: Offer;
   resourceName: string;
   allocate: AllocatePolicy;
@@ -108,6 +111,7 @@ export class NodeAgent {
       log,
       policy: () => options.settings().allocate,
       isKnownDevice: (id) => this.plugin.isHealthy(id),
+      vendor: options.settings().vendor,
       migDevice: (gpu, at) => this.migDevices.get(migKey(gpu, at.start, at.size)),
       newId: () => randomUUID(),
       clock: () => new Date(),

@@ -14,18 +14,19 @@ import {
   BindPhase,
   cacheDirProblem,
   containerCacheDir,
-  containerResponse,
   decodePodDevices,
   envDisablesControl,
   encodePodDevices,
   matchAllocate,
   nextContainer,
   type AllocatePolicy,
+  type ContainerResponse,
   type MigPlacement,
   type Mount,
   type PendingPod,
   type PodDevices,
   type ServedContainer,
+  type Vendor,
 } from "../core/index.js";
 import { eventId, type EventBus, type HamiEvent } from "../events/index.js";
 import { containersInDeviceOrder, type PodApi } from "../k8s/index.js";
@@ -60,6 +61,8 @@ export interface AllocatorDeps {
   policy: () => AllocatePolicy;
   /** Whether a virtual device ID is one of ours and healthy. */
   isKnownDevice: (id: string) => boolean;
+  /** Whose devices these are: it writes the Allocate answer. */
+  vendor: Vendor;
   /** The MIG UUID of the instance at a placement on a GPU, as last discovered. */
   migDevice?: (gpu: string, placement: MigPlacement) => string | undefined;
   newId: () => string;
@@ -163,7 +166,7 @@ async function prepareSources(node: string, mounts: readonly Mount[]): Promise<v
   );
 }
 
-function toProto(r: ReturnType<typeof containerResponse>): ContainerAllocateResponse {
+function toProto(r: ContainerResponse): ContainerAllocateResponse {
   return {
     envs: r.envs,
     mounts: r.mounts.map((m) => ({
@@ -357,7 +360,7 @@ export class Allocator {
     const problem = cacheDirProblem(entry.uid, container);
     if (problem !== undefined)
       throw new AllocateError(status.FAILED_PRECONDITION, `refusing a host path: ${problem}`);
-    const response = containerResponse(
+    const response = this.deps.vendor.containerResponse(
       devices,
       { podUID: entry.uid, container, env },
       policy,

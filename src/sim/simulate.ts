@@ -21,6 +21,7 @@ import {
   type PodRequest,
   type RequestDefaults,
   type TaskClass,
+  nvidia,
 } from "../core/index.js";
 import { taskPod, type SimNode, type SimTask } from "./trace.js";
 
@@ -105,7 +106,7 @@ function placementFor(policy: SimPolicy, classes: readonly TaskClass[]): Placeme
   };
   const scorers: Record<string, NodeScorer> = { fgd: fgdScorer(classes) };
   const gpuPolicy = { order: table[policy].gpu, numa: false, mutex: false };
-  return { nodePolicy: table[policy].node, gpuPolicy, scorers };
+  return { nodePolicy: table[policy].node, gpuPolicy, scorers, vendor: nvidia };
 }
 
 interface NodeState {

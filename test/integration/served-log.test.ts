@@ -17,6 +17,7 @@ import {
   decodePodDevices,
   encodePodDevices,
   type PodDevices,
+  nvidia,
 } from "../../src/core/index.js";
 import { podApi, type PodApi } from "../../src/k8s/index.js";
 import { Allocator } from "../../src/node/index.js";
@@ -97,6 +98,7 @@ describe(
           lockDir: join(dir, "vgpulock"),
         }),
         isKnownDevice: () => true,
+        vendor: nvidia,
         newId: () => randomUUID(),
         clock: () => new Date(),
       });

@@ -87,6 +87,21 @@ describe("architecture - layers", () => {
     );
   });
 
+  it("the vendor seam is airtight: only core/index.ts reaches core/nvidia/, and the generic fit, score and placement name no vendor", () => {
+    const nvidia = join(SRC, "core/nvidia/");
+    const reaching = files
+      .filter((f) => moduleOf(f) === "core" && !f.startsWith(nvidia))
+      .filter((f) => relativeImports(f).some((target) => target.startsWith(nvidia)))
+      .map((f) => relative(SRC, f));
+    assert.deepEqual(reaching, ["core/index.ts"]);
+    for (const name of ["fit", "placement", "score", "fragmentation", "topology", "vendor"]) {
+      const code = readFileSync(join(SRC, `core/${name}.ts`), "utf8")
+        .replace(/\/\*[\s\S]*?\*\//g, "")
+        .replace(/\/\/.*$/gm, "");
+      assert.doesNotMatch(code, /nvidia|\bmig\b|MIG|HAMi-core/i, `core/${name}.ts`);
+    }
+  });
+
   it("the file import graph has no cycles", () => {
     const graph = new Map(files.map((file) => [file, relativeImports(file)]));
     const state = new Map<string, "visiting" | "done">();

@@ -13,6 +13,7 @@ import {
   type FitOptions,
   type GPUPolicy,
   type PodPreferences,
+  nvidia,
 } from "../../../src/core/index.js";
 import { container, pod, policy } from "../../helpers/pods.js";
 
@@ -292,6 +293,7 @@ describe("fit - device fit per container", () => {
       const options: FitOptions = {
         gpuPolicy: { order: "spread", numa: false, mutex: false, ...c.gpuPolicy },
         preferences: c.prefs ?? {},
+        vendor: nvidia,
       };
       const result = fitPod(
         {
@@ -329,6 +331,7 @@ describe("fit - device fit per container", () => {
     const result = fitPod({ name: "n", devices: [gpu(0)], usage: [] }, request, {
       gpuPolicy: { order: "spread", numa: false, mutex: false },
       preferences: {},
+      vendor: nvidia,
     });
     assert.ok(result.fits);
     assert.deepEqual(result.after[0], { slots: 1, memoryMiB: 40_000, cores: 100 });

@@ -25,6 +25,7 @@ import {
   type DeviceUsage,
   type MigProfile,
   type PodDevices,
+  nvidia,
 } from "../../../src/core/index.js";
 import { container, pod, policy } from "../../helpers/pods.js";
 
@@ -223,6 +224,7 @@ function fit(
     {
       gpuPolicy: { order: "binpack", numa: false, mutex: false },
       preferences: readPodPreferences(annotations),
+      vendor: nvidia,
     },
   );
 }

@@ -8,6 +8,7 @@ import {
   type Device,
   type NodeCandidate,
   type PlacementPolicy,
+  nvidia,
 } from "../../../src/core/index.js";
 import { container, pod, policy } from "../../helpers/pods.js";
 
@@ -30,6 +31,7 @@ function node(name: string, usedMiB: number, extra: Partial<NodeCandidate> = {})
 const placement = (nodePolicy: string): PlacementPolicy => ({
   nodePolicy,
   gpuPolicy: { order: "spread", numa: false, mutex: false },
+  vendor: nvidia,
 });
 
 const smallPod = (annotations: Record<string, string> = {}) =>

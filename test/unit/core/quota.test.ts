@@ -14,6 +14,7 @@ import {
   type NamespaceQuota,
   type NodeCandidate,
   type PlacementPolicy,
+  nvidia,
 } from "../../../src/core/index.js";
 import { container, pod, policy } from "../../helpers/pods.js";
 
@@ -43,6 +44,7 @@ function card(name: string, memoryMiB: number): NodeCandidate {
 const placement = (q?: NamespaceQuota): PlacementPolicy => ({
   nodePolicy: "binpack",
   gpuPolicy: { order: "binpack", numa: false, mutex: false },
+  vendor: nvidia,
   ...(q === undefined ? {} : { quota: { quota: q, names } }),
 });
 

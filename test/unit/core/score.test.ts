@@ -7,6 +7,7 @@ import {
   round2,
   type Device,
   type DeviceUsage,
+  nvidia,
 } from "../../../src/core/index.js";
 import { random } from "../../../src/sim/index.js";
 
@@ -66,6 +67,7 @@ describe("score - reasons", () => {
       const policy = {
         nodePolicy: draw() < 0.5 ? "binpack" : "spread",
         gpuPolicy: { order: "binpack" as const, numa: false, mutex: false },
+        vendor: nvidia,
       };
       const verdict = evaluateNode(node, request, {}, policy);
       assert.deepEqual(

@@ -15,6 +15,7 @@ import {
   topologyChoice,
   type Device,
   type PairScores,
+  nvidia,
 } from "../../../src/core/index.js";
 import { parseNvidiaSmiTopo } from "../../../src/node/index.js";
 import { container, pod, policy } from "../../helpers/pods.js";
@@ -112,6 +113,7 @@ describe("topology - link scores, the node's matrix and HAMi's choice", () => {
     const options = {
       gpuPolicy: { order: "binpack" as const, numa: false, mutex: false, topology: true },
       preferences: {},
+      vendor: nvidia,
     };
     const pairScores = parseNvidiaSmiTopo(TOPO, gpus) as PairScores;
     const chosen = (result: ReturnType<typeof fitPod>) =>

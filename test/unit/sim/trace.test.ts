@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { defaultConfig, mutatePolicy } from "../../../src/config/index.js";
-import { fitPod, podRequest, readPodPreferences } from "../../../src/core/index.js";
+import { fitPod, podRequest, readPodPreferences, nvidia } from "../../../src/core/index.js";
 import {
   parseNodes,
   parseTasks,
@@ -62,6 +62,7 @@ describe("sim - trace mapping", () => {
         {
           gpuPolicy: { order: "binpack", numa: false, mutex: false },
           preferences: readPodPreferences(pod.metadata?.annotations),
+          vendor: nvidia,
         },
       );
     };

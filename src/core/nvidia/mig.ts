@@ -10,9 +10,9 @@
 // Pure: decisions and codecs only.
 
 import { z } from "zod";
-import type { MigPlacement, MigProfile, MigSlice, PodDevices } from "./device.js";
-import { HamiError } from "./errors.js";
-import { Reason } from "./reasons.js";
+import type { MigPlacement, MigProfile, MigSlice, PodDevices } from "../device.js";
+import { HamiError } from "../errors.js";
+import { Reason } from "../reasons.js";
 
 /** HAMi's operating mode word for a GPU offered as MIG instances. */
 export const MIG_MODE = "mig";
