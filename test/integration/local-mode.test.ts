@@ -2,8 +2,9 @@
 // (no real kubelet, no GPUs; each container's HAMi-core shared region is SIMULATED, written as
 // libvgpu.so would). Waits for the examples to be placed, checks the printed table, the node
 // monitors' metrics, a region rewritten by the test reaching the metrics and /ui/state, a pending
-// pod's reason, the /ui page in headless Chromium (playwright-core; a screenshot is saved under
-// .artifacts/), then Ctrl-C: everything stops and the temp state is removed.
+// pod's reason, the MIG node (SIMULATED H100 in MIG mode) and a GPU cordoned with `hami cordon`,
+// the /ui page in headless Chromium (playwright-core; a screenshot is saved under .artifacts/),
+// then Ctrl-C: everything stops and the temp state is removed.
 
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
@@ -254,13 +255,46 @@ describe("hami local (npm start)", { skip: missing }, () => {
     assert.ok(state.summary.usedMiB > 2900, JSON.stringify(state.summary));
   });
 
-  it("the printed `hami status` shows what the monitors report used next to what is booked", async () => {
+  it("a cordoned GPU takes no new pod (explain: CardCordoned); the printed `hami status` shows used next to booked, CORDONED and MIG instances", async () => {
     const line =
       /status: +NATS_USER=(\S+) NATS_PASSWORD=(\S+) hami status --kubeconfig (\S+) --nats (\S+) --nats-ca (\S+)/.exec(
         run.output().stdout,
       );
     assert.ok(line, run.output().stdout);
     const [, user = "", password = "", kubeconfig = "", url = "", ca = ""] = line;
+    // A cordoned GPU keeps nothing new: a pod asking for it by UUID waits, saying why.
+    const cordon = await runHami([
+      "cordon",
+      "hami-local-v100/GPU-v100-7",
+      "--kubeconfig",
+      kubeconfig,
+    ]);
+    assert.equal(cordon.code, 0, cordon.stderr);
+    await core().createNamespacedPod({
+      namespace: "default",
+      body: {
+        metadata: {
+          name: "on-cordoned",
+          namespace: "default",
+          annotations: { "nvidia.com/use-gpuuuid": "GPU-v100-7" },
+        },
+        spec: {
+          containers: [
+            { name: "cuda", image: "cuda", resources: { limits: { "nvidia.com/gpu": "1" } } },
+          ],
+        },
+      },
+    });
+    const explained = await waitFor("on-cordoned explained", async () => {
+      const r = await fetch(ui.replace(/\/ui$/, "/explain/default/on-cordoned"));
+      return r.ok
+        ? ((await r.json()) as { verdicts: { node: string; message?: string }[] })
+        : undefined;
+    });
+    assert.match(
+      explained.verdicts.find((v) => v.node === "hami-local-v100")?.message ?? "",
+      /0 of 8 fit \(7 CardUuidMismatch, 1 CardCordoned\)/,
+    );
     const status = await runHami(
       ["status", "--kubeconfig", kubeconfig, "--nats", url, "--nats-ca", ca],
       { NATS_USER: user, NATS_PASSWORD: password },
@@ -269,6 +303,11 @@ describe("hami local (npm start)", { skip: missing }, () => {
     assert.match(
       status.stdout,
       /GPU-\S+ +NVIDIA-\S+ .* mem +\d+\/\d+ +MiB .* used +\d+ MiB .*default\/memory-mib \(2900\/3000 MiB\)/,
+    );
+    assert.match(status.stdout, /GPU-v100-7 .* CORDONED/);
+    assert.match(
+      status.stdout,
+      /GPU-h100-0 .* MIG 1g\.10gb 2\/3 free, 3g\.40gb 1\/1 free.*default\/mig \[MIG 1g\.10gb at 2:1\]/,
     );
   });
 
