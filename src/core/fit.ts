@@ -229,7 +229,8 @@ function pick(
   return (options.gpuPolicy.numa ? numaFirst(devices, order, count) : order).slice(0, count);
 }
 
-function describeCounts(counts: Partial<Record<FitReason, number>>): string {
+/** Device reasons with their counts, most common first ("7 CardUuidMismatch, 1 CardCordoned"). */
+export function describeCounts(counts: Partial<Record<FitReason, number>>): string {
   return Object.entries(counts)
     .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1))
     .map(([reason, n]) => `${n} ${reason}`)

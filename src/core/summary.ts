@@ -4,7 +4,9 @@
 
 import { NO_USAGE, type Device, type DeviceUsage } from "./device.js";
 import { freeShare, nodeFragmentation, type TaskClass } from "./fragmentation.js";
+import { describeCounts } from "./fit.js";
 import type { NodeVerdict } from "./placement.js";
+import type { FitReason } from "./reasons.js";
 
 export interface ClusterSummary {
   gpus: number;
@@ -70,20 +72,31 @@ export function clusterSummary(
   return summary;
 }
 
-/** Why a pending GPU pod is not placed, in one line, from its per-node verdicts. */
+type Counts = Partial<Record<FitReason, number>>;
+
+/** Why a pending GPU pod is not placed, in one line, from its per-node verdicts: per reason, the
+ * first node's message and, when several nodes share the reason, the device reasons summed over
+ * them (a GPU refused on a later node, e.g. cordoned, still shows). */
 export function pendingReason(verdicts: readonly NodeVerdict[]): string {
   const fits = verdicts.filter((v) => v.fits).length;
   if (verdicts.length === 0) return "no GPU nodes";
   if (fits > 0) return `fits ${fits} of ${verdicts.length} nodes: waiting for kube-scheduler`;
-  const byReason = new Map<string, { count: number; message: string }>();
+  const byReason = new Map<string, { count: number; message: string; counts: Counts }>();
   for (const v of verdicts) {
     if (v.fits) continue;
-    const known = byReason.get(v.reason);
-    if (known === undefined) byReason.set(v.reason, { count: 1, message: v.message });
-    else known.count++;
+    const known = byReason.get(v.reason) ?? { count: 0, message: v.message, counts: {} };
+    known.count++;
+    for (const [reason, n] of Object.entries(v.counts) as [FitReason, number][])
+      known.counts[reason] = (known.counts[reason] ?? 0) + n;
+    byReason.set(v.reason, known);
   }
   const parts = [...byReason.values()]
     .sort((a, b) => b.count - a.count)
-    .map((r) => `${r.count}: ${r.message}`);
+    .map((r) => {
+      const summed = describeCounts(r.counts);
+      return r.count > 1 && summed !== ""
+        ? `${r.count}: ${r.message}; devices on these ${r.count} nodes: ${summed}`
+        : `${r.count}: ${r.message}`;
+    });
   return `0/${verdicts.length} nodes fit (${parts.join("; ")})`;
 }

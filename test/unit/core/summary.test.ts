@@ -81,6 +81,24 @@ describe("core - why a pending pod is not placed", () => {
     );
   });
 
+  it("nodes sharing a reason sum their device reasons, so a GPU refused on a later node shows", () => {
+    const unfit = (
+      node: string,
+      message: string,
+      counts: Partial<Record<FitReason, number>>,
+    ): NodeVerdict => ({ node, fits: false, reason: FitReason.NodeUnfitPod, message, counts });
+    assert.equal(
+      pendingReason([
+        unfit("a", "NodeUnfitPod: 0 of 2 fit (2 CardUuidMismatch)", { CardUuidMismatch: 2 }),
+        unfit("b", "NodeUnfitPod: 0 of 8 fit (7 CardUuidMismatch, 1 CardCordoned)", {
+          CardUuidMismatch: 7,
+          CardCordoned: 1,
+        }),
+      ]),
+      "0/2 nodes fit (2: NodeUnfitPod: 0 of 2 fit (2 CardUuidMismatch); devices on these 2 nodes: 9 CardUuidMismatch, 1 CardCordoned)",
+    );
+  });
+
   it("a pod that fits somewhere waits for kube-scheduler; no nodes says so", () => {
     assert.equal(
       pendingReason([
