@@ -284,24 +284,29 @@ const NOTHING: readonly (DeviceUsage | undefined)[] = [];
 interface Placed {
   apps: (DeviceUsage | undefined)[];
   inits: (DeviceUsage | undefined)[];
+  vendor: Vendor;
+  /** Whether the container being placed is an init container. */
+  init: boolean;
 }
 
 /** One container's slices on the chosen positions, added to what the pod placed so far. */
 function place(
   node: NodeState,
   positions: readonly number[],
-  slot: { init: boolean; request: DeviceRequest },
-  placed: Placed & { vendor: Vendor },
+  request: DeviceRequest,
+  placed: Placed,
 ): ContainerDevice[] {
-  const { apps, inits, vendor } = placed;
-  return positions.map((position) => {
-    const used = plus(node.usage[position] ?? NO_USAGE, slot.init ? undefined : apps[position]);
-    const slice = vendor.slice(node.devices[position] as Device, used, slot.request);
+  const { apps, inits, vendor, init } = placed;
+  const slices: ContainerDevice[] = [];
+  for (const position of positions) {
+    const used = plus(node.usage[position] ?? NO_USAGE, init ? undefined : apps[position]);
+    const slice = vendor.slice(node.devices[position] as Device, used, request);
     const one = sliceUsage(slice);
-    if (slot.init) inits[position] = maxOf(inits[position], one);
+    if (init) inits[position] = maxOf(inits[position], one);
     else apps[position] = plus(one, apps[position]);
-    return slice;
-  });
+    slices.push(slice);
+  }
+  return slices;
 }
 
 /** Plans every GPU container of a pod on one node. App containers are placed together (they run
@@ -318,6 +323,7 @@ export function fitPod(node: NodeState, request: PodRequest, options: FitOptions
     };
   const apps: (DeviceUsage | undefined)[] = [];
   const inits: (DeviceUsage | undefined)[] = [];
+  const placed: Placed = { apps, inits, vendor: options.vendor, init: false };
   const devices: PodDevices = [];
   for (const slot of request.slots) {
     const wanted = slot.request;
@@ -332,9 +338,8 @@ export function fitPod(node: NodeState, request: PodRequest, options: FitOptions
       options,
     );
     if (!Array.isArray(result)) return result;
-    devices.push(
-      place(node, result, { ...slot, request: wanted }, { apps, inits, vendor: options.vendor }),
-    );
+    placed.init = slot.init;
+    devices.push(place(node, result, wanted, placed));
   }
   const after = node.devices.map((_, i) =>
     plus(node.usage[i] ?? NO_USAGE, maxOf(apps[i], inits[i])),
