@@ -55,7 +55,8 @@ const SEPARATORS = /[,:;]/;
 /** A register annotation longer than this is refused (a node has a few dozen GPUs at most). */
 const MAX_REGISTER_BYTES = 256 * 1024;
 
-function invalid(annotation: string, raw: string, message: string): HamiError {
+/** An annotation value that cannot be read: names the annotation, shows the value (cut), says why. */
+export function invalidAnnotation(annotation: string, raw: string, message: string): HamiError {
   const shown = raw.length > 200 ? `${raw.slice(0, 200)}... (${raw.length} bytes)` : raw;
   return new HamiError(
     Reason.InvalidAnnotation,
@@ -73,7 +74,7 @@ function integer(text: string | undefined, min: number): number | undefined {
 
 function checkText(annotation: string, what: string, text: string): void {
   if (text === "" || SEPARATORS.test(text))
-    throw invalid(annotation, text, `${what} must be non-empty and free of , : ;`);
+    throw invalidAnnotation(annotation, text, `${what} must be non-empty and free of , : ;`);
 }
 
 /** A JSON string as Go's encoding/json writes it (HTML-safe escapes), so our bytes equal HAMi's. */
@@ -95,7 +96,8 @@ function encodeMigProfile(p: MigProfile): string {
 /** HAMi's MarshalNodeDevices bytes: keys in DeviceInfo order, zero values omitted. */
 export function encodeNodeDevices(devices: readonly Device[]): string {
   const entries = devices.map((d) => {
-    if (d.uuid === "") throw invalid(Annotation.nodeRegister, d.uuid, "device uuid is empty");
+    if (d.uuid === "")
+      throw invalidAnnotation(Annotation.nodeRegister, d.uuid, "device uuid is empty");
     const fields: string[] = [`"id":${goString(d.uuid)}`];
     if (d.index !== 0) fields.push(`"index":${d.index}`);
     if (d.splitCount !== 0) fields.push(`"count":${d.splitCount}`);
@@ -155,13 +157,17 @@ function decodeJsonDevices(raw: string): Device[] {
   try {
     parsed = JSON.parse(raw);
   } catch (error) {
-    throw invalid(Annotation.nodeRegister, raw, `not JSON: ${(error as Error).message}`);
+    throw invalidAnnotation(Annotation.nodeRegister, raw, `not JSON: ${(error as Error).message}`);
   }
   const result = jsonDevices.safeParse(parsed);
   if (!result.success) {
     const issue = result.error.issues[0];
     const where = issue?.path.join(".") ?? "";
-    throw invalid(Annotation.nodeRegister, raw, `${where}: ${issue?.message ?? "invalid"}`);
+    throw invalidAnnotation(
+      Annotation.nodeRegister,
+      raw,
+      `${where}: ${issue?.message ?? "invalid"}`,
+    );
   }
   // Go's Unmarshal gives absent fields their zero value; so do we.
   return (result.data ?? []).map((d) => ({
@@ -198,7 +204,11 @@ export function parseGoBool(text: string): boolean | undefined {
 function decodeLegacyDevice(raw: string, entry: string, position: number): Device {
   const fields = entry.split(",");
   const bad = (what: string): HamiError =>
-    invalid(Annotation.nodeRegister, raw, `device ${position} (${JSON.stringify(entry)}): ${what}`);
+    invalidAnnotation(
+      Annotation.nodeRegister,
+      raw,
+      `device ${position} (${JSON.stringify(entry)}): ${what}`,
+    );
   if (fields.length !== 7 && fields.length !== 9)
     throw bad(`has ${fields.length} fields, expected 7 or 9`);
   const [uuid = "", split, memory, cores, type = "", numa, health = "", index, mode] = fields;
@@ -226,7 +236,11 @@ function decodeLegacyDevice(raw: string, entry: string, position: number): Devic
 /** Reads every form HAMi has written: JSON (v2.8+), and the 9- and 7-field forms of v2.7 and before. */
 export function decodeNodeDevices(raw: string): Device[] {
   if (raw.length > MAX_REGISTER_BYTES)
-    throw invalid(Annotation.nodeRegister, raw, `longer than ${MAX_REGISTER_BYTES} bytes`);
+    throw invalidAnnotation(
+      Annotation.nodeRegister,
+      raw,
+      `longer than ${MAX_REGISTER_BYTES} bytes`,
+    );
   const trimmed = raw.trim();
   const devices =
     trimmed.startsWith("[") || trimmed === "null"
@@ -238,7 +252,11 @@ export function decodeNodeDevices(raw: string): Device[] {
   const seen = new Set<string>();
   for (const device of devices) {
     if (seen.has(device.uuid))
-      throw invalid(Annotation.nodeRegister, raw, `device ${device.uuid} is listed twice`);
+      throw invalidAnnotation(
+        Annotation.nodeRegister,
+        raw,
+        `device ${device.uuid} is listed twice`,
+      );
     seen.add(device.uuid);
   }
   return devices;
@@ -282,7 +300,7 @@ function decodeContainerDevice(annotation: string, raw: string, entry: string): 
     memoryMiB === undefined ||
     coreCount === undefined
   )
-    throw invalid(
+    throw invalidAnnotation(
       annotation,
       raw,
       `device ${JSON.stringify(entry)} is not UUID,TYPE,memoryMiB,cores with integers >= 0`,

@@ -70,25 +70,40 @@ export function gpuPod(name: string, memoryMiB: number): V1Pod {
   };
 }
 
+export interface AgentNodeOptions {
+  kubeconfig: string;
+  node: string;
+  /** This many A100s (40,000 MiB each)... */
+  gpus: number;
+  split: number;
+  /** ...unless the mock device file's entries are given (one GPU each). */
+  devices?: Record<string, unknown>[];
+  /** Cluster settings over the defaults (split and hookPath are set here). */
+  nvidia?: Partial<Config["nvidia"]>;
+}
+
 export async function startAgentNode(
   kc: KubeConfig,
-  options: { kubeconfig: string; node: string; gpus: number; split: number },
+  options: AgentNodeOptions,
   deps: { log: Logger; registry: Registry },
 ): Promise<AgentNode> {
-  const { node, gpus } = options;
+  const { node } = options;
   const dir = await mkdtemp(join(tmpdir(), "hami-agent-node-"));
-  const devices = Array.from({ length: gpus }, (_, i) => ({
-    uuid: `GPU-${node}-${String(i).padStart(4, "0")}`,
-    type: "NVIDIA A100-SXM4-40GB",
-    memoryMiB: 40_000,
-    numa: 0,
-  }));
+  const devices =
+    options.devices ??
+    Array.from({ length: options.gpus }, (_, i) => ({
+      uuid: `GPU-${node}-${String(i).padStart(4, "0")}`,
+      type: "NVIDIA A100-SXM4-40GB",
+      memoryMiB: 40_000,
+      numa: 0,
+    }));
+  const gpus = devices.length;
   await writeFile(join(dir, "gpus.json"), JSON.stringify({ devices }));
   await installSimulatedHamiCore(dir);
   const base = defaultConfig();
   const config = {
     ...base,
-    nvidia: { ...base.nvidia, deviceSplitCount: options.split, hookPath: dir },
+    nvidia: { ...base.nvidia, ...options.nvidia, deviceSplitCount: options.split, hookPath: dir },
   };
   const kubelet = await SimulatedKubelet.start({ kubeconfig: options.kubeconfig, nodeName: node });
   const view = new ClusterView({ now: () => Date.now(), registerStaleMs: 0, requireLease: true });

@@ -11,8 +11,8 @@
 
 import { z } from "zod";
 import type { MigPlacement, MigProfile, MigSlice, PodDevices } from "../device.js";
-import { HamiError } from "../errors.js";
-import { Reason } from "../reasons.js";
+import { invalidAnnotation } from "../codec.js";
+import type { HamiError } from "../errors.js";
 
 /** HAMi's operating mode word for a GPU offered as MIG instances. */
 export const MIG_MODE = "mig";
@@ -86,13 +86,7 @@ const allocationSchema = z.looseObject({
 const allocationsSchema = z.array(allocationSchema).max(4096).nullable();
 
 function invalid(raw: string, message: string): HamiError {
-  const shown = raw.length > 200 ? `${raw.slice(0, 200)}... (${raw.length} bytes)` : raw;
-  return new HamiError(
-    Reason.InvalidAnnotation,
-    `metadata.annotations[${MIG_ALLOCATIONS}]`,
-    shown,
-    message,
-  );
+  return invalidAnnotation(MIG_ALLOCATIONS, raw, message);
 }
 
 /** HAMi's EncodeMigAllocations bytes (Go's json.Marshal of its struct: field order, omitempty on the
