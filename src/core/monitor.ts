@@ -3,6 +3,7 @@
 // them: device memory in use on a GPU that no container's region accounts for. Pure: the regions,
 // pods and host figures come in as data; the node monitor reads them.
 
+import { HAMI_CORE_MODE } from "./codec.js";
 import type { SharedRegion } from "./shared-region.js";
 
 /** HAMi's monitor labels a device by the first 40 characters of the region's uuid
@@ -81,8 +82,8 @@ export interface PodOnNode {
 export interface UsageInput {
   node: string;
   now: Date;
-  /** The node's registered GPUs. */
-  gpus: readonly { index: number; uuid: string; type: string }[];
+  /** The node's registered GPUs; `mode` as registered (absent: hami-core). */
+  gpus: readonly { index: number; uuid: string; type: string; mode?: string }[];
   host: readonly HostGpuUsage[];
   regions: readonly ContainerRegion[];
   /** Pods on this node by uid, with their containers' names (init and app). */
@@ -130,7 +131,10 @@ export function nodeUsage(input: UsageInput): NodeUsage {
       trackedBytes,
       containers: on.length,
     };
-    if (seen?.memoryUsedBytes !== undefined)
+    // Only HAMi-core keeps regions: on a GPU in another mode (MIG instances) nothing is tracked, so
+    // nothing there is "untracked" either.
+    const regionsTrack = gpu.mode === undefined || gpu.mode === HAMI_CORE_MODE;
+    if (seen?.memoryUsedBytes !== undefined && regionsTrack)
       usage.untrackedBytes = Math.max(0, seen.memoryUsedBytes - trackedBytes);
     return usage;
   });

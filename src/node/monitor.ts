@@ -33,7 +33,7 @@ export interface MonitorOptions {
   node: string;
   hookPath: () => string;
   source: DeviceSource;
-  gpus: () => readonly { index: number; uuid: string; type: string }[];
+  gpus: () => readonly { index: number; uuid: string; type: string; mode?: string }[];
   pods: () => ReadonlyMap<string, PodOnNode>;
   log: Logger;
   drift: DriftPolicy;

@@ -101,6 +101,15 @@ describe("core - node usage (the monitor's figures)", () => {
     assert.equal(gpu1?.utilization, 3);
   });
 
+  it("a GPU in MIG mode has no regions to track, so nothing there counts as untracked", () => {
+    const usage = nodeUsage({
+      ...input,
+      gpus: input.gpus.map((g, i) => (i === 0 ? { ...g, mode: "mig" } : g)),
+    });
+    assert.equal(usage.gpus[0]?.untrackedBytes, undefined);
+    assert.equal(usage.gpus[0]?.memoryUsedBytes, 5000 * MiB);
+  });
+
   it("regions reporting more than the host sees: untracked is 0, not negative", () => {
     const usage = nodeUsage({
       ...input,
