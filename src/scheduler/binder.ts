@@ -168,7 +168,7 @@ async function attempt(args: BindingArgs, deps: BinderDeps): Promise<Outcome> {
         // -to-allocate, and usage is read from -allocated.
         [Annotation.devicesToAllocate]: encodePodDevices(devices),
         [Annotation.devicesAllocated]: encodePodDevices(devices),
-        ...migAllocations(devices),
+        ...migAllocations(devices, pod),
         [Annotation.bindPhase]: BindPhase.allocating,
         [Annotation.bindTime]: seconds,
       },
@@ -188,10 +188,14 @@ async function attempt(args: BindingArgs, deps: BinderDeps): Promise<Outcome> {
   return { result: "bound", devices, request, pod: annotated };
 }
 
-/** HAMi's record of the MIG instance each container got, when any did (mig.ts). */
-function migAllocations(devices: PodDevices): Record<string, string> {
+/** HAMi's record of the MIG instance each container got, when any did (nvidia/mig.ts); a record
+ * left by an earlier bind attempt of this pod is removed (it would name other devices). */
+function migAllocations(devices: PodDevices, pod: V1Pod): Record<string, string | null> {
   const raw = encodeMigAllocations(devices);
-  return raw === undefined ? {} : { [MIG_ALLOCATIONS]: raw };
+  if (raw !== undefined) return { [MIG_ALLOCATIONS]: raw };
+  return pod.metadata?.annotations?.[MIG_ALLOCATIONS] === undefined
+    ? {}
+    : { [MIG_ALLOCATIONS]: null };
 }
 
 async function markFailed(pod: V1Pod, deps: BinderDeps): Promise<void> {

@@ -1,8 +1,9 @@
 // MIG end to end on the node side: real kube-apiserver, real gRPC over unix sockets, the real binder,
 // and the SIMULATED kubelet with a mock device file describing one GPU in MIG mode (no GPUs here;
 // test/helpers/agent-node.ts). The agent registers the GPU's instances HAMi's way, each pod gets its
-// own instance, Allocate answers the instance's MIG UUID without HAMi-core, and a deleted pod's
-// instance is given again.
+// own instance, Allocate answers the instance's MIG UUID without HAMi-core, a deleted pod's instance
+// is given again, and a MIG record left by an earlier bind attempt never outlives a plan without MIG.
+// A T4 next to the MIG GPU is shared through HAMi-core as usual.
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -31,11 +32,15 @@ describe("MIG on a node (mock GPU in MIG mode, simulated kubelet)", { skip: miss
   let gpuNode: AgentNode;
   let core: CoreV1Api;
 
-  const place = async (name: string, memory: string): Promise<string> => {
+  const place = async (
+    name: string,
+    memory: string,
+    annotations: Record<string, string> = { "nvidia.com/vgpu-mode": "mig" },
+  ): Promise<string> => {
     const created = await core.createNamespacedPod({
       namespace: "default",
       body: {
-        metadata: { name, namespace: "default", annotations: { "nvidia.com/vgpu-mode": "mig" } },
+        metadata: { name, namespace: "default", annotations },
         spec: {
           schedulerName: "hami-scheduler",
           containers: [
@@ -69,6 +74,7 @@ describe("MIG on a node (mock GPU in MIG mode, simulated kubelet)", { skip: miss
         split: 10,
         devices: [
           { uuid: "GPU-h100", type: "NVIDIA H100 80GB HBM3", memoryMiB: 81_559, mig: instances },
+          { uuid: "GPU-t4", type: "Tesla T4", memoryMiB: 15_360 },
         ],
         nvidia: { migstrategy: "mixed" },
       },
@@ -125,5 +131,22 @@ describe("MIG on a node (mock GPU in MIG mode, simulated kubelet)", { skip: miss
     assert.equal(await place("again", "8000"), "");
     await waitFor("again served", () => allocated("again"));
     assert.deepEqual(allocated("again")?.envs, { NVIDIA_VISIBLE_DEVICES: "MIG-one" });
+  });
+
+  it("a MIG record left by an earlier bind attempt is removed when the plan has no MIG instance", async () => {
+    // What a MIG bind whose Binding call failed leaves on a pod that kube-scheduler retries.
+    const stale =
+      '[{"containerIndex":0,"deviceIndex":0,"gpuUUID":"GPU-h100","profile":"1g.10gb","placement":{"start":0,"size":1}}]';
+    const error = await place("retried", "2000", {
+      "nvidia.com/vgpu-mode": "hami-core",
+      [MIG_ALLOCATIONS]: stale,
+    });
+    assert.equal(error, "");
+    const pod = await core.readNamespacedPod({ namespace: "default", name: "retried" });
+    assert.equal(pod.metadata?.annotations?.[MIG_ALLOCATIONS], undefined);
+    await waitFor("retried served", () => allocated("retried"));
+    assert.equal(allocated("retried")?.envs.NVIDIA_VISIBLE_DEVICES, "GPU-t4");
+    assert.equal(allocated("retried")?.envs.CUDA_DEVICE_MEMORY_LIMIT_0, "2000m");
+    assert.equal(gpuNode.view.candidate(NODE).usage[1]?.memoryMiB, 2000, "the view holds it");
   });
 });
