@@ -136,18 +136,8 @@ export function sliceUsage(slice: ContainerDevice): DeviceUsage {
 
 /** Adds a container's slices to a usage map, in place. */
 function accumulate(usage: Map<string, DeviceUsage>, slices: readonly ContainerDevice[]): void {
-  for (const slice of slices) {
-    const current = usage.get(slice.uuid) ?? NO_USAGE;
-    usage.set(
-      slice.uuid,
-      usageOf(
-        current.slots + 1,
-        current.memoryMiB + slice.memoryMiB,
-        current.cores + slice.cores,
-        joinPlacements(current.mig, slice.mig === undefined ? undefined : [slice.mig.placement]),
-      ),
-    );
-  }
+  for (const slice of slices)
+    usage.set(slice.uuid, plus(usage.get(slice.uuid) ?? NO_USAGE, sliceUsage(slice)));
 }
 
 /** What a pod takes per device. Init containers run one at a time before the app containers, so a
@@ -159,18 +149,7 @@ export function podUsage(devices: PodDevices, initContainers: number): Map<strin
   for (const init of devices.slice(0, initContainers)) {
     const one = new Map<string, DeviceUsage>();
     accumulate(one, init);
-    for (const [uuid, u] of one) {
-      const current = result.get(uuid) ?? NO_USAGE;
-      result.set(
-        uuid,
-        usageOf(
-          Math.max(current.slots, u.slots),
-          Math.max(current.memoryMiB, u.memoryMiB),
-          Math.max(current.cores, u.cores),
-          joinPlacements(current.mig, u.mig),
-        ),
-      );
-    }
+    for (const [uuid, u] of one) result.set(uuid, maxOf(result.get(uuid), u) ?? u);
   }
   return result;
 }
@@ -186,13 +165,7 @@ export function usageOnDevices(
     for (const [uuid, u] of usage) {
       const i = position.get(uuid);
       if (i === undefined) continue;
-      const current = total[i] ?? NO_USAGE;
-      total[i] = usageOf(
-        current.slots + u.slots,
-        current.memoryMiB + u.memoryMiB,
-        current.cores + u.cores,
-        joinPlacements(current.mig, u.mig),
-      );
+      total[i] = plus(total[i] ?? NO_USAGE, u);
     }
   }
   return total;
