@@ -87,9 +87,11 @@ export {
   MIG_MODE,
   migChoice,
   migFree,
+  migSliceText,
   NVIDIA,
   nvidia,
   placementsOverlap,
+  plannedDevices,
   withMigSlices,
 } from "./nvidia/index.js";
 export type { MigAllocation } from "./nvidia/index.js";

@@ -5,13 +5,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { CoreV1Api, V1Pod, V1Toleration } from "@kubernetes/client-node";
 import { parse } from "yaml";
-import {
-  allocationRecord,
-  Annotation,
-  attachMigSlices,
-  decodePodDevices,
-  type ContainerDevice,
-} from "../core/index.js";
+import { Annotation, migSliceText, plannedDevices, type ContainerDevice } from "../core/index.js";
 import { containersInDeviceOrder } from "../k8s/index.js";
 import { waitFor } from "./net.js";
 import type { SimulatedKubelet } from "./simulated-kubelet.js";
@@ -115,15 +109,14 @@ function containerNames(pod: V1Pod): string[] {
 function describeDevice(d: ContainerDevice): string {
   const shown = `${d.uuid} ${d.memoryMiB}MiB ${d.cores}%`;
   if (d.mig === undefined) return shown;
-  const { profile, placement } = d.mig;
-  return `${shown} MIG ${profile} at ${placement.start}:${placement.size}`;
+  return `${shown} MIG ${migSliceText(d.mig)}`;
 }
 
 function describeDevices(pod: V1Pod): string {
-  const { key, raw } = allocationRecord(pod.metadata?.annotations ?? {});
-  if (raw === undefined) return "-";
+  const planned = plannedDevices(pod.metadata?.annotations ?? {});
+  if (planned === undefined) return "-";
   const names = containerNames(pod);
-  return attachMigSlices(decodePodDevices(raw, key), pod.metadata?.annotations ?? {})
+  return planned
     .map((list, i) =>
       list.length === 0 ? "" : `${names[i] ?? i}: ${list.map(describeDevice).join(", ")}`,
     )

@@ -10,7 +10,6 @@ import { status } from "@grpc/grpc-js";
 import type { V1Pod } from "@kubernetes/client-node";
 import {
   Annotation,
-  attachMigSlices,
   BindPhase,
   cacheDirProblem,
   containerCacheDir,
@@ -19,6 +18,7 @@ import {
   encodePodDevices,
   matchAllocate,
   nextContainer,
+  plannedDevices,
   type AllocatePolicy,
   type ContainerResponse,
   type MigPlacement,
@@ -122,13 +122,7 @@ function decodePlan(
   if (remainingRaw === undefined) return undefined;
   try {
     const remaining = decodePodDevices(remainingRaw, Annotation.devicesToAllocate);
-    const allocatedRaw = annotations[Annotation.devicesAllocated];
-    const devices = attachMigSlices(
-      allocatedRaw === undefined
-        ? remaining
-        : decodePodDevices(allocatedRaw, Annotation.devicesAllocated),
-      annotations,
-    );
+    const devices = plannedDevices(annotations) ?? remaining;
     // bind-phase success means every container was served, whatever the annotation still lists.
     const done = annotations[Annotation.bindPhase] === BindPhase.success;
     const served = devices.map(

@@ -8,6 +8,7 @@ import { status } from "@grpc/grpc-js";
 import {
   HAMI_CORE_MODE,
   MIG_MODE,
+  migSliceText,
   type ContainerDevice,
   type Device,
   type MigPlacement,
@@ -137,12 +138,11 @@ export function visibleDevices(
 ): ContainerDevice[] {
   return devices.map((device) => {
     if (device.mig === undefined) return device;
-    const { placement, profile } = device.mig;
-    const uuid = migDevice?.(device.uuid, placement);
+    const uuid = migDevice?.(device.uuid, device.mig.placement);
     if (uuid === undefined)
       throw new AllocateError(
         status.FAILED_PRECONDITION,
-        `no MIG instance ${profile} at ${placement.start}:${placement.size} on ${device.uuid} (destroyed or reconfigured?)`,
+        `no MIG instance ${migSliceText(device.mig)} on ${device.uuid} (destroyed or reconfigured?)`,
       );
     return { ...device, uuid };
   });

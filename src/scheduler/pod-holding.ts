@@ -6,12 +6,12 @@ import type { V1Pod } from "@kubernetes/client-node";
 import {
   allocationRecord,
   Annotation,
-  attachMigSlices,
   awaitingCounts,
   BindPhase,
   decodePodDevices,
   encodeMigAllocations,
   encodePodDevices,
+  plannedDevices,
   type PodDevices,
 } from "../core/index.js";
 
@@ -40,8 +40,8 @@ export function allocationOf(pod: V1Pod): { key: string; raw?: string; node?: st
 
 /** What a pod holds of its plan (with its MIG instances): without its init containers once they
  * have all finished. */
-export function heldDevices(pod: V1Pod, raw: string, key: string): PodDevices {
-  const planned = attachMigSlices(decodePodDevices(raw, key), pod.metadata?.annotations ?? {});
+export function heldDevices(pod: V1Pod): PodDevices {
+  const planned = plannedDevices(pod.metadata?.annotations ?? {}) ?? [];
   if (!initContainersDone(pod)) return planned;
   const inits = pod.spec?.initContainers?.length ?? 0;
   return planned.map((list, i) => (i < inits ? [] : list));

@@ -6,6 +6,7 @@
 import {
   clusterSummary,
   migFree,
+  migSliceText,
   NO_USAGE,
   type ClusterStatus,
   type GpuUsage,
@@ -126,11 +127,7 @@ function podsOn(uuid: string, holders: readonly Holding[], usage: NodeUsage | un
       memoryMiB: slices.reduce((sum, s) => sum + s.memoryMiB, 0),
       cores: slices.reduce((sum, s) => sum + s.cores, 0),
     };
-    const instances = slices.flatMap((s) =>
-      s.mig === undefined
-        ? []
-        : [`${s.mig.profile} at ${s.mig.placement.start}:${s.mig.placement.size}`],
-    );
+    const instances = slices.flatMap((s) => (s.mig === undefined ? [] : [migSliceText(s.mig)]));
     if (instances.length > 0) pod.mig = instances;
     const seen = (usage?.containers ?? [])
       .filter((c) => c.namespace === h.namespace && c.pod === h.name)

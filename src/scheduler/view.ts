@@ -442,11 +442,11 @@ export class ClusterView {
   /** Usage is read from -allocated, as HAMi's scheduler does (the agent erases -to-allocate as it
    * serves); a pod with only -to-allocate (bound, nothing recorded yet) holds that. */
   private holdingOf(pod: V1Pod): Holding | undefined {
-    const { key, raw, node } = allocationOf(pod);
+    const { raw, node } = allocationOf(pod);
     if (raw === undefined || node === undefined || !holdsDevices(pod)) return undefined;
     const who = podIdentity(pod);
     try {
-      const devices = heldDevices(pod, raw, key);
+      const devices = heldDevices(pod);
       const usage = podUsage(devices, pod.spec?.initContainers?.length ?? 0);
       const bindTime = Number(pod.metadata?.annotations?.[Annotation.bindTime] ?? 0);
       return { ...who, node, devices, usage, awaiting: awaitingOf(pod), boundAt: bindTime * 1000 };

@@ -22,7 +22,9 @@ export {
   MIG_MODE,
   migChoice,
   migFree,
+  migSliceText,
   placementsOverlap,
+  plannedDevices,
   withMigSlices,
 } from "./mig.js";
 export type { MigAllocation } from "./mig.js";

@@ -11,7 +11,7 @@
 
 import { z } from "zod";
 import type { MigPlacement, MigProfile, MigSlice, PodDevices } from "../device.js";
-import { invalidAnnotation } from "../codec.js";
+import { allocationRecord, decodePodDevices, invalidAnnotation } from "../codec.js";
 import type { HamiError } from "../errors.js";
 
 /** HAMi's operating mode word for a GPU offered as MIG instances. */
@@ -168,6 +168,20 @@ export function withMigSlices(
     device.mig = { profile: allocation.profile, placement: allocation.placement };
   }
   return result;
+}
+
+/** A pod's planned devices (the allocation record allocationRecord names) with the MIG instances
+ * its hami.io/vgpu-mig-allocations records; undefined when it has no allocation record. */
+export function plannedDevices(
+  annotations: Readonly<Record<string, string>>,
+): PodDevices | undefined {
+  const { key, raw } = allocationRecord(annotations);
+  return raw === undefined ? undefined : attachMigSlices(decodePodDevices(raw, key), annotations);
+}
+
+/** A MIG instance as the page, status and errors show it: "1g.10gb at 2:1". */
+export function migSliceText(slice: MigSlice): string {
+  return `${slice.profile} at ${slice.placement.start}:${slice.placement.size}`;
 }
 
 /** A pod's devices as decoded from its allocation annotation, with the MIG instances its
