@@ -9,10 +9,12 @@ import { z } from "zod";
 import type { HostGpuUsage, PairScores } from "../core/index.js";
 import { parseNvidiaSmiTopo } from "./topology.js";
 import {
+  MIG_PROFILE,
   migInstancesOf,
   parseGpuInstanceProfiles,
   parseGpuInstances,
   parseMigDevices,
+  profileSlices,
   type MigInstance,
   type MigTables,
 } from "./mig-discovery.js";
@@ -253,7 +255,7 @@ const mockGpu = z.strictObject({
   mig: z
     .array(
       z.strictObject({
-        profile: z.string().regex(/^\d+g\.\d+gb(\+[a-z0-9.]+)?$/i, 'a MIG profile like "1g.10gb"'),
+        profile: z.string().regex(MIG_PROFILE, 'a MIG profile like "1g.10gb"'),
         memoryMiB: z.number().int().positive(),
         /** Share of the GPU's SMs in percent. */
         cores: z.number().int().min(1).max(100),
@@ -309,7 +311,7 @@ function mockInstances(entry: MockEntry, node: string, index: number): MigInstan
     profile: m.profile,
     memoryMiB: m.memoryMiB,
     cores: m.cores,
-    sliceCount: Number(/^\d+/.exec(m.profile)?.[0] ?? 0),
+    sliceCount: profileSlices(m.profile) ?? 0,
     placement: { start: m.start, size: m.size },
   }));
 }

@@ -23,11 +23,11 @@ export interface MigInstance {
 }
 
 /** A profile name as NVIDIA writes it: Ng.Mgb, optionally +me and similar suffixes. */
-const PROFILE = /^(\d+)g\.\d+gb(?:\+[a-z0-9.]+)?$/i;
+export const MIG_PROFILE = /^(\d+)g\.\d+gb(?:\+[a-z0-9.]+)?$/i;
 
 /** The GPU slices of a profile ("3g.40gb" -> 3), or undefined when the name is not a GI profile. */
 export function profileSlices(name: string): number | undefined {
-  const match = PROFILE.exec(name);
+  const match = MIG_PROFILE.exec(name);
   return match === null ? undefined : Number(match[1]);
 }
 
