@@ -2,7 +2,9 @@
 // GPUs each, half full, both as direct calls of the extender functions and through the HTTP service
 // (JSON in and out over loopback keep-alive, as kube-scheduler calls it). (2) binds per second
 // through the HTTP service against the real kube-apiserver of the test harness, with the bind guard
-// and without (binds.ts; skipped with a note when it is not built). Prints one JSON document.
+// and without (binds.ts). (3) pods/s end to end through the real kube-scheduler and `hami scheduler`,
+// beside kube-scheduler binding pods without GPUs (e2e.ts). (2) and (3) are skipped with a note when
+// the control plane is not built. Prints one JSON document.
 
 import { cpus } from "node:os";
 import {
@@ -21,6 +23,7 @@ import {
   type ExtenderArgs,
 } from "../../src/scheduler/index.js";
 import { bindThroughput } from "./binds.js";
+import { endToEnd } from "./e2e.js";
 import { agent, benchDeps, post, serve } from "./http.js";
 
 const GPUS = 8;
@@ -222,6 +225,7 @@ for (const stream of ["distinct", "replicas"] as const)
 const distinct = filterResults.filter((r) => r.stream === "distinct");
 const ratio = (distinct.at(-1)?.direct.mean_ms ?? 0) / (distinct[0]?.direct.mean_ms ?? 1);
 const binds = await bindThroughput();
+const e2e = await endToEnd();
 agent.destroy();
 process.stdout.write(
   `${JSON.stringify(
@@ -238,6 +242,7 @@ process.stdout.write(
         time_ratio_direct: Math.round(ratio * 10) / 10,
       },
       bind_http: binds,
+      end_to_end: e2e,
     },
     null,
     2,

@@ -12,6 +12,7 @@ export {
 export { startInformer } from "./informer.js";
 export type { InformerHandlers, InformerOptions, RunningInformer } from "./informer.js";
 export { containersInDeviceOrder, podApi } from "./pods.js";
+export { EVENT_QUEUE_CAPACITY, EventQueue, EventQueueFull } from "./event-queue.js";
 export type { PodApi, PodEvent } from "./pods.js";
 export { startLeaderElection } from "./leader.js";
 export type { LeaderElection, LeaderElectionOptions } from "./leader.js";

@@ -1,8 +1,9 @@
 // Bind: re-plan the pod on the chosen node against the live view, reserve in memory (no await
-// between plan and reserve, so concurrent binds see each other), write the allocation annotations
-// with a resourceVersion precondition, create the Binding, publish the allocation event and record a
-// pod Event. A lost race re-plans; a node that no longer fits fails the bind with the reason, and
-// kube-scheduler retries the pod. No lock is shared with any other component.
+// between plan and reserve, so concurrent binds see each other), create the Binding carrying the
+// allocation annotations with a resourceVersion precondition (one API write), publish the
+// allocation event and queue the pod Events. A lost race re-reads and re-plans; a node that no
+// longer fits fails the bind with the reason, and kube-scheduler retries the pod. No lock is shared
+// with any other component.
 
 import type { V1Pod } from "@kubernetes/client-node";
 import {
@@ -145,30 +146,44 @@ function plan(
   return { request, devices: verdict.devices };
 }
 
-async function attempt(args: BindingArgs, deps: BinderDeps): Promise<Outcome> {
-  const pod = await deps.api.readPod(args.PodNamespace, args.PodName);
-  const planned = plan(pod, args, deps);
+/** The pod as the view's informer last saw it (no API read), or as the API has it now: after a
+ * lost race, or when the view does not hold it. A stale copy costs one conflict, never a wrong
+ * write: the Binding carries its resourceVersion. */
+async function currentPod(args: BindingArgs, deps: BinderDeps, fresh: boolean): Promise<V1Pod> {
+  const known = fresh || args.PodUID === "" ? undefined : deps.view.pending.get(args.PodUID);
+  const meta = known?.metadata;
+  if (known !== undefined && meta?.namespace === args.PodNamespace && meta.name === args.PodName)
+    return known;
+  return deps.api.readPod(args.PodNamespace, args.PodName);
+}
+
+async function attempt(args: BindingArgs, deps: BinderDeps, fresh: boolean): Promise<Outcome> {
+  const read = await currentPod(args, deps, fresh);
+  const planned = plan(read, args, deps);
   if ("result" in planned) return planned;
   const { request, devices } = planned;
-  const { uid = "", namespace = "", name = "", resourceVersion = "" } = pod.metadata ?? {};
+  const { uid = "", namespace = "", name = "" } = read.metadata ?? {};
   const usage = podUsage(devices, request.initContainers);
   // Reserved while it waits too: the view counts its devices, and it keeps its place in line.
   const since = deps.view.reserve({ uid, namespace, name, node: args.Node, devices, usage });
   const waiting = ambiguity(args.Node, { uid, since }, devices, deps);
   if (waiting !== undefined) return waiting;
   const seconds = String(Math.floor(deps.clock().getTime() / 1000));
-  let annotated: V1Pod;
+  let pod = read;
   try {
-    annotated = await deps.api.annotatePod(
-      { namespace, name, resourceVersion },
+    pod = await withoutStaleMig(read, devices, deps);
+    // One write: the node and HAMi's annotations land together, or neither does. HAMi's
+    // lifecycle: the plan goes to both; the agent erases what it serves from -to-allocate, and
+    // usage is read from -allocated.
+    await deps.api.bindPod(
+      { namespace, name, uid, resourceVersion: pod.metadata?.resourceVersion ?? "" },
+      args.Node,
       {
         [Annotation.vgpuNode]: args.Node,
         [Annotation.vgpuTime]: seconds,
-        // HAMi's lifecycle: the plan goes to both; the agent erases what it serves from
-        // -to-allocate, and usage is read from -allocated.
         [Annotation.devicesToAllocate]: encodePodDevices(devices),
         [Annotation.devicesAllocated]: encodePodDevices(devices),
-        ...migAllocations(devices, pod),
+        ...migAllocation(devices),
         [Annotation.bindPhase]: BindPhase.allocating,
         [Annotation.bindTime]: seconds,
       },
@@ -176,26 +191,25 @@ async function attempt(args: BindingArgs, deps: BinderDeps): Promise<Outcome> {
   } catch (error) {
     deps.view.unreserve(uid);
     if (error instanceof ConflictError) return { result: "conflict" };
-    throw error;
-  }
-  try {
-    await deps.api.bindPod({ namespace, name, uid }, args.Node);
-  } catch (error) {
-    deps.view.unreserve(uid);
     const message = `binding to ${args.Node} failed: ${error instanceof Error ? error.message : String(error)}`;
-    return { result: "error", message, pod: annotated };
+    return { result: "error", message, pod };
   }
-  return { result: "bound", devices, request, pod: annotated };
+  return { result: "bound", devices, request, pod };
 }
 
-/** HAMi's record of the MIG instance each container got, when any did (nvidia/mig.ts); a record
- * left by an earlier bind attempt of this pod is removed (it would name other devices). */
-function migAllocations(devices: PodDevices, pod: V1Pod): Record<string, string | null> {
+/** HAMi's record of the MIG instance each container got, when any did (nvidia/mig.ts). */
+function migAllocation(devices: PodDevices): Record<string, string> {
   const raw = encodeMigAllocations(devices);
-  if (raw !== undefined) return { [MIG_ALLOCATIONS]: raw };
-  return pod.metadata?.annotations?.[MIG_ALLOCATIONS] === undefined
-    ? {}
-    : { [MIG_ALLOCATIONS]: null };
+  return raw === undefined ? {} : { [MIG_ALLOCATIONS]: raw };
+}
+
+/** A MIG record the plan does not replace (left by an earlier bind attempt, or written by the
+ * pod's author) would name other devices: removed first, as a Binding can only add annotations. */
+async function withoutStaleMig(pod: V1Pod, devices: PodDevices, deps: BinderDeps): Promise<V1Pod> {
+  const { namespace = "", name = "", resourceVersion = "" } = pod.metadata ?? {};
+  if (pod.metadata?.annotations?.[MIG_ALLOCATIONS] === undefined) return pod;
+  if (encodeMigAllocations(devices) !== undefined) return pod;
+  return deps.api.annotatePod({ namespace, name, resourceVersion }, { [MIG_ALLOCATIONS]: null });
 }
 
 async function markFailed(pod: V1Pod, deps: BinderDeps): Promise<void> {
@@ -229,7 +243,7 @@ async function attempts(args: BindingArgs, deps: BinderDeps): Promise<Outcome> {
   let conflicts = 0;
   let waited: string | undefined;
   for (;;) {
-    const outcome = await attempt(args, deps);
+    const outcome = await attempt(args, deps, conflicts > 0);
     if (outcome.result === "conflict" && ++conflicts < MAX_ATTEMPTS) continue;
     const done = outcome.result !== "waiting" || Date.now() >= deadline;
     // A bind that waited and ends without binding gives back what it reserved while waiting.

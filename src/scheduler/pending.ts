@@ -21,6 +21,10 @@ export class PendingPods {
     else if (this.pods.has(uid) || this.pods.size < MAX_PENDING) this.pods.set(uid, pod);
   }
 
+  get(uid: string): V1Pod | undefined {
+    return this.pods.get(uid);
+  }
+
   remove(pod: V1Pod): void {
     this.pods.delete(pod.metadata?.uid ?? "");
   }

@@ -15,7 +15,7 @@ import request from "supertest";
 import { placementPolicy, defaultConfig, mutatePolicy } from "../../src/config/index.js";
 import { Annotation } from "../../src/core/index.js";
 import { MemoryBus } from "../../src/events/index.js";
-import { MERGE_PATCH, podApi } from "../../src/k8s/index.js";
+import { MERGE_PATCH, podApi, startInformer } from "../../src/k8s/index.js";
 import { formatExplanation } from "../../src/cli/explain.js";
 import {
   ClusterView,
@@ -497,5 +497,90 @@ describe("scheduler app against a real kube-apiserver", { skip: missing }, () =>
       /a bind here waits \(up to 20 s\) for default\/bound's Allocate/,
     );
     assert.equal(verdicts.find((v) => v.node === "node-b")?.waitsFor, undefined, "no agent there");
+  });
+  it("bind is one write: no watcher ever sees the plan on a pod without its node", async () => {
+    const seen: V1Pod[] = [];
+    const watcher = startInformer<V1Pod>(
+      kc,
+      {
+        path: "/api/v1/namespaces/default/pods",
+        list: () => core.listNamespacedPod({ namespace: "default" }),
+        fieldSelector: "metadata.name=atomic",
+      },
+      { add: (p) => void seen.push(p), update: (p) => void seen.push(p) },
+    );
+    await watcher.synced;
+    const created = await core.createNamespacedPod({
+      namespace: "default",
+      body: gpuPod("atomic", { "nvidia.com/gpu": "1", "nvidia.com/gpumem": "1000" }),
+    });
+    const res = await request(app).post("/bind").send({
+      PodName: "atomic",
+      PodNamespace: "default",
+      PodUID: created.metadata?.uid,
+      Node: "node-b",
+    });
+    assert.deepEqual(res.body, { Error: "" });
+    await waitFor("the watcher saw the bound pod", () =>
+      Promise.resolve(seen.some((p) => p.spec?.nodeName === "node-b") ? true : undefined),
+    );
+    await watcher.stop();
+    const planned = seen.filter(
+      (p) =>
+        p.metadata?.name === "atomic" && p.metadata.annotations?.[Annotation.devicesToAllocate],
+    );
+    assert.ok(planned.length > 0);
+    for (const pod of planned) assert.equal(pod.spec?.nodeName, "node-b", "plan and node together");
+  });
+
+  it("a stale copy of the pending pod costs a conflict and a re-read, never a plan from old annotations", async () => {
+    const created = await core.createNamespacedPod({
+      namespace: "default",
+      body: gpuPod(
+        "stale",
+        { "nvidia.com/gpu": "1", "nvidia.com/gpumem": "1000" },
+        { "nvidia.com/use-gpuuuid": "GPU-node-b-0" },
+      ),
+    });
+    await core.patchNamespacedPod(
+      {
+        namespace: "default",
+        name: "stale",
+        body: { metadata: { annotations: { "nvidia.com/use-gpuuuid": "GPU-node-b-1" } } },
+      },
+      MERGE_PATCH,
+    );
+    // A view that holds the pod as first created: the informer has not seen the patch yet.
+    const view = new ClusterView({
+      now: () => Date.now(),
+      registerStaleMs: 0,
+      requireLease: false,
+    });
+    view.setNode(await core.readNode({ name: "node-b" }));
+    view.setPod(created);
+    const staleApp = createSchedulerApp({
+      view,
+      policy: () => ({ request: mutatePolicy(config), placement: placementPolicy(config) }),
+      log: createLogger({ level: "silent" }),
+      metrics: schedulerMetrics(
+        createRegistry(false),
+        () => [],
+        () => [],
+        () => clusterStatus(view),
+      ),
+      api: podApi(kc),
+      clock: () => new Date(),
+      registry: createRegistry(false),
+      ready: () => true,
+    });
+    const res = await request(staleApp).post("/bind").send({
+      PodName: "stale",
+      PodNamespace: "default",
+      PodUID: created.metadata?.uid,
+      Node: "node-b",
+    });
+    assert.deepEqual(res.body, { Error: "" });
+    const pod = await core.readNamespacedPod({ namespace: "default", name: "stale" });
+    assert.match(pod.metadata?.annotations?.[Annotation.devicesToAllocate] ?? "", /^GPU-node-b-1,/);
   });
 });
