@@ -288,7 +288,8 @@ export async function bind(args: BindingArgs, deps: BinderDeps): Promise<Extende
   return { Error: message };
 }
 
-/** A bound pod: one log line, the allocation event, and its pod Events (ours and HAMi's). */
+/** A bound pod: one log line, the allocation event, and one pod Event: HAMi's reason and words
+ * (pkg/scheduler/event.go), for alerting written against HAMi, then the devices each container got. */
 function reportBound(
   outcome: Extract<Outcome, { result: "bound" }>,
   args: BindingArgs,
@@ -298,21 +299,12 @@ function reportBound(
   const devices = describeDevices(outcome.devices, outcome.request);
   deps.log.info({ pod, node: args.Node, devices, reason: "bound" }, "bind");
   deps.bus?.publish(allocationEvent({ ...outcome, node: args.Node }, deps.clock()));
-  const events: PodEvent[] = [
-    {
-      type: "Normal",
-      reason: "DevicesAllocated",
-      message: `node ${args.Node}: ${devices || "no devices"}`,
-    },
-    // HAMi's reason and words (pkg/scheduler/event.go), for alerting written against HAMi.
-    {
-      type: "Normal",
-      reason: "BindingSucceed",
-      message: `Successfully binding node [${args.Node}] to ${pod}`,
-    },
-  ];
-  for (const event of events)
-    void deps.api.recordEvent(outcome.pod, event, COMPONENT).catch((error: unknown) => {
-      deps.log.warn({ pod, err: error }, "could not record the pod event");
-    });
+  const event: PodEvent = {
+    type: "Normal",
+    reason: "BindingSucceed",
+    message: `Successfully binding node [${args.Node}] to ${pod}; devices: ${devices || "none"}`,
+  };
+  void deps.api.recordEvent(outcome.pod, event, COMPONENT).catch((error: unknown) => {
+    deps.log.warn({ pod, err: error }, "could not record the pod event");
+  });
 }
