@@ -302,7 +302,7 @@ describe("hami local (npm start)", { skip: missing }, () => {
     assert.equal(status.code, 0, status.stderr);
     assert.match(
       status.stdout,
-      /GPU-\S+ +NVIDIA-\S+ .* mem +\d+\/\d+ +MiB .* used +\d+ MiB .*default\/memory-mib \(2900\/3000 MiB\)/,
+      /GPU-\S+ +NVIDIA.* mem +\d+\/\d+ +MiB .* used +\d+ MiB .*default\/memory-mib \(2900\/3000 MiB\)/,
     );
     assert.match(status.stdout, /GPU-v100-7 .* CORDONED/);
     assert.match(
