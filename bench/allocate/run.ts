@@ -4,7 +4,8 @@
 // it before anything is served), and when neither did (a list of the node's pods first). Every path
 // then records what was served on the pod (one API patch).
 // The kubelet is the simulated one of the tests, holding its own admission so only this bench
-// calls Allocate. Then a 50-pod burst end to end on one node, bind guard on and off (burst.ts).
+// calls Allocate. transport_only: the same gRPC server answering at once, the floor under every
+// path. Then a 50-pod burst end to end on one node, bind guard on and off (burst.ts).
 // Prints one JSON document.
 
 import { randomUUID } from "node:crypto";
@@ -162,6 +163,48 @@ async function run(mode: Mode): Promise<number[]> {
   return samples;
 }
 
+/** The floor: the same gRPC server and client over a unix socket, answering at once with the same
+ * shape of answer, nothing looked up, written or recorded. */
+async function transportOnly(): Promise<ReturnType<typeof summary>> {
+  const mount = (path: string) => ({ container_path: path, host_path: path, read_only: true });
+  const fixed = {
+    container_responses: [
+      {
+        envs: {
+          NVIDIA_VISIBLE_DEVICES: "GPU-bench-0",
+          CUDA_DEVICE_MEMORY_LIMIT_0: "100m",
+          CUDA_DEVICE_SM_LIMIT: "0",
+          CUDA_DEVICE_MEMORY_SHARED_CACHE: "/usr/local/vgpu/bench.cache",
+        },
+        mounts: ["/usr/local/vgpu/libvgpu.so", "/etc/ld.so.preload", "/tmp/vgpulock"].map(mount),
+        devices: [],
+        annotations: {},
+        cdi_devices: [],
+      },
+    ],
+  };
+  const socket = "bench-empty.sock";
+  const empty = new DevicePluginServer({
+    dir: kubelet.pluginDir,
+    socketName: socket,
+    resourceName: "nvidia.com/gpu",
+    log,
+    allocate: () => Promise.resolve(fixed),
+  });
+  empty.setDevices(devices);
+  await empty.start();
+  const emptyClient = devicePluginClient(join(kubelet.pluginDir, socket));
+  const samples: number[] = [];
+  for (let i = 0; i < PODS * 4; i++) {
+    const start = performance.now();
+    await emptyClient.allocate({ container_requests: [{ devices_ids: ["GPU-bench-0-0"] }] });
+    if (i >= PODS) samples.push(performance.now() - start);
+  }
+  emptyClient.close();
+  await empty.stop();
+  return summary(samples);
+}
+
 await run("informer");
 await run("event");
 await run("api");
@@ -175,6 +218,7 @@ const durableInformer = await run("informer");
 const durableEvent = await run("event");
 const durableApi = await run("api");
 await allocator.close();
+const transport = await transportOnly();
 const burst = await burstOnOneNode(kc, plane.kubeconfig);
 client.close();
 await plugin.stop();
@@ -198,6 +242,7 @@ process.stdout.write(
         allocation_from_api: summary(durableApi),
       },
       api_over_event_p50: Math.round(ratio * 100) / 100,
+      transport_only: transport,
       served: allocator.served,
       burst_one_node: burst,
     },
