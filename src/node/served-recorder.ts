@@ -46,6 +46,11 @@ export async function durableRecorder(
   return recorder;
 }
 
+const nextTurn = (): Promise<void> =>
+  new Promise((resolve) => {
+    setImmediate(resolve);
+  });
+
 class DurableRecorder implements ServedRecorder {
   private readonly served: ServedLog;
   private readonly api: PodApi;
@@ -100,9 +105,11 @@ class DurableRecorder implements ServedRecorder {
     await this.served.close();
   }
 
+  /** The patch starts on the next turn of the event loop: building an API request takes about a
+   * millisecond of this thread, which the kubelet's answer must not wait for. */
   private send(record: ServedRecord): void {
     const previous = this.chains.get(record.uid) ?? Promise.resolve();
-    const next = previous.then(() => this.patch(record));
+    const next = previous.then(nextTurn).then(() => this.patch(record));
     this.chains.set(record.uid, next);
     void next.then(() => {
       if (this.chains.get(record.uid) === next) this.chains.delete(record.uid);
