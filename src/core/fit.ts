@@ -29,11 +29,22 @@ export interface NodeState {
   pairScores?: PairScores;
 }
 
+/** Ranks the devices a one-device container could take, lower is better: `usage` is every device's
+ * usage with this pod's earlier containers, `slice` what the container takes at `position`. The
+ * fgd node policy gives the node's fragmentation after the placement (fragmentation.ts). */
+export type DeviceCost = (
+  devices: readonly Device[],
+  usage: readonly DeviceUsage[],
+  choice: { position: number; slice: DeviceUsage },
+) => number;
+
 export interface FitOptions {
   gpuPolicy: GPUPolicy;
   preferences: PodPreferences;
   /** Whose devices these are: their capacity rules and what a container takes. */
   vendor: Vendor;
+  /** When set, a one-device container takes the cheapest device; ties go by gpuPolicy order. */
+  deviceCost?: DeviceCost;
 }
 
 export type FitResult =
@@ -135,10 +146,12 @@ function better(load: number, best: number, binpack: boolean): boolean {
   return binpack ? load > best : load < best;
 }
 
-/** Candidate device positions with their loads, as gathered by fitContainer. */
+/** Candidate device positions with their loads, as gathered by fitContainer; with a deviceCost,
+ * every device's usage with this pod's earlier containers too. */
 interface Candidates {
   positions: number[];
   loads: number[];
+  usage: DeviceUsage[] | undefined;
 }
 
 /** Positions in policy order: binpack most loaded first, spread least; ties to the lower position.
@@ -208,22 +221,64 @@ function byTopology(
   return topologyChoice(uuids, count, scores).map((i) => positions[i] ?? 0);
 }
 
-/** Picks `count` device positions in policy order, all on one NUMA node when the pod asks for
- * NUMA binding. */
+const COST_EPSILON = 1e-9;
+
+/** The candidate (an index into candidates) with the lowest deviceCost; ties go by policy order. */
+function cheapest(
+  node: NodeState,
+  candidates: Candidates,
+  request: DeviceRequest,
+  options: FitOptions,
+): number {
+  const { positions, loads, usage = [] } = candidates;
+  const cost = options.deviceCost as DeviceCost;
+  const binpack = options.gpuPolicy.order === "binpack";
+  let best = 0;
+  let bestCost = Infinity;
+  for (let k = 0; k < positions.length; k++) {
+    const position = positions[k] ?? 0;
+    const used = usage[position] ?? NO_USAGE;
+    const slice = sliceUsage(options.vendor.slice(node.devices[position] as Device, used, request));
+    const c = cost(node.devices, usage, { position, slice });
+    const tie = Math.abs(c - bestCost) <= COST_EPSILON;
+    if ((!tie && c < bestCost) || (tie && better(loads[k] ?? 0, loads[best] ?? 0, binpack))) {
+      best = k;
+      bestCost = Math.min(c, bestCost);
+    }
+  }
+  return best;
+}
+
+/** The candidate a one-device container takes: the cheapest by deviceCost, else the first in
+ * policy order. */
+function oneDevice(
+  node: NodeState,
+  candidates: Candidates,
+  request: DeviceRequest,
+  options: FitOptions,
+): number {
+  if (candidates.usage !== undefined) return cheapest(node, candidates, request, options);
+  return bestLoaded(candidates.loads, options.gpuPolicy.order === "binpack");
+}
+
+/** Picks `request.count` device positions in policy order, all on one NUMA node when the pod asks
+ * for NUMA binding. */
 function pick(
   node: NodeState,
   candidates: Candidates,
-  count: number,
+  request: DeviceRequest,
   options: FitOptions,
 ): number[] | undefined {
   const { devices, pairScores } = node;
-  const { positions, loads } = candidates;
+  const { positions } = candidates;
+  const { count } = request;
   if (positions.length < count) return undefined;
   const binpack = options.gpuPolicy.order === "binpack";
   const numaBind = options.preferences.numaBind === true;
   if (options.gpuPolicy.topology === true && pairScores !== undefined && !numaBind)
     return byTopology(node, positions, count, pairScores);
-  if (count === 1 && !numaBind) return [positions[bestLoaded(loads, binpack)] ?? 0];
+  if (count === 1 && !numaBind)
+    return [positions[oneDevice(node, candidates, request, options)] ?? 0];
   const order = ordered(candidates, binpack);
   if (numaBind) return onOneNuma(devices, order, count);
   return (options.gpuPolicy.numa ? numaFirst(devices, order, count) : order).slice(0, count);
@@ -245,11 +300,13 @@ function fitContainer(
 ): number[] | Extract<FitResult, { fits: false }> {
   const { request } = slot;
   let counts: Partial<Record<FitReason, number>> | undefined;
-  const candidates: Candidates = { positions: [], loads: [] };
+  const usage: DeviceUsage[] | undefined = options.deviceCost === undefined ? undefined : [];
+  const candidates: Candidates = { positions: [], loads: [], usage };
   const { devices } = node;
   for (let i = 0; i < devices.length; i++) {
     const device = devices[i] as Device;
     const used = plus(node.usage[i] ?? NO_USAGE, extra[i]);
+    if (usage !== undefined) usage.push(used);
     const reason = deviceReason(device, used, request, options);
     if (reason === undefined) {
       candidates.positions.push(i);
@@ -259,9 +316,18 @@ function fitContainer(
       counts[reason] = (counts[reason] ?? 0) + 1;
     }
   }
-  const chosen = pick(node, candidates, request.count, options);
-  if (chosen !== undefined) return chosen;
-  counts ??= {};
+  return pick(node, candidates, request, options) ?? refusal(node, slot, candidates, counts ?? {});
+}
+
+/** Why a container found too few devices on the node, with the devices' reasons counted. */
+function refusal(
+  node: NodeState,
+  slot: { name: string; request: DeviceRequest },
+  candidates: Candidates,
+  counts: Partial<Record<FitReason, number>>,
+): Extract<FitResult, { fits: false }> {
+  const { request } = slot;
+  const { devices } = node;
   const reason =
     devices.length < request.count
       ? FitReason.NodeInsufficientDevice

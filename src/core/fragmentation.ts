@@ -4,7 +4,8 @@
 // grows least. With the node's free CPU and memory given, a class the node cannot host at all
 // makes every free GPU share of it a fragment, as in the paper.
 
-import { NO_USAGE, type Device, type DeviceUsage, type HostFree } from "./device.js";
+import { NO_USAGE, plus, type Device, type DeviceUsage, type HostFree } from "./device.js";
+import type { DeviceCost } from "./fit.js";
 import type { NodeScorer } from "./score.js";
 
 /** A kind of task in the workload: `gpus` devices, each `share` (0..1] of a GPU; `weight` its
@@ -55,14 +56,13 @@ function fragmentFor(free: readonly number[], task: TaskClass, host: HostFree | 
   return usable >= 1 ? unusable : total;
 }
 
-/** The node's fragmentation for a workload (GPUs), weights normalised; with `host`, a class the
+/** The measure over free shares already computed, weights normalised; with `host`, a class the
  * node lacks CPU or memory for cannot use any of its GPUs. */
-export function nodeFragmentation(
-  node: { devices: readonly Device[]; usage: readonly DeviceUsage[]; host?: HostFree },
+function fragmentationOf(
+  free: readonly number[],
   classes: readonly TaskClass[],
+  host: HostFree | undefined,
 ): number {
-  const { devices, usage, host } = node;
-  const free = devices.map((d, i) => freeShare(d, usage[i] ?? NO_USAGE));
   let weights = 0;
   let sum = 0;
   for (const task of classes) {
@@ -72,10 +72,33 @@ export function nodeFragmentation(
   return weights === 0 ? 0 : sum / weights;
 }
 
+/** The node's fragmentation for a workload (GPUs), weights normalised; with `host`, a class the
+ * node lacks CPU or memory for cannot use any of its GPUs. */
+export function nodeFragmentation(
+  node: { devices: readonly Device[]; usage: readonly DeviceUsage[]; host?: HostFree },
+  classes: readonly TaskClass[],
+): number {
+  const { devices, usage, host } = node;
+  const free = devices.map((d, i) => freeShare(d, usage[i] ?? NO_USAGE));
+  return fragmentationOf(free, classes, host);
+}
+
+/** The GPU inside a node, as the paper chooses it: the device whose taking leaves the node's
+ * fragmentation lowest. The host's CPU and memory are left out: they are the same whichever
+ * device a container takes. */
+export function fragmentationCost(classes: readonly TaskClass[]): DeviceCost {
+  return (devices, usage, { position, slice }) => {
+    const free = devices.map((d, i) =>
+      freeShare(d, i === position ? plus(usage[i] ?? NO_USAGE, slice) : (usage[i] ?? NO_USAGE)),
+    );
+    return fragmentationOf(free, classes, undefined);
+  };
+}
+
 /** Fragmentation-gradient node policy: the smaller the growth of fragmentation, the higher the
  * score (0..1; 0.5 = unchanged). */
 export function fgdScorer(classes: readonly TaskClass[]): NodeScorer {
-  return (input) => {
+  const scorer: NodeScorer = (input) => {
     const { devices, host } = input;
     const before = nodeFragmentation({ devices, usage: input.before, host: host?.before }, classes);
     const after = nodeFragmentation({ devices, usage: input.after, host: host?.after }, classes);
@@ -86,4 +109,5 @@ export function fgdScorer(classes: readonly TaskClass[]): NodeScorer {
       reason: `fgd: fragmentation ${before.toFixed(3)} -> ${after.toFixed(3)} GPUs (smaller growth is better)`,
     };
   };
+  return Object.assign(scorer, { deviceCost: fragmentationCost(classes) });
 }

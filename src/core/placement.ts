@@ -72,7 +72,13 @@ function fitNode(
       counts: {},
     };
   const gpuPolicy = preferences.gpuSchedulerPolicy ?? policy.gpuPolicy;
-  const result = fitPod(node, request, { gpuPolicy, preferences, vendor: policy.vendor });
+  const { deviceCost } = scorerFor(preferences.nodeSchedulerPolicy ?? policy.nodePolicy, policy);
+  const result = fitPod(node, request, {
+    gpuPolicy,
+    preferences,
+    vendor: policy.vendor,
+    ...(deviceCost === undefined ? {} : { deviceCost }),
+  });
   if (!result.fits) return { node: node.name, ...result };
   const overQuota =
     quota === undefined

@@ -3,7 +3,7 @@
 // policies plug in through NodeScorer (the placement benchmark adds a fragmentation-aware one).
 
 import { NO_USAGE, type Device, type DeviceUsage, type HostFree } from "./device.js";
-import { deviceLoad } from "./fit.js";
+import { deviceLoad, type DeviceCost } from "./fit.js";
 
 export interface ScoreInput {
   devices: readonly Device[];
@@ -22,9 +22,11 @@ export interface NodeScore {
 }
 
 /** A node policy: the score with its reason; `score` alone, when given, must equal the call's
- * score (filter ranks every node and explains only the one it picks). */
+ * score (filter ranks every node and explains only the one it picks); `deviceCost`, when given,
+ * chooses the device of a one-device container inside the node (fit.ts). */
 export type NodeScorer = ((input: ScoreInput) => NodeScore) & {
   score?: (input: ScoreInput) => number;
+  deviceCost?: DeviceCost;
 };
 
 /** Mean load of a node's devices (0 idle .. 1 full). */

@@ -3,12 +3,17 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
+  evaluateNode,
   fgdScorer,
   nodeFragmentation,
+  nvidia,
+  podRequest,
   type Device,
   type DeviceUsage,
+  type PlacementPolicy,
   type TaskClass,
 } from "../../../src/core/index.js";
+import { container, pod, policy } from "../../helpers/pods.js";
 
 const gpu = (i: number): Device => ({
   uuid: `g${i}`,
@@ -82,5 +87,36 @@ describe("fragmentation - known answers", () => {
     const sliver = scorer({ devices, before, after: [taken(0.8), taken(0)] });
     const open = scorer({ devices, before, after: [taken(0.5), taken(0.3)] });
     assert.ok(open.score > sliver.score, `${open.reason} vs ${sliver.reason}`);
+  });
+
+  it("under fgd the GPU inside the node is the one that leaves the least fragmentation", () => {
+    // Free 0.7 and 0.6 of a GPU; a 0.2 task. binpack takes the fuller GPU (free 0.6 -> 0.4, a
+    // sliver for the 0.5 class); fgd takes the other (0.7 -> 0.5: both GPUs still take a 0.5 task).
+    const node = { name: "n", devices: [gpu(0), gpu(1)], usage: [taken(0.3), taken(0.4)] };
+    const request = podRequest(
+      pod({
+        containers: [
+          container("c", {
+            "nvidia.com/gpu": "1",
+            "nvidia.com/gpumem": "200",
+            "nvidia.com/gpucores": "20",
+          }),
+        ],
+      }),
+      policy(),
+    );
+    const placement = (nodePolicy: string): PlacementPolicy => ({
+      nodePolicy,
+      gpuPolicy: { order: "binpack", numa: false, mutex: false },
+      scorers: { fgd: fgdScorer([half]) },
+      vendor: nvidia,
+    });
+    const chosen = (nodePolicy: string) => {
+      const verdict = evaluateNode(node, request, {}, placement(nodePolicy));
+      assert.ok(verdict.fits);
+      return verdict.devices[0]?.map((d) => d.uuid);
+    };
+    assert.deepEqual(chosen("binpack"), ["g1"], "binpack: the fuller GPU");
+    assert.deepEqual(chosen("fgd"), ["g0"], "fgd: no sliver left");
   });
 });
