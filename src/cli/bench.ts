@@ -10,15 +10,21 @@ import {
   parseNodes,
   parseTasks,
   POLICIES,
+  SHAPE_FILTERS,
+  SHAPES,
   simulate,
+  traceShape,
   type SimPolicy,
   type SimResult,
 } from "../sim/index.js";
 import { UsageError } from "./usage.js";
 
 export const BENCH_USAGE = `usage: hami bench placement --nodes CSV --pods CSV [--policy binpack|spread|hami-default|fgd|all]
-                            [--seed 42] [--seeds 1] [--inflation 1.3] [--json] [--out DIR]
-  replays the trace (openb format) through the scheduler's placement; --out writes placement.json and placement.svg`;
+                            [--shape default|sharing|whole-gpu] [--seed 42] [--seeds 1]
+                            [--inflation 1.3] [--json] [--out DIR]
+  replays the trace (openb format) through the scheduler's placement; --shape keeps only some of its
+  tasks (sharing: CPU-only and one-GPU-share tasks; whole-gpu: CPU-only and whole-GPU tasks);
+  --out writes placement.json and placement.svg`;
 
 interface Stat {
   mean: number;
@@ -92,6 +98,7 @@ function options(argv: string[]) {
       seed: { type: "string", default: "42" },
       seeds: { type: "string", default: "1" },
       inflation: { type: "string", default: "1.3" },
+      shape: { type: "string", default: "default" },
       json: { type: "boolean", default: false },
       out: { type: "string" },
     },
@@ -107,6 +114,9 @@ function options(argv: string[]) {
     throw new UsageError("--seed and --seeds are integers, --seeds >= 1");
   if (!(inflation > 0 && inflation <= 3))
     throw new UsageError(`--inflation=${values.inflation}: a factor in (0, 3]`);
+  const shape = SHAPES.find((s) => s === values.shape);
+  if (shape === undefined)
+    throw new UsageError(`--shape=${values.shape}: one of ${SHAPES.join(", ")}`);
   return {
     ...values,
     nodes: values.nodes,
@@ -115,13 +125,14 @@ function options(argv: string[]) {
     seed,
     seeds,
     inflation,
+    shape,
   };
 }
 
 export async function runBench(argv: string[]): Promise<void> {
   const opts = options(argv);
   const nodes = parseNodes(await readFile(opts.nodes, "utf8"), opts.nodes);
-  const tasks = parseTasks(await readFile(opts.pods, "utf8"), opts.pods);
+  const tasks = traceShape(parseTasks(await readFile(opts.pods, "utf8"), opts.pods), opts.shape);
   const requestDefaults = mutatePolicy(defaultConfig());
   const results = opts.policies.map((policy) => {
     const runs = Array.from({ length: opts.seeds }, (_, i) =>
@@ -144,6 +155,8 @@ export async function runBench(argv: string[]): Promise<void> {
       nodeCount: nodes.length,
       gpus: results.length > 0 ? nodes.reduce((s, n) => s + n.devices.length, 0) : 0,
       tasks: tasks.length,
+      shape: opts.shape,
+      shapeFilter: SHAPE_FILTERS[opts.shape],
     },
     method:
       "workload inflation: tasks drawn at random from the trace arrive until their GPU demand reaches inflation x cluster GPUs; tasks never leave",
