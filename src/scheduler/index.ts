@@ -23,3 +23,4 @@ export { clusterStatus, UI_PAGE, uiState } from "./ui.js";
 export type { UiDevice, UiPod, UiSources, UiState, UiSummary } from "./ui.js";
 export { LiveUsage, RecentEvents, USAGE_STALE_MS } from "./live.js";
 export { MAX_PENDING, PendingPods } from "./pending.js";
+export { ArrivalWorkload, WORKLOAD_HALF_LIFE_MS } from "./workload.js";

@@ -7,6 +7,7 @@ import type { V1Lease, V1Node, V1Pod } from "@kubernetes/client-node";
 import { describeNodeSettings } from "../config/index.js";
 import { PendingPods } from "./pending.js";
 import { QuotaBook } from "./quotas.js";
+import { ArrivalWorkload, containerClasses } from "./workload.js";
 import { allocationOf, awaitingOf, devicesKey, heldDevices, holdsDevices } from "./pod-holding.js";
 import {
   AGENT_LEASE_PREFIX,
@@ -97,24 +98,6 @@ export function podIdentity(pod: V1Pod): { uid: string; namespace: string; name:
   return { uid: meta.uid ?? "", namespace: meta.namespace ?? "", name: meta.name ?? "" };
 }
 
-/** Adds each container's request (device count and share of a device) to the class counts. */
-function countClasses(
-  devices: PodDevices,
-  memory: ReadonlyMap<string, number>,
-  counts: Map<string, TaskClass>,
-): void {
-  for (const container of devices) {
-    const first = container[0];
-    if (first === undefined) continue;
-    const byMemory = first.memoryMiB / Math.max(1, memory.get(first.uuid) ?? first.memoryMiB);
-    const share = Math.min(1, Math.round(Math.max(first.cores / 100, byMemory) * 100) / 100);
-    const key = `${container.length}/${share}`;
-    const known = counts.get(key);
-    if (known === undefined) counts.set(key, { gpus: container.length, share, weight: 1 });
-    else known.weight++;
-  }
-}
-
 export class ClusterView {
   private readonly nodes = new Map<string, NodeRecord>();
   private readonly leases = new Map<string, number>();
@@ -128,6 +111,10 @@ export class ClusterView {
   private readonly usageCache = new Map<string, DeviceUsage[]>();
   private readonly options: ViewOptions;
   private changes = 0;
+  /** What the pods placed asked, by recency (workload.ts). */
+  private readonly arrivals = new ArrivalWorkload();
+  /** Pods already counted as arrivals (a bind undone and redone counts once). */
+  private readonly counted = new Set<string>();
   private workloadCache: { generation: number; classes: TaskClass[] } | undefined;
   /** Per node, the generation of its last change (devices, lease or the pods on it). */
   private readonly nodeChanges = new Map<string, number>();
@@ -288,6 +275,7 @@ export class ClusterView {
 
   removePod(pod: V1Pod): void {
     const uid = pod.metadata?.uid ?? "";
+    this.counted.delete(uid);
     this.pending.remove(pod);
     this.annotated.delete(uid);
     this.reservations.delete(uid);
@@ -356,6 +344,7 @@ export class ClusterView {
     this.quotas.hold(uid, effective);
     if (before !== undefined && effective?.node !== before) this.options.onRelease?.(before);
     if (effective === undefined) return;
+    if (before === undefined) this.arrived(uid, effective);
     const onNode = this.perNode.get(effective.node) ?? new Map<string, Holding>();
     onNode.set(uid, effective);
     this.perNode.set(effective.node, onNode);
@@ -363,19 +352,24 @@ export class ClusterView {
     this.touch(effective.node);
   }
 
-  /** The GPU requests of the pods placed now, as task classes: the workload the fgd policy
-   * measures fragmentation against. A whole GPU when nothing is placed yet. */
+  /** Counts a pod's first placement in the workload. */
+  private arrived(uid: string, holding: Holding): void {
+    if (this.counted.has(uid)) return;
+    this.counted.add(uid);
+    const memory = new Map(
+      (this.nodes.get(holding.node)?.devices ?? []).map((d) => [d.uuid, d.memoryMiB]),
+    );
+    this.arrivals.arrive(containerClasses(holding.devices, memory), this.options.now());
+  }
+
+  /** The GPU requests of the pods placed, weighted by how recently (workload.ts): the workload
+   * the fgd policy measures fragmentation against. A whole GPU when nothing was placed yet. */
   workload(): TaskClass[] {
-    if (this.workloadCache?.generation === this.changes) return this.workloadCache.classes;
-    const counts = new Map<string, TaskClass>();
-    for (const [node, holders] of this.perNode) {
-      const memory = new Map(
-        (this.nodes.get(node)?.devices ?? []).map((d) => [d.uuid, d.memoryMiB]),
-      );
-      for (const holding of holders.values()) countClasses(holding.devices, memory, counts);
-    }
-    const classes = counts.size === 0 ? [{ gpus: 1, share: 1, weight: 1 }] : [...counts.values()];
-    this.workloadCache = { generation: this.changes, classes };
+    const generation = this.arrivals.generation;
+    if (this.workloadCache?.generation === generation) return this.workloadCache.classes;
+    const counted = this.arrivals.classes();
+    const classes = counted.length === 0 ? [{ gpus: 1, share: 1, weight: 1 }] : counted;
+    this.workloadCache = { generation, classes };
     return classes;
   }
 

@@ -8,7 +8,11 @@ import {
   MIG_ALLOCATIONS,
   type PodDevices,
 } from "../../../src/core/index.js";
-import { ClusterView } from "../../../src/scheduler/index.js";
+import {
+  ArrivalWorkload,
+  ClusterView,
+  WORKLOAD_HALF_LIFE_MS,
+} from "../../../src/scheduler/index.js";
 import { simulatedGpus } from "../../helpers/gpu-nodes.js";
 
 const NOW = Date.parse("2026-11-29T00:00:00Z");
@@ -462,5 +466,37 @@ describe("ClusterView - pods waiting for Allocate (allocation identity)", () => 
     v.setPod(bound("a", [[slice("GPU-n1-0", 100)]]));
     await Promise.all([n1, n2]);
     assert.deepEqual(woke, ["n1", "n2"], "n1 at its change, n2 only when its 100 ms ran out");
+  });
+});
+
+describe("ClusterView - the workload fgd measures against", () => {
+  it("counts each pod once when placed, weighs older arrivals down, keeps a gone pod's arrival", () => {
+    let now = NOW;
+    const { v } = view({ now: () => now });
+    v.setNode(node("n1"));
+    assert.deepEqual(
+      v.workload(),
+      [{ gpus: 1, share: 1, weight: 1 }],
+      "nothing placed: a whole GPU",
+    );
+    v.setPod(pod("a", "n1", [[slice("GPU-n1-0", 100, 50)]]));
+    now += WORKLOAD_HALF_LIFE_MS;
+    v.setPod(pod("b", "n1", [[slice("GPU-n1-1", 100, 20)]]));
+    v.setPod(pod("b", "n1", [[slice("GPU-n1-1", 100, 20)]]));
+    v.removePod(pod("a", "n1", []));
+    assert.deepEqual(
+      v.workload().map((c) => [c.gpus, c.share, c.weight]),
+      [
+        [1, 0.5, 0.5],
+        [1, 0.2, 1],
+      ],
+    );
+  });
+
+  it("a class not seen for eleven half-lives is forgotten", () => {
+    const workload = new ArrivalWorkload(1_000);
+    workload.arrive([{ gpus: 1, share: 0.5 }], 0);
+    workload.arrive([{ gpus: 2, share: 1 }], 11_000);
+    assert.deepEqual(workload.classes(), [{ gpus: 2, share: 1, weight: 1 }]);
   });
 });
