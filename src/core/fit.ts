@@ -44,7 +44,7 @@ export interface FitOptions {
   /** Whose devices these are: their capacity rules and what a container takes. */
   vendor: Vendor;
   /** When set, a one-device container takes the cheapest device; ties go by gpuPolicy order. */
-  deviceCost?: DeviceCost;
+  deviceCost?: DeviceCost | undefined;
 }
 
 export type FitResult =
@@ -147,11 +147,11 @@ function better(load: number, best: number, binpack: boolean): boolean {
 }
 
 /** Candidate device positions with their loads, as gathered by fitContainer; with a deviceCost,
- * every device's usage with this pod's earlier containers too. */
+ * the cost and every device's usage with this pod's earlier containers too. */
 interface Candidates {
   positions: number[];
   loads: number[];
-  usage: DeviceUsage[] | undefined;
+  ranked: { cost: DeviceCost; usage: DeviceUsage[] } | undefined;
 }
 
 /** Positions in policy order: binpack most loaded first, spread least; ties to the lower position.
@@ -223,23 +223,24 @@ function byTopology(
 
 const COST_EPSILON = 1e-9;
 
-/** The candidate (an index into candidates) with the lowest deviceCost; ties go by policy order. */
-function cheapest(
+/** The candidate (an index into candidates) a one-device container takes: the one with the lowest
+ * deviceCost, ties by policy order; without a deviceCost, the first in policy order. */
+function oneDevice(
   node: NodeState,
   candidates: Candidates,
   request: DeviceRequest,
   options: FitOptions,
 ): number {
-  const { positions, loads, usage = [] } = candidates;
-  const cost = options.deviceCost as DeviceCost;
+  const { positions, loads, ranked } = candidates;
   const binpack = options.gpuPolicy.order === "binpack";
+  if (ranked === undefined) return bestLoaded(loads, binpack);
   let best = 0;
   let bestCost = Infinity;
   for (let k = 0; k < positions.length; k++) {
     const position = positions[k] ?? 0;
-    const used = usage[position] ?? NO_USAGE;
+    const used = ranked.usage[position] ?? NO_USAGE;
     const slice = sliceUsage(options.vendor.slice(node.devices[position] as Device, used, request));
-    const c = cost(node.devices, usage, { position, slice });
+    const c = ranked.cost(node.devices, ranked.usage, { position, slice });
     const tie = Math.abs(c - bestCost) <= COST_EPSILON;
     if ((!tie && c < bestCost) || (tie && better(loads[k] ?? 0, loads[best] ?? 0, binpack))) {
       best = k;
@@ -247,18 +248,6 @@ function cheapest(
     }
   }
   return best;
-}
-
-/** The candidate a one-device container takes: the cheapest by deviceCost, else the first in
- * policy order. */
-function oneDevice(
-  node: NodeState,
-  candidates: Candidates,
-  request: DeviceRequest,
-  options: FitOptions,
-): number {
-  if (candidates.usage !== undefined) return cheapest(node, candidates, request, options);
-  return bestLoaded(candidates.loads, options.gpuPolicy.order === "binpack");
 }
 
 /** Picks `request.count` device positions in policy order, all on one NUMA node when the pod asks
@@ -300,13 +289,15 @@ function fitContainer(
 ): number[] | Extract<FitResult, { fits: false }> {
   const { request } = slot;
   let counts: Partial<Record<FitReason, number>> | undefined;
-  const usage: DeviceUsage[] | undefined = options.deviceCost === undefined ? undefined : [];
-  const candidates: Candidates = { positions: [], loads: [], usage };
+  const { deviceCost } = options;
+  const ranked: Candidates["ranked"] =
+    deviceCost === undefined ? undefined : { cost: deviceCost, usage: [] };
+  const candidates: Candidates = { positions: [], loads: [], ranked };
   const { devices } = node;
   for (let i = 0; i < devices.length; i++) {
     const device = devices[i] as Device;
     const used = plus(node.usage[i] ?? NO_USAGE, extra[i]);
-    if (usage !== undefined) usage.push(used);
+    if (ranked !== undefined) ranked.usage.push(used);
     const reason = deviceReason(device, used, request, options);
     if (reason === undefined) {
       candidates.positions.push(i);

@@ -55,13 +55,21 @@ export interface QuotaCheck {
 
 type Refusal = Extract<NodeVerdict, { fits: false }>;
 
+interface Fitted {
+  fits: true;
+  result: Extract<FitResult, { fits: true }>;
+  gpuPolicy: GPUPolicy;
+  /** The node policy that scores the plan (it may also have chosen its devices). */
+  scorer: NodeScorer;
+}
+
 /** Fit and quota on one node: the refusal, or the plan with the policies that apply. */
 function fitNode(
   node: NodeCandidate,
   request: PodRequest,
   preferences: PodPreferences,
   policy: PlacementPolicy,
-): Refusal | { fits: true; result: Extract<FitResult, { fits: true }>; gpuPolicy: GPUPolicy } {
+): Refusal | Fitted {
   const { quota } = policy;
   if (node.unavailable !== undefined)
     return {
@@ -72,12 +80,12 @@ function fitNode(
       counts: {},
     };
   const gpuPolicy = preferences.gpuSchedulerPolicy ?? policy.gpuPolicy;
-  const { deviceCost } = scorerFor(preferences.nodeSchedulerPolicy ?? policy.nodePolicy, policy);
+  const scorer = scorerFor(preferences.nodeSchedulerPolicy ?? policy.nodePolicy, policy);
   const result = fitPod(node, request, {
     gpuPolicy,
     preferences,
     vendor: policy.vendor,
-    ...(deviceCost === undefined ? {} : { deviceCost }),
+    deviceCost: scorer.deviceCost,
   });
   if (!result.fits) return { node: node.name, ...result };
   const overQuota =
@@ -96,7 +104,7 @@ function fitNode(
       message: overQuota,
       counts: {},
     };
-  return { fits: true, result, gpuPolicy };
+  return { fits: true, result, gpuPolicy, scorer };
 }
 
 function scoreInput(node: NodeCandidate, after: DeviceUsage[]): ScoreInput {
@@ -117,8 +125,7 @@ export function evaluateNode(
 ): NodeVerdict {
   const fitted = fitNode(node, request, preferences, policy);
   if (!fitted.fits) return fitted;
-  const nodePolicy = preferences.nodeSchedulerPolicy ?? policy.nodePolicy;
-  const scored = scorerFor(nodePolicy, policy)(scoreInput(node, fitted.result.after));
+  const scored = fitted.scorer(scoreInput(node, fitted.result.after));
   return {
     node: node.name,
     fits: true,
@@ -141,7 +148,7 @@ export function rankNode(
 ): NodeOutcome {
   const fitted = fitNode(node, request, preferences, policy);
   if (!fitted.fits) return { fits: false, message: fitted.message };
-  const scorer = scorerFor(preferences.nodeSchedulerPolicy ?? policy.nodePolicy, policy);
+  const { scorer } = fitted;
   const input = scoreInput(node, fitted.result.after);
   return { fits: true, score: scorer.score?.(input) ?? scorer(input).score };
 }
