@@ -15,11 +15,10 @@ import {
   decodePodDevices,
   encodePodDevices,
 } from "../../src/core/index.js";
-import { KeepAliveKubeConfig, podApi, startInformer } from "../../src/k8s/index.js";
+import { podApi, startInformer } from "../../src/k8s/index.js";
 import { ClusterView, createSchedulerApp, feedView } from "../../src/scheduler/index.js";
-import { controlPlaneMissing, startControlPlane } from "../../test/helpers/control-plane.js";
 import { createSimulatedGpuNode, simulatedGpus } from "../../test/helpers/gpu-nodes.js";
-import { benchDeps, log, post, serve } from "./http.js";
+import { benchDeps, log, onControlPlane, post, serve } from "./http.js";
 
 interface Scenario {
   name: string;
@@ -179,13 +178,8 @@ async function bindingsOnly(kc: KubeConfig): Promise<Record<string, unknown>> {
   };
 }
 
-export async function bindThroughput(): Promise<Record<string, unknown>> {
-  const missing = controlPlaneMissing();
-  if (missing !== undefined) return { skipped: missing };
-  const plane = await startControlPlane();
-  try {
-    const kc = new KeepAliveKubeConfig();
-    kc.loadFromFile(plane.kubeconfig);
+export function bindThroughput(): Promise<Record<string, unknown>> {
+  return onControlPlane(async (kc) => {
     const core = kc.makeApiClient(CoreV1Api);
     const leases = kc.makeApiClient(CoordinationV1Api);
     for (const node of [...SPREAD, ...ONE]) {
@@ -218,7 +212,5 @@ export async function bindThroughput(): Promise<Record<string, unknown>> {
       scenarios: results,
       apiserver_bindings_only: ceiling,
     };
-  } finally {
-    await plane.stop();
-  }
+  });
 }

@@ -7,12 +7,12 @@
 // itself and never calls the extender, so it is this machine's ceiling for the path.
 
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
-import { KeepAliveKubeConfig, startInformer } from "../../src/k8s/index.js";
-import { controlPlaneMissing, startControlPlane } from "../../test/helpers/control-plane.js";
+import { startInformer, type KeepAliveKubeConfig } from "../../src/k8s/index.js";
 import { startExtenderProcess } from "../../test/helpers/extender.js";
 import { createSimulatedGpuNode, simulatedGpus } from "../../test/helpers/gpu-nodes.js";
 import { freePort } from "../../test/helpers/net.js";
 import { SCHEDULER_NAME, startScheduler } from "../../test/helpers/scheduler.js";
+import { onControlPlane } from "./http.js";
 
 const NODES = 20;
 const PODS = 200;
@@ -98,13 +98,8 @@ async function extenderMeans(port: number): Promise<Record<string, number>> {
   return means;
 }
 
-export async function endToEnd(): Promise<Record<string, unknown>> {
-  const missing = controlPlaneMissing();
-  if (missing !== undefined) return { skipped: missing };
-  const plane = await startControlPlane();
-  try {
-    const kc = new KeepAliveKubeConfig();
-    kc.loadFromFile(plane.kubeconfig);
+export function endToEnd(): Promise<Record<string, unknown>> {
+  return onControlPlane(async (kc, plane) => {
     const core = kc.makeApiClient(CoreV1Api);
     for (let i = 0; i < NODES; i++) {
       const node = `e2e-node-${i}`;
@@ -133,7 +128,5 @@ export async function endToEnd(): Promise<Record<string, unknown>> {
       await scheduler.stop();
       await extender.stop();
     }
-  } finally {
-    await plane.stop();
-  }
+  });
 }

@@ -1,11 +1,17 @@
-// What both parts of the scheduler benchmark share: the extender's dependencies over a view, and
-// the extender served and called over loopback HTTP keep-alive, as kube-scheduler calls it.
+// What the parts of the scheduler benchmark share: the extender's dependencies over a view, the
+// extender served and called over loopback HTTP keep-alive, as kube-scheduler calls it, and a test
+// control plane for the parts that need the real kube-apiserver.
 
 import { Agent, createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { defaultConfig, mutatePolicy, placementPolicy } from "../../src/config/index.js";
 import { MemoryBus } from "../../src/events/index.js";
-import type { PodApi } from "../../src/k8s/index.js";
+import { KeepAliveKubeConfig, type PodApi } from "../../src/k8s/index.js";
+import {
+  controlPlaneMissing,
+  startControlPlane,
+  type ControlPlane,
+} from "../../test/helpers/control-plane.js";
 import {
   deviceStats,
   type ClusterView,
@@ -65,4 +71,21 @@ export async function serve(
   const server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return { port: (server.address() as AddressInfo).port, close: () => server.close() };
+}
+
+/** Runs `part` against a fresh test control plane with a keep-alive client, stopped afterwards;
+ * a note saying why when the control plane is not built. */
+export async function onControlPlane(
+  part: (kc: KeepAliveKubeConfig, plane: ControlPlane) => Promise<Record<string, unknown>>,
+): Promise<Record<string, unknown>> {
+  const missing = controlPlaneMissing();
+  if (missing !== undefined) return { skipped: missing };
+  const plane = await startControlPlane();
+  try {
+    const kc = new KeepAliveKubeConfig();
+    kc.loadFromFile(plane.kubeconfig);
+    return await part(kc, plane);
+  } finally {
+    await plane.stop();
+  }
 }

@@ -60,6 +60,40 @@ describe("scheduler app against a real kube-apiserver", { skip: missing }, () =>
     },
   });
 
+  const log = createLogger({ level: "silent" });
+
+  /** The extender's app over `view`, writing to the test's apiserver and bus. */
+  const appOn = (view: ClusterView, ready: () => boolean) => {
+    const registry = createRegistry(false);
+    return createSchedulerApp({
+      view,
+      policy: () => ({ request: mutatePolicy(config), placement: placementPolicy(config) }),
+      log,
+      metrics: schedulerMetrics(
+        registry,
+        () => deviceStats(view),
+        () => [],
+        () => clusterStatus(view),
+      ),
+      api: podApi(kc),
+      bus,
+      clock: () => new Date(),
+      registry,
+      ready,
+    });
+  };
+
+  /** kube-scheduler's bind call for one pod of the default namespace. */
+  const postBind = (
+    on: ReturnType<typeof appOn>,
+    name: string,
+    uid: string | undefined,
+    node: string,
+  ) =>
+    request(on)
+      .post("/bind")
+      .send({ PodName: name, PodNamespace: "default", PodUID: uid, Node: node });
+
   before(async () => {
     plane = await startControlPlane();
     kc = new KubeConfig();
@@ -77,27 +111,9 @@ describe("scheduler app against a real kube-apiserver", { skip: missing }, () =>
       requireLease: false,
       onInvalid: (what) => void invalid.push(what),
     });
-    const registry = createRegistry(false);
-    const metrics = schedulerMetrics(
-      registry,
-      () => deviceStats(view),
-      () => [],
-      () => clusterStatus(view),
-    );
-    const log = createLogger({ level: "silent" });
     feed = feedView(kc, view, { leaseNamespace: "kube-system", log });
     await feed.synced;
-    app = createSchedulerApp({
-      view,
-      policy: () => ({ request: mutatePolicy(config), placement: placementPolicy(config) }),
-      log,
-      metrics,
-      api: podApi(kc),
-      bus,
-      clock: () => new Date(),
-      registry,
-      ready: () => feed.isSynced(),
-    });
+    app = appOn(view, () => feed.isSynced());
   });
 
   after(async () => {
@@ -231,12 +247,7 @@ describe("scheduler app against a real kube-apiserver", { skip: missing }, () =>
         "nvidia.com/gpucores": "20",
       }),
     });
-    const res = await request(app).post("/bind").send({
-      PodName: "bound",
-      PodNamespace: "default",
-      PodUID: created.metadata?.uid,
-      Node: "node-a",
-    });
+    const res = await postBind(app, "bound", created.metadata?.uid, "node-a");
     assert.deepEqual(res.body, { Error: "" });
     const pod = await core.readNamespacedPod({ namespace: "default", name: "bound" });
     const annotations = pod.metadata?.annotations ?? {};
@@ -294,9 +305,7 @@ describe("scheduler app against a real kube-apiserver", { skip: missing }, () =>
         });
       return res.body.NodeNames.length === 0 ? true : undefined;
     });
-    const res = await request(app)
-      .post("/bind")
-      .send({ PodName: "huge", PodNamespace: "default", PodUID: "", Node: "node-a" });
+    const res = await postBind(app, "huge", "", "node-a");
     assert.match(res.body.Error, /node node-a no longer fits: NodeUnfitPod/);
     const pod = await core.readNamespacedPod({ namespace: "default", name: "huge" });
     assert.equal(pod.spec?.nodeName, undefined);
@@ -514,12 +523,7 @@ describe("scheduler app against a real kube-apiserver", { skip: missing }, () =>
       namespace: "default",
       body: gpuPod("atomic", { "nvidia.com/gpu": "1", "nvidia.com/gpumem": "1000" }),
     });
-    const res = await request(app).post("/bind").send({
-      PodName: "atomic",
-      PodNamespace: "default",
-      PodUID: created.metadata?.uid,
-      Node: "node-b",
-    });
+    const res = await postBind(app, "atomic", created.metadata?.uid, "node-b");
     assert.deepEqual(res.body, { Error: "" });
     await waitFor("the watcher saw the bound pod", () =>
       Promise.resolve(seen.some((p) => p.spec?.nodeName === "node-b") ? true : undefined),
@@ -558,27 +562,12 @@ describe("scheduler app against a real kube-apiserver", { skip: missing }, () =>
     });
     view.setNode(await core.readNode({ name: "node-b" }));
     view.setPod(created);
-    const staleApp = createSchedulerApp({
-      view,
-      policy: () => ({ request: mutatePolicy(config), placement: placementPolicy(config) }),
-      log: createLogger({ level: "silent" }),
-      metrics: schedulerMetrics(
-        createRegistry(false),
-        () => [],
-        () => [],
-        () => clusterStatus(view),
-      ),
-      api: podApi(kc),
-      clock: () => new Date(),
-      registry: createRegistry(false),
-      ready: () => true,
-    });
-    const res = await request(staleApp).post("/bind").send({
-      PodName: "stale",
-      PodNamespace: "default",
-      PodUID: created.metadata?.uid,
-      Node: "node-b",
-    });
+    const res = await postBind(
+      appOn(view, () => true),
+      "stale",
+      created.metadata?.uid,
+      "node-b",
+    );
     assert.deepEqual(res.body, { Error: "" });
     const pod = await core.readNamespacedPod({ namespace: "default", name: "stale" });
     assert.match(pod.metadata?.annotations?.[Annotation.devicesToAllocate] ?? "", /^GPU-node-b-1,/);
