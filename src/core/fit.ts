@@ -106,12 +106,15 @@ function filterReason(device: Device, prefs: PodPreferences): FitReason | undefi
   return typeReason(device, prefs);
 }
 
+/** Whether a device type passes the pod's type lists (use-gputype, nouse-gputype). */
+export function typeAllowed(type: string, prefs: PodPreferences): boolean {
+  if (prefs.useGPUType !== undefined && !typeMatches(type, prefs.useGPUType)) return false;
+  return prefs.nouseGPUType === undefined || !typeMatches(type, prefs.nouseGPUType);
+}
+
 /** HAMi's checkType: the type lists, and the pod's mode annotation containing the device's mode. */
 function typeReason(device: Device, prefs: PodPreferences): FitReason | undefined {
-  if (prefs.useGPUType !== undefined && !typeMatches(device.type, prefs.useGPUType))
-    return FitReason.CardTypeMismatch;
-  if (prefs.nouseGPUType !== undefined && typeMatches(device.type, prefs.nouseGPUType))
-    return FitReason.CardTypeMismatch;
+  if (!typeAllowed(device.type, prefs)) return FitReason.CardTypeMismatch;
   if (prefs.vgpuMode !== undefined && !prefs.vgpuMode.includes(device.mode))
     return FitReason.CardTypeMismatch;
   return undefined;
@@ -134,10 +137,15 @@ export function deviceReason(
 
 /** Load of a device in 0..1: the mean of its slot, memory and core fractions. */
 export function deviceLoad(device: Device, used: DeviceUsage): number {
+  return loadOn(device, used.slots, used.memoryMiB, used.cores);
+}
+
+/** deviceLoad with the slots, MiB and cores in use as numbers. */
+export function loadOn(device: Device, slots: number, memoryMiB: number, cores: number): number {
   return (
-    (used.slots / Math.max(1, device.splitCount) +
-      used.memoryMiB / Math.max(1, device.memoryMiB) +
-      used.cores / Math.max(1, device.cores)) /
+    (slots / Math.max(1, device.splitCount) +
+      memoryMiB / Math.max(1, device.memoryMiB) +
+      cores / Math.max(1, device.cores)) /
     3
   );
 }

@@ -98,7 +98,16 @@ export type { MigAllocation } from "./nvidia/index.js";
 export type { Vendor } from "./vendor.js";
 export { deviceLoad, deviceReason, fitPod } from "./fit.js";
 export type { FitOptions, FitResult, NodeState } from "./fit.js";
-export { compareVerdicts, evaluateNode, evaluateNodes, rankNode, scorerFor } from "./placement.js";
+export {
+  compareVerdicts,
+  evaluateNode,
+  evaluateNodes,
+  rankNode,
+  rowPlanFor,
+  scorerFor,
+} from "./placement.js";
+export { DeviceTable, rankRow, rowPlan } from "./device-table.js";
+export type { RowPlan } from "./device-table.js";
 export type {
   NodeCandidate,
   NodeOutcome,

@@ -3,6 +3,7 @@
 // bind and explain, and by the placement benchmark.
 
 import type { DeviceUsage, HostFree, PodDevices } from "./device.js";
+import { rowPlan, type RowPlan } from "./device-table.js";
 import { fitPod, type FitResult, type NodeState } from "./fit.js";
 import { describeGPUPolicy, type GPUPolicy, type PodPreferences } from "./pod-annotations.js";
 import type { PodRequest } from "./pod-request.js";
@@ -151,6 +152,21 @@ export function rankNode(
   const { scorer } = fitted;
   const input = scoreInput(node, fitted.result.after);
   return { fits: true, score: scorer.score?.(input) ?? scorer(input).score };
+}
+
+/** The plan for ranking the pod from the device table (device-table.ts) under the policies
+ * rankNode would apply, or undefined when every node takes rankNode. */
+export function rowPlanFor(
+  request: PodRequest,
+  preferences: PodPreferences,
+  policy: PlacementPolicy,
+): RowPlan | undefined {
+  return rowPlan(request, preferences, {
+    gpuPolicy: preferences.gpuSchedulerPolicy ?? policy.gpuPolicy,
+    scorer: scorerFor(preferences.nodeSchedulerPolicy ?? policy.nodePolicy, policy),
+    vendor: policy.vendor,
+    quota: policy.quota !== undefined,
+  });
 }
 
 /** Fitting nodes first, best score first, then by name. */

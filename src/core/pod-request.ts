@@ -15,9 +15,14 @@ export interface DeviceRequest {
 
 /** MiB, or the percentage of the registered (scaled) memory, truncated as HAMi does. */
 export function memoryRequest(device: Device, request: DeviceRequest): number {
+  return memoryOn(device.memoryMiB, request);
+}
+
+/** memoryRequest on a device of `capacityMiB`. */
+export function memoryOn(capacityMiB: number, request: DeviceRequest): number {
   return "mib" in request.memory
     ? request.memory.mib
-    : Math.floor((device.memoryMiB * request.memory.percent) / 100);
+    : Math.floor((capacityMiB * request.memory.percent) / 100);
 }
 
 export interface ContainerSlot {

@@ -27,6 +27,9 @@ export interface NodeScore {
 export type NodeScorer = ((input: ScoreInput) => NodeScore) & {
   score?: (input: ScoreInput) => number;
   deviceCost?: DeviceCost;
+  /** Set when the score is this function of the node's mean device load after placement
+   * (nodeLoad) and of nothing else: filter may then rank from numbers (device-table.ts). */
+  fromLoad?: (load: number) => number;
 };
 
 /** Mean load of a node's devices (0 idle .. 1 full). */
@@ -45,8 +48,10 @@ export function round2(n: number): string {
   return `${n < 0 ? "-" : ""}${(hundredths - cents) / 100}.${cents < 10 ? "0" : ""}${cents}`;
 }
 
-const binpackScore = (input: ScoreInput): number => nodeLoad(input.devices, input.after);
-const spreadScore = (input: ScoreInput): number => 1 - nodeLoad(input.devices, input.after);
+const fuller = (load: number): number => load;
+const emptier = (load: number): number => 1 - load;
+const binpackScore = (input: ScoreInput): number => fuller(nodeLoad(input.devices, input.after));
+const spreadScore = (input: ScoreInput): number => emptier(nodeLoad(input.devices, input.after));
 
 export const nodeScorers: Readonly<Record<string, NodeScorer>> = {
   binpack: Object.assign(
@@ -57,17 +62,17 @@ export const nodeScorers: Readonly<Record<string, NodeScorer>> = {
         reason: `binpack: node load ${round2(load)} after placement (fuller is better)`,
       };
     },
-    { score: binpackScore },
+    { score: binpackScore, fromLoad: fuller },
   ),
   spread: Object.assign(
     (input: ScoreInput): NodeScore => {
       const load = nodeLoad(input.devices, input.after);
       return {
-        score: 1 - load,
+        score: emptier(load),
         reason: `spread: node load ${round2(load)} after placement (emptier is better)`,
       };
     },
-    { score: spreadScore },
+    { score: spreadScore, fromLoad: emptier },
   ),
 };
 

@@ -20,6 +20,13 @@ export interface Vendor {
   /** What a container asking `request` takes on a device it was given (after capacityReason said
    * yes with the same `used`). */
   slice(device: Device, used: DeviceUsage, request: DeviceRequest): ContainerDevice;
+  /** Filter's fast path (device-table.ts): which devices capacityReason judges from numbers alone
+   * (`plain`), and its verdict from their row (`fits`: the container asks `memoryMiB` there and
+   * `cores`). Absent: every node takes the general path. */
+  readonly rows?: {
+    plain: (device: Device) => boolean;
+    fits: (row: Float64Array, at: number, memoryMiB: number, cores: number) => boolean;
+  };
   /** The Allocate answer for one container; `devices` are as the container sees them. */
   containerResponse(
     devices: readonly ContainerDevice[],

@@ -13,6 +13,8 @@ import {
   quotaResourceNames,
   readPodPreferences,
   rankNode,
+  rankRow,
+  rowPlanFor,
   type NodeCandidate,
   type NodeOutcome,
   type NodeVerdict,
@@ -25,6 +27,7 @@ import {
 import type { PodEvent } from "../k8s/index.js";
 import type { Logger, SchedulerMetrics } from "../telemetry/index.js";
 import type { ExtenderArgs, ExtenderFilterResult, HostPriority } from "./protocol.js";
+import { sameNames } from "./node-rows.js";
 import type { ClusterView } from "./view.js";
 
 export interface SchedulerPolicy {
@@ -133,14 +136,47 @@ function ranksAbove(score: number, name: string, bestScore: number, bestName: st
   return score > bestScore || (score === bestScore && name < bestName);
 }
 
-/** One pod over many nodes with nothing retained per request but two arrays: every node's
- * outcome comes from the memo when neither the node nor the shape changed, else from core's
- * evaluateNode; only the chosen node's verdict object outlives the loop. */
-function rankPod(pod: Pod, nodeNames: readonly string[], deps: ExtenderDeps): Ranking {
-  const policy = deps.policy();
-  const demand = podDemand(pod, policy);
-  const count = nodeNames.length;
-  const ranking: Ranking = {
+/** How one node is judged for a pod (its score, or why it is refused): from the device table where
+ * the pod and the node allow (core's device-table.ts: numbers, nothing allocated per node), else
+ * from the memo when neither the node nor the shape changed, else from core's rankNode. */
+function judgeFor(
+  view: ClusterView,
+  pod: { uid: string; nodeNames: readonly string[] },
+  demand: Extract<PodDemand, { kind: "devices" }>,
+  placement: PlacementPolicy,
+): (name: string, i: number) => number | string {
+  const { uid, nodeNames } = pod;
+  const rank = (candidate: NodeCandidate): NodeOutcome =>
+    rankNode(candidate, demand.request, demand.preferences, placement);
+  const memo = memoFor(view).forShape(shapeOf(demand, placement));
+  const general = (name: string): number | string => {
+    const outcome = nodeOutcome(name, uid, memo, rank);
+    return outcome.fits ? outcome.score : outcome.message;
+  };
+  const plan = rowPlanFor(demand.request, demand.preferences, placement);
+  if (plan === undefined) return general;
+  const table = view.rows.table(placement.vendor);
+  const ready = view.rows.ready(table, nodeNames, uid);
+  return (name, i) => {
+    const row = ready(i);
+    const score = row < 0 ? Number.NaN : rankRow(table, row, plan);
+    return Number.isNaN(score) ? general(name) : score;
+  };
+}
+
+/** The last pod ranked over a view: prioritize follows filter for the same pod, and while nothing
+ * in the view changed and the same nodes are sent, the ranking is the same. */
+interface Ranked {
+  uid: string;
+  generation: number;
+  shape: string;
+  nodeNames: readonly string[];
+  ranking: Ranking;
+}
+const lastRanked = new WeakMap<ClusterView, Ranked>();
+
+function emptyRanking(demand: PodDemand, count: number): Ranking {
+  return {
     demand,
     scores: new Float64Array(count).fill(Number.NaN),
     messages: new Array<string | undefined>(count),
@@ -148,42 +184,59 @@ function rankPod(pod: Pod, nodeNames: readonly string[], deps: ExtenderDeps): Ra
     best: undefined,
     firstRefused: -1,
   };
-  if (demand.kind !== "devices") return ranking;
+}
+
+/** One pod over many nodes with nothing retained per request but two arrays (judgeFor); only the
+ * chosen node's verdict object outlives the loop. */
+function rankPod(pod: Pod, nodeNames: readonly string[], deps: ExtenderDeps): Ranking {
+  const policy = deps.policy();
+  const demand = podDemand(pod, policy);
+  if (demand.kind !== "devices") return emptyRanking(demand, nodeNames.length);
   const { view } = deps;
   const uid = pod.metadata?.uid ?? "";
   const placement = placementFor(pod, policy, view);
-  const rank = (candidate: NodeCandidate): NodeOutcome =>
-    rankNode(candidate, demand.request, demand.preferences, placement);
-  const memo = memoFor(view).forShape(shapeOf(demand, placement));
-  const bestAt = scan(ranking, nodeNames, (name) => nodeOutcome(name, uid, memo, rank));
+  const shape = shapeOf(demand, placement);
+  const { generation } = view;
+  const last = lastRanked.get(view);
+  if (
+    last?.uid === uid &&
+    last.generation === generation &&
+    last.shape === shape &&
+    sameNames(last.nodeNames, nodeNames)
+  )
+    return last.ranking;
+  const ranking = emptyRanking(demand, nodeNames.length);
+  const bestAt = scan(ranking, nodeNames, judgeFor(view, { uid, nodeNames }, demand, placement));
   if (bestAt >= 0) {
     const candidate = view.candidate(nodeNames[bestAt] ?? "", uid);
     const verdict = evaluateNode(candidate, demand.request, demand.preferences, placement);
     if (verdict.fits) ranking.best = verdict;
   }
+  lastRanked.set(view, { uid, generation, shape, nodeNames, ranking });
   return ranking;
 }
 
-/** Fills a ranking's scores and messages; answers where the first choice is, or -1. */
+/** Fills a ranking's scores and messages from each node's score or refusal; answers where the
+ * first choice is, or -1. */
 function scan(
   ranking: Ranking,
   nodeNames: readonly string[],
-  outcomeOf: (name: string) => NodeOutcome,
+  judge: (name: string, i: number) => number | string,
 ): number {
   let bestAt = -1;
   for (let i = 0; i < nodeNames.length; i++) {
     const name = nodeNames[i] as string;
-    const outcome = outcomeOf(name);
-    if (!outcome.fits) {
-      ranking.messages[i] = outcome.message;
+    const score = judge(name, i);
+    if (typeof score === "string") {
+      ranking.messages[i] = score;
       const first = ranking.firstRefused;
       if (first < 0 || name < (nodeNames[first] ?? "")) ranking.firstRefused = i;
       continue;
     }
-    ranking.scores[i] = outcome.score;
+    ranking.scores[i] = score;
     ranking.fits++;
     const best = ranking.scores[bestAt] ?? 0;
-    if (bestAt < 0 || ranksAbove(outcome.score, name, best, nodeNames[bestAt] ?? "")) bestAt = i;
+    if (bestAt < 0 || ranksAbove(score, name, best, nodeNames[bestAt] ?? "")) bestAt = i;
   }
   return bestAt;
 }

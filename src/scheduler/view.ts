@@ -20,12 +20,14 @@ import {
   podUsage,
   usageOnDevices,
   type Device,
+  type DeviceTable,
   type DeviceUsage,
   type NodeCandidate,
   type PairScores,
   type PodDevices,
   type TaskClass,
 } from "../core/index.js";
+import { NodeRows } from "./node-rows.js";
 
 /** A pod's devices on a node, from its annotations or from a bind in flight. */
 export interface Holding {
@@ -126,6 +128,13 @@ export class ClusterView {
   readonly settings = new Map<string, string>();
   /** Per node, who waits for its next change. */
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** Every node's devices as numbers, for filter's fast path (node-rows.ts). */
+  readonly rows: NodeRows = new NodeRows({
+    known: (name) => this.nodes.has(name),
+    write: (table, row, name) => this.writeRow(table, row, name),
+    heldOn: (uid) => this.placedOn.get(uid),
+    now: () => this.options.now(),
+  });
 
   constructor(options: ViewOptions) {
     this.options = options;
@@ -163,6 +172,7 @@ export class ClusterView {
   }
 
   private touch(node: string): void {
+    this.rows.changed(node);
     this.changes++;
     this.nodeChanges.set(node, this.changes);
     this.usageCache.delete(node);
@@ -188,6 +198,7 @@ export class ClusterView {
 
   private record(name: string, node: V1Node): void {
     this.touch(name);
+    if (!this.nodes.has(name)) this.rows.added();
     const annotations = node.metadata?.annotations ?? {};
     const settings = describeNodeSettings(annotations[Annotation.nodeSettings]);
     if (settings === undefined) this.settings.delete(name);
@@ -239,7 +250,7 @@ export class ClusterView {
 
   removeNode(name: string): void {
     this.touch(name);
-    this.nodes.delete(name);
+    if (this.nodes.delete(name)) this.rows.removed(name);
     this.settings.delete(name);
   }
 
@@ -406,6 +417,15 @@ export class ClusterView {
     return unavailable === undefined ? state : { ...state, unavailable };
   }
 
+  /** Writes a node's row as the node is now; false when the node is not known. */
+  private writeRow(table: DeviceTable, row: number, name: string): boolean {
+    const record = this.nodes.get(name);
+    if (record === undefined) return false;
+    const usage = this.usage(name, record.devices);
+    table.write(row, record.devices, usage, this.usableUntil(name, record));
+    return true;
+  }
+
   private usage(node: string, devices: readonly Device[]): DeviceUsage[] {
     const cached = this.usageCache.get(node);
     if (cached !== undefined) return cached;
@@ -417,20 +437,44 @@ export class ClusterView {
     return usage;
   }
 
+  /** Why the node may not take pods now, or undefined. */
   private unavailable(name: string, record: NodeRecord): string | undefined {
-    if (record.error !== undefined) return record.error;
+    const blocked = this.blocked(name, record);
+    if (blocked !== undefined) return blocked;
     const now = this.options.now();
     const expiry = this.leases.get(name);
-    if (expiry === undefined && this.options.requireLease)
-      return `no agent Lease ${AGENT_LEASE_PREFIX}${name}: the node agent is not running`;
     if (expiry !== undefined && expiry < now)
       return `agent Lease expired ${Math.round((now - expiry) / 1000)} s ago`;
-    if (record.offered !== undefined && !(record.offered > 0))
-      return `the kubelet offers no ${this.options.offeredResource ?? ""} (device plugin not registered)`;
     const stale = this.options.registerStaleMs;
     if (stale > 0 && record.registeredAt !== undefined && now - record.registeredAt > stale)
       return `${Annotation.nodeRegister} is ${Math.round((now - record.registeredAt) / 1000)} s old`;
     return undefined;
+  }
+
+  /** What keeps the node out until something changes (not the time). */
+  private blocked(name: string, record: NodeRecord): string | undefined {
+    if (record.error !== undefined) return record.error;
+    if (!this.leases.has(name) && this.options.requireLease)
+      return `no agent Lease ${AGENT_LEASE_PREFIX}${name}: the node agent is not running`;
+    if (record.offered !== undefined && !(record.offered > 0))
+      return `the kubelet offers no ${this.options.offeredResource ?? ""} (device plugin not registered)`;
+    return undefined;
+  }
+
+  /** Until when (ms) unavailable says nothing: its Lease's expiry, its registration going stale;
+   * -Infinity while it is blocked. */
+  private usableUntil(name: string, record: NodeRecord): number {
+    if (this.blocked(name, record) !== undefined) return Number.NEGATIVE_INFINITY;
+    const stale = this.options.registerStaleMs;
+    const registered = record.registeredAt;
+    const expiry = this.leases.get(name) ?? Number.POSITIVE_INFINITY;
+    const register =
+      stale > 0 && registered !== undefined ? registered + stale : Number.POSITIVE_INFINITY;
+    // An unreadable time (NaN) never expires in unavailable's comparisons either.
+    return Math.min(
+      Number.isNaN(expiry) ? Infinity : expiry,
+      Number.isNaN(register) ? Infinity : register,
+    );
   }
 
   /** Usage is read from -allocated, as HAMi's scheduler does (the agent erases -to-allocate as it

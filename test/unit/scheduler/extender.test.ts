@@ -141,9 +141,13 @@ describe("extender - filter and prioritize agree with every node's full verdict"
     // every verdict afresh. Both must name the same node and scores after any sequence of changes.
     const draw = random(7);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(draw() * items.length)] as T;
+    // Filter ranks from the device table where it can (rows kept while the same nodes are sent),
+    // and prioritize reuses filter's ranking while nothing changed: the same node list is sent
+    // again and again, nodes go and come back, pods re-planned where they hold devices, and
+    // changes land between filter and prioritize.
     const { view, deps } = setup();
     const names = Array.from({ length: 12 }, (_, i) => `m${String(i).padStart(2, "0")}`);
-    for (const name of names)
+    const register = (name: string) => {
       view.setNode({
         metadata: {
           name,
@@ -154,12 +158,11 @@ describe("extender - filter and prioritize agree with every node's full verdict"
           },
         },
       });
-    const shapes = [500, 4_000, 9_000, 15_000];
-    for (let round = 0; round < 300; round++) {
-      const node = pick(names);
+    };
+    names.forEach(register);
+    const hold = (uid: string, node: string) => {
       const memory = pick([1_000, 6_000]);
       const slice = { uuid: `GPU-${node}-0`, type: "NVIDIA", memoryMiB: memory, cores: 0 };
-      const uid = `held-${round % 20}`;
       view.unreserve(uid);
       view.reserve({
         uid,
@@ -169,16 +172,29 @@ describe("extender - filter and prioritize agree with every node's full verdict"
         devices: [[slice]],
         usage: new Map([[slice.uuid, { slots: 1, memoryMiB: memory, cores: 0 }]]),
       });
-      const sent = names.filter(() => draw() < 0.8);
-      const probe = pod(`probe-${round}`, pick(shapes));
+    };
+    const shapes = [500, 4_000, 9_000, 15_000];
+    const scores = (probe: Pod, sent: string[]) =>
+      new Map(
+        explainPod(probe, sent, deps).verdicts.map((v) => [
+          v.node,
+          v.fits ? extenderPriority(v.score) : 0,
+        ]),
+      );
+    for (let round = 0; round < 400; round++) {
+      hold(`held-${round % 20}`, pick(names));
+      if (draw() < 0.05) view.removeNode(pick(names));
+      if (draw() < 0.1) register(pick(names));
+      const sent = draw() < 0.5 ? names : names.filter(() => draw() < 0.8);
+      const uid = draw() < 0.2 ? `held-${Math.floor(draw() * 20)}` : `probe-${round}`;
+      const probe = pod(uid, pick(shapes));
       if (draw() < 0.3) probe.metadata!.annotations = { "hami.io/node-scheduler-policy": "spread" };
       const { verdicts } = explainPod(probe, sent, deps);
       const top = verdicts[0];
       const chosen = filter({ pod: probe, nodeNames: sent }, deps).NodeNames;
       assert.deepEqual(chosen, top?.fits === true ? [top.node] : [], `round ${round}`);
-      const expected = new Map(
-        verdicts.map((v) => [v.node, v.fits ? extenderPriority(v.score) : 0]),
-      );
+      if (draw() < 0.3) hold(`held-${round % 20}`, pick(names));
+      const expected = scores(probe, sent);
       for (const { Host, Score } of prioritize({ pod: probe, nodeNames: sent }, deps))
         assert.equal(Score, expected.get(Host), `round ${round}, ${Host}`);
     }
