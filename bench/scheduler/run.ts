@@ -234,7 +234,7 @@ process.stdout.write(
       machine: { cpus: cpus().length, node: process.version },
       pod: "2 GPUs x 20% cores, use-gputype A100 (half of each node's GPUs); distinct: 5000..6999 MiB, a new shape every pod; replicas: 6000 MiB every pod; one node changes between pods",
       measures:
-        "direct: filter then prioritize over every node, as function calls; direct_filter_only: filter alone (kube-scheduler skips prioritize when the filter leaves one node, schedule_one.go); http: both over loopback JSON; share_of_nodes: filter then prioritize over the nodes kube-scheduler sends when all pass its own filters (adaptive percentageOfNodesToScore)",
+        "direct: filter then prioritize over every node, as function calls (prioritize right after filter for the same pod and nodes reuses filter's ranking while the view is unchanged); direct_filter_only: filter alone (kube-scheduler skips prioritize when the filter leaves one node, schedule_one.go); http: both over loopback JSON; share_of_nodes: filter then prioritize over the nodes kube-scheduler sends when all pass its own filters (adaptive percentageOfNodesToScore)",
       nodes_half_full: "each GPU: 5 of 10 slices, 20000 of 40000 MiB, 50% cores",
       filter_prioritize: filterResults,
       cost_growth: {
