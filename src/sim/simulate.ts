@@ -38,6 +38,9 @@ export interface SimOptions {
   /** Arrived GPU demand to stop at, as a fraction of the cluster's GPUs (default 1.3). */
   inflation?: number;
   requestDefaults: RequestDefaults;
+  /** Reuse a verdict for a task of the same kind on a node in the same state (default true; it
+   * changes no placement, only the run time). */
+  verdictCache?: boolean;
 }
 
 export interface SimResult {
@@ -127,7 +130,9 @@ interface Prepared {
   task: SimTask;
   request: PodRequest;
   preferences: PodPreferences;
-  classKey: string;
+  /** Equal for tasks with equal verdicts on equal nodes: the GPU request, the model list, and the
+   * CPU and memory (fgd scores the node's CPU and memory left after the task). */
+  kindKey: string;
 }
 
 function percent(value: number, total: number): number {
@@ -177,7 +182,7 @@ class Cluster {
   readonly states: NodeState[];
   readonly totalGpus: number;
   allocatedGpus = 0;
-  private readonly cache = new Map<string, NodeVerdict>();
+  private readonly cache: Map<string, NodeVerdict> | undefined;
   private readonly placement: PlacementPolicy;
   /** Set under fgd: CPU-only tasks then also go where fragmentation grows least. */
   private readonly classes: readonly TaskClass[] | undefined;
@@ -185,10 +190,11 @@ class Cluster {
   constructor(
     nodes: readonly SimNode[],
     placement: PlacementPolicy,
-    classes?: readonly TaskClass[],
+    options: { classes: readonly TaskClass[] | undefined; cache: boolean },
   ) {
     this.placement = placement;
-    this.classes = classes;
+    this.classes = options.classes;
+    this.cache = options.cache ? new Map() : undefined;
     this.states = nodes.map((node) => {
       const base = {
         node,
@@ -261,8 +267,8 @@ class Cluster {
   }
 
   private verdict(state: NodeState, t: Prepared): NodeVerdict {
-    const key = `${t.classKey}#${state.key}`;
-    const cached = this.cache.get(key);
+    const key = `${t.kindKey}#${state.key}`;
+    const cached = this.cache?.get(key);
     if (cached !== undefined) return cached;
     const host = {
       before: { cpuMilli: state.cpuFree, memoryMiB: state.memoryFree },
@@ -277,6 +283,7 @@ class Cluster {
       t.preferences,
       this.placement,
     );
+    if (this.cache === undefined) return verdict;
     if (this.cache.size > 400_000) this.cache.clear();
     this.cache.set(key, verdict);
     return verdict;
@@ -308,18 +315,17 @@ function devicePosition(uuid: string): number {
 export function simulate(options: SimOptions): SimResult {
   const started = performance.now();
   const classes = taskClasses(options.tasks);
-  const cluster = new Cluster(
-    options.nodes,
-    placementFor(options.policy, classes),
-    options.policy === "fgd" ? classes : undefined,
-  );
+  const cluster = new Cluster(options.nodes, placementFor(options.policy, classes), {
+    classes: options.policy === "fgd" ? classes : undefined,
+    cache: options.verdictCache ?? true,
+  });
   const prepared: Prepared[] = options.tasks.map((task) => {
     const pod = taskPod(task);
     return {
       task,
       request: podRequest(pod, options.requestDefaults),
       preferences: readPodPreferences(pod.metadata?.annotations),
-      classKey: `${task.gpus}/${task.gpuMilli}/${task.spec.join("|")}`,
+      kindKey: `${task.gpus}/${task.gpuMilli}/${task.spec.join("|")}/${task.cpuMilli}/${task.memoryMiB}`,
     };
   });
   const draw = random(options.seed);

@@ -114,6 +114,38 @@ describe("sim - trace mapping", () => {
 });
 
 describe("sim - replay", () => {
+  it("the verdict cache changes no placement: tasks alike but for CPU or memory are not alike", () => {
+    // fgd scores the CPU and memory a node has left after the task: a verdict kept for a task of
+    // the same GPU request but other CPU or memory would score the node with the wrong host.
+    const nodes = parseNodes(`sn,cpu_milli,memory_mib,gpu,model
+t-0,16000,65536,2,T4
+t-1,16000,65536,2,T4
+t-2,24000,65536,2,T4
+t-3,24000,131072,2,T4`);
+    const tasks =
+      parseTasks(`name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time
+small,2000,4096,1,500,,LS,Running,0,10,0
+big-cpu,12000,4096,1,500,,LS,Running,0,10,0
+big-memory,2000,60000,1,500,,LS,Running,0,10,0
+whole,4000,8192,1,1000,,LS,Running,0,10,0
+cpu,6000,8192,0,0,,BE,Running,0,10,0`);
+    for (let seed = 1; seed <= 20; seed++) {
+      const run = (verdictCache: boolean) =>
+        simulate({
+          nodes,
+          tasks,
+          policy: "fgd",
+          seed,
+          requestDefaults: mutatePolicy(defaultConfig()),
+          verdictCache,
+        });
+      const cached = run(true);
+      const fresh = run(false);
+      assert.deepEqual(cached.curve, fresh.curve, `seed ${seed}`);
+      assert.equal(cached.unallocatedGpus, fresh.unallocatedGpus, `seed ${seed}`);
+    }
+  });
+
   it("the same seed draws the same sequence; different seeds differ", () => {
     const a = random(7);
     const b = random(7);
