@@ -6,6 +6,7 @@
 // bind-phase success) as soon as a bound pod is seen. So a guarded bind waits for the round trip
 // bind -> watch -> Allocate patch -> watch, the least a real node could take.
 
+import { get as httpsGet, type RequestOptions } from "node:https";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { CoordinationV1Api, CoreV1Api, V1MicroTime, type V1Pod } from "@kubernetes/client-node";
 import {
@@ -46,6 +47,38 @@ const SCENARIOS: Scenario[] = [
     pods: 60,
   },
 ];
+
+/** Writes (POST, PUT, PATCH, DELETE) the apiserver has served since it started, from its own
+ * apiserver_request_total. */
+async function apiWrites(kc: KubeConfig): Promise<number> {
+  const options: RequestOptions = {};
+  await kc.applyToHTTPSOptions(options);
+  const url = `${kc.getCurrentCluster()?.server ?? ""}/metrics`;
+  const text = await new Promise<string>((resolve, reject) => {
+    httpsGet(url, options, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (body += chunk));
+      res.on("end", () => {
+        resolve(body);
+      });
+    }).on("error", reject);
+  });
+  let writes = 0;
+  for (const line of text.split("\n"))
+    if (line.startsWith("apiserver_request_total{") && /verb="(POST|PUT|PATCH|DELETE)"/.test(line))
+      writes += Number(line.slice(line.lastIndexOf(" ") + 1));
+  return writes;
+}
+
+/** Writes per pod while `run` binds `pods` pods, counted until the writes that follow each bind
+ * (the pod Event, the simulated Allocate's record) have landed. */
+async function writesPerPod(kc: KubeConfig, pods: number, run: () => Promise<void>) {
+  const before = await apiWrites(kc);
+  await run();
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  return Math.round((((await apiWrites(kc)) - before) / pods) * 100) / 100;
+}
 
 /** Records, for every bound pod still allocating, what the node agent records after Allocate. */
 function simulatedAllocate(kc: KubeConfig) {
@@ -98,24 +131,27 @@ async function runScenario(kc: KubeConfig, view: ClusterView, scenario: Scenario
   );
   let next = 0;
   let failed = 0;
-  const start = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < pods.length) {
-        const i = next++;
-        const pod = pods[i];
-        const body = JSON.stringify({
-          PodName: pod?.metadata?.name,
-          PodNamespace: "default",
-          PodUID: pod?.metadata?.uid,
-          Node: scenario.nodes[i % scenario.nodes.length],
-        });
-        const answer = JSON.parse(await post(server.port, "/bind", body)) as { Error: string };
-        if (answer.Error !== "") failed++;
-      }
-    }),
-  );
-  const seconds = (performance.now() - start) / 1000;
+  let seconds = 0;
+  const writes = await writesPerPod(kc, pods.length, async () => {
+    const start = performance.now();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < pods.length) {
+          const i = next++;
+          const pod = pods[i];
+          const body = JSON.stringify({
+            PodName: pod?.metadata?.name,
+            PodNamespace: "default",
+            PodUID: pod?.metadata?.uid,
+            Node: scenario.nodes[i % scenario.nodes.length],
+          });
+          const answer = JSON.parse(await post(server.port, "/bind", body)) as { Error: string };
+          if (answer.Error !== "") failed++;
+        }
+      }),
+    );
+    seconds = (performance.now() - start) / 1000;
+  });
   server.close();
   await core.deleteCollectionNamespacedPod({ namespace: "default", gracePeriodSeconds: 0 });
   const settled = Date.now() + 30_000;
@@ -131,12 +167,13 @@ async function runScenario(kc: KubeConfig, view: ClusterView, scenario: Scenario
     failed,
     seconds: Math.round(seconds * 100) / 100,
     binds_per_s: Math.round((scenario.pods / seconds) * 10) / 10,
+    api_writes_per_pod: writes,
   };
 }
 
 /** The ceiling on this machine: the same number of Bindings (no annotations) sent straight to the
  * apiserver, 8 at once, with no extender between; the view's informers still watch. */
-async function bindingsOnly(kc: KubeConfig): Promise<Record<string, unknown>> {
+async function bindingsOnly(kc: KubeConfig) {
   const core = kc.makeApiClient(CoreV1Api);
   const count = SCENARIOS[0]?.pods ?? 400;
   const pods = await Promise.all(
@@ -151,30 +188,34 @@ async function bindingsOnly(kc: KubeConfig): Promise<Record<string, unknown>> {
     ),
   );
   let next = 0;
-  const start = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < pods.length) {
-        const i = next++;
-        const name = pods[i]?.metadata?.name ?? "";
-        await core.createNamespacedPodBinding({
-          namespace: "default",
-          name,
-          body: {
-            metadata: { name },
-            target: { kind: "Node", apiVersion: "v1", name: SPREAD[i % SPREAD.length] ?? "" },
-          },
-        });
-      }
-    }),
-  );
-  const seconds = (performance.now() - start) / 1000;
+  let seconds = 0;
+  const writes = await writesPerPod(kc, count, async () => {
+    const start = performance.now();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < pods.length) {
+          const i = next++;
+          const name = pods[i]?.metadata?.name ?? "";
+          await core.createNamespacedPodBinding({
+            namespace: "default",
+            name,
+            body: {
+              metadata: { name },
+              target: { kind: "Node", apiVersion: "v1", name: SPREAD[i % SPREAD.length] ?? "" },
+            },
+          });
+        }
+      }),
+    );
+    seconds = (performance.now() - start) / 1000;
+  });
   await core.deleteCollectionNamespacedPod({ namespace: "default", gracePeriodSeconds: 0 });
   return {
     pods: count,
     concurrency: CONCURRENCY,
     seconds: Math.round(seconds * 100) / 100,
     binds_per_s: Math.round((count / seconds) * 10) / 10,
+    api_writes_per_pod: writes,
   };
 }
 
@@ -207,10 +248,15 @@ export function bindThroughput(): Promise<Record<string, unknown>> {
     const ceiling = await bindingsOnly(kc);
     await allocations.stop();
     await feed.stop();
+    const first = results[0];
     return {
-      note: "each node has an agent Lease; a simulated Allocate (no kubelet, no agent) answers every bound pod as soon as it is seen, so the guard's wait is the bind -> Allocate -> view round trip",
+      note: "each node has an agent Lease; a simulated Allocate (no kubelet, no agent) answers every bound pod as soon as it is seen, so the guard's wait is the bind -> Allocate -> view round trip; api_writes_per_pod: POST/PUT/PATCH/DELETE the apiserver served per pod (its apiserver_request_total), until 2 s after the last bind",
       scenarios: results,
       apiserver_bindings_only: ceiling,
+      ceiling_binds_per_s: {
+        estimate: Math.round((ceiling.binds_per_s / (first?.api_writes_per_pod ?? 1)) * 10) / 10,
+        how: "apiserver_bindings_only.binds_per_s (one write per pod) divided by the first scenario's api_writes_per_pod: the binds/s the apiserver allows when each of a GPU pod's writes costs what a Binding costs",
+      },
     };
   });
 }
