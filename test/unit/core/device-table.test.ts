@@ -17,18 +17,7 @@ import {
   type PodPreferences,
   type PodRequest,
 } from "../../../src/core/index.js";
-
-/** mulberry32: a small seeded generator, so a failure can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { random } from "../../../src/sim/index.js";
 
 const TYPES = ["NVIDIA-A100-SXM4-40GB", "NVIDIA-Tesla-T4", "NVIDIA-H100-80GB-HBM3"];
 
