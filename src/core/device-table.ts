@@ -2,16 +2,16 @@
 // Float64Array, so ranking one pod over thousands of nodes reads contiguous memory and allocates
 // nothing per device. It answers the common case only: one GPU container, a node policy scored by
 // the node's mean device load (binpack, spread), no UUID, mode or NUMA binding constraint, no
-// topology or NUMA GPU policy, no quota, devices the vendor judges from numbers. Its answer, the
-// node's mean device load after placing the pod, is the one fitPod and the scorer give, to the bit
-// (test/unit/core/device-table.test.ts compares them on random nodes and requests); where it
-// cannot answer, or the pod does not fit (the refusal names each device's reason), it says NaN
-// and the caller takes the general path.
+// topology or NUMA GPU policy, no quota, devices the vendor judges from numbers. Its answer is the
+// one fitPod and the scorer give: the score to the bit where the pod fits, the same refusal message
+// where it does not (test/unit/core/device-table.test.ts compares them on random nodes and
+// requests); where it cannot answer, it says undefined and the caller takes the general path.
 
 import { NO_USAGE, type Device, type DeviceUsage } from "./device.js";
-import { deviceLoad, loadOn, typeAllowed } from "./fit.js";
+import { deviceLoad, loadOn, refusal, typeAllowed } from "./fit.js";
 import type { GPUPolicy, PodPreferences } from "./pod-annotations.js";
 import { memoryOn, type DeviceRequest, type PodRequest } from "./pod-request.js";
+import { FitReason } from "./reasons.js";
 import type { NodeScorer } from "./score.js";
 import type { Vendor } from "./vendor.js";
 
@@ -22,17 +22,17 @@ export const USED_CORES = 2;
 const SPLIT_COUNT = 3;
 export const CAPACITY_MIB = 4;
 export const CAPACITY_CORES = 5;
-/** USABLE | PLAIN */
+/** UNHEALTHY | CORDONED | PLAIN */
 const FLAGS = 6;
 /** Index into DeviceTable.types. */
 const TYPE = 7;
 /** deviceLoad with the pods already there. */
 const LOAD = 8;
 const STRIDE = 9;
-/** Healthy and not cordoned. */
-const USABLE = 1;
+const UNHEALTHY = 1;
+const CORDONED = 2;
 /** The vendor judges it from numbers (Vendor.rows.plain). */
-const PLAIN = 2;
+const PLAIN = 4;
 
 const INITIAL_DEVICES = 16;
 const NO_ROW = -1;
@@ -161,7 +161,8 @@ export class DeviceTable {
       d[at + CAPACITY_MIB] = device.memoryMiB;
       d[at + CAPACITY_CORES] = device.cores;
       d[at + FLAGS] =
-        (device.healthy && device.cordoned !== true ? USABLE : 0) |
+        (device.healthy ? 0 : UNHEALTHY) |
+        (device.cordoned === true ? CORDONED : 0) |
         (plain?.(device) === true ? PLAIN : 0);
       d[at + TYPE] = this.typeId(device.type);
       d[at + LOAD] = deviceLoad(device, used);
@@ -195,25 +196,29 @@ export class DeviceTable {
 
 /** What ranking one pod over the table needs, resolved once per pod. */
 export interface RowPlan {
+  /** The GPU container's name (refusals name it) and its request. */
+  container: string;
   request: DeviceRequest;
   binpack: boolean;
   mutex: boolean;
   /** The node policy's score from the node's mean device load after placement. */
   fromLoad: (load: number) => number;
-  fits: NonNullable<Vendor["rows"]>["fits"];
+  reason: NonNullable<Vendor["rows"]>["reason"];
   /** Per type index: 1 passes the pod's type lists, 2 does not, 0 not asked yet. */
   typeVerdicts: Uint8Array;
+  /** Refusal messages by the devices' reasons in order (refused). */
+  refusals: Map<string, string>;
   preferences: PodPreferences;
 }
 
-/** The pod's one GPU request when it has exactly one, in an app container. */
-function oneRequest(request: PodRequest): DeviceRequest | undefined {
-  let found: DeviceRequest | undefined;
+/** The pod's one GPU container when it has exactly one, an app container. */
+function oneRequest(request: PodRequest): { name: string; request: DeviceRequest } | undefined {
+  let found: { name: string; request: DeviceRequest } | undefined;
   for (const slot of request.slots) {
     const wanted = slot.request;
     if (wanted === undefined || wanted.count === 0) continue;
     if (found !== undefined || slot.init) return undefined;
-    found = wanted;
+    found = { name: slot.name, request: wanted };
   }
   return found;
 }
@@ -235,18 +240,20 @@ export function rowPlan(
 ): RowPlan | undefined {
   const { gpuPolicy, scorer, vendor } = policy;
   const one = oneRequest(request);
-  const fits = vendor.rows?.fits;
+  const reason = vendor.rows?.reason;
   const { fromLoad } = scorer;
-  if (one === undefined || fits === undefined || fromLoad === undefined) return undefined;
+  if (one === undefined || reason === undefined || fromLoad === undefined) return undefined;
   if (constrained(preferences) || policy.quota || scorer.deviceCost !== undefined) return undefined;
   if (gpuPolicy.numa || gpuPolicy.topology === true) return undefined;
   return {
-    request: one,
+    container: one.name,
+    request: one.request,
     binpack: gpuPolicy.order === "binpack",
     mutex: gpuPolicy.mutex,
     fromLoad,
-    fits,
+    reason,
     typeVerdicts: new Uint8Array(0),
+    refusals: new Map(),
     preferences,
   };
 }
@@ -271,16 +278,20 @@ let positions = new Int32Array(INITIAL_DEVICES);
 let loads = new Float64Array(INITIAL_DEVICES);
 let chosen = new Uint8Array(INITIAL_DEVICES);
 
-/** Whether the device whose numbers start at `base` can take the pod's container (fit.ts
- * deviceReason: health, cordon, type lists, share count, mutex, then the vendor's capacity). */
-function takes(table: DeviceTable, base: number, plan: RowPlan): boolean {
+/** Why the device whose numbers start at `base` cannot take the pod's container, or undefined
+ * (fit.ts deviceReason, in its order: health, cordon, type lists, share count, mutex, then the
+ * vendor's capacity). */
+function reasonAt(table: DeviceTable, base: number, plan: RowPlan): FitReason | undefined {
   const d = table.numbers;
   const { request } = plan;
-  if (((d[base + FLAGS] ?? 0) & USABLE) === 0) return false;
-  if (!typePasses(plan, table, d[base + TYPE] ?? 0)) return false;
+  const flags = d[base + FLAGS] ?? 0;
+  if ((flags & UNHEALTHY) !== 0) return FitReason.CardNotHealthy;
+  if ((flags & CORDONED) !== 0) return FitReason.CardCordoned;
+  if (!typePasses(plan, table, d[base + TYPE] ?? 0)) return FitReason.CardTypeMismatch;
   const slots = d[base + USED_SLOTS] ?? 0;
-  if (slots >= (d[base + SPLIT_COUNT] ?? 0) || (plan.mutex && slots > 0)) return false;
-  return plan.fits(d, base, memoryOn(d[base + CAPACITY_MIB] ?? 0, request), request.cores);
+  if (slots >= (d[base + SPLIT_COUNT] ?? 0)) return FitReason.CardTimeSlicingExhausted;
+  if (plan.mutex && slots > 0) return FitReason.ExclusiveDeviceAllocateConflict;
+  return plan.reason(d, base, memoryOn(d[base + CAPACITY_MIB] ?? 0, request), request.cores);
 }
 
 /** Gathers the devices of a row that can take the pod's container into positions/loads; answers
@@ -298,7 +309,7 @@ function gather(table: DeviceTable, row: number, plan: RowPlan): number {
   for (let k = 0; k < count; k++) {
     const base = at + k * STRIDE;
     if (((d[base + FLAGS] ?? 0) & PLAIN) === 0) return -1;
-    if (!takes(table, base, plan)) continue;
+    if (reasonAt(table, base, plan) !== undefined) continue;
     positions[found] = k;
     loads[found] = d[base + LOAD] ?? 0;
     found++;
@@ -322,12 +333,40 @@ function chooseNext(found: number, binpack: boolean): void {
   chosen[positions[best] ?? 0] = 1;
 }
 
-/** The pod's node policy score on one row, or NaN: the pod does not fit there or the row needs
- * the general path (fitPod explains). Same device choice as fitPod. */
-export function rankRow(table: DeviceTable, row: number, plan: RowPlan): number {
+/** Why the pod's container does not fit the row: fitPod's refusal, its reasons counted. Rows with
+ * the same reasons device by device get the same words, written once per pod. */
+function refused(table: DeviceTable, row: number, plan: RowPlan, found: number): string {
+  const at = table.start(row);
+  const count = table.size(row);
+  const reasons: (FitReason | undefined)[] = [];
+  let key = "";
+  for (let k = 0; k < count; k++) {
+    const reason = reasonAt(table, at + k * STRIDE, plan);
+    reasons.push(reason);
+    key += `${reason ?? ""},`;
+  }
+  const known = plan.refusals.get(key);
+  if (known !== undefined) return known;
+  const counts: Partial<Record<FitReason, number>> = {};
+  for (const reason of reasons)
+    if (reason !== undefined) counts[reason] = (counts[reason] ?? 0) + 1;
+  const slot = { name: plan.container, request: plan.request };
+  const { message } = refusal(slot, { candidates: found, devices: count }, counts);
+  plan.refusals.set(key, message);
+  return message;
+}
+
+/** The pod on one row: the node policy's score where it fits (same device choice as fitPod), why
+ * not where it does not (fitPod's message), undefined where the row needs the general path. */
+export function judgeRow(
+  table: DeviceTable,
+  row: number,
+  plan: RowPlan,
+): number | string | undefined {
   const { request, binpack } = plan;
   const found = gather(table, row, plan);
-  if (found < request.count) return Number.NaN;
+  if (found < 0 || table.size(row) === 0) return undefined;
+  if (found < request.count) return refused(table, row, plan, found);
   for (let n = 0; n < request.count; n++) chooseNext(found, binpack);
   const at = table.start(row);
   const count = table.size(row);

@@ -315,31 +315,31 @@ function fitContainer(
       counts[reason] = (counts[reason] ?? 0) + 1;
     }
   }
-  return pick(node, candidates, request, options) ?? refusal(node, slot, candidates, counts ?? {});
+  const fit = { candidates: candidates.positions.length, devices: devices.length };
+  return pick(node, candidates, request, options) ?? refusal(slot, fit, counts ?? {});
 }
 
 /** Why a container found too few devices on the node, with the devices' reasons counted. */
-function refusal(
-  node: NodeState,
+export function refusal(
   slot: { name: string; request: DeviceRequest },
-  candidates: Candidates,
+  fit: { candidates: number; devices: number },
   counts: Partial<Record<FitReason, number>>,
 ): Extract<FitResult, { fits: false }> {
   const { request } = slot;
-  const { devices } = node;
+  const { candidates, devices } = fit;
   const reason =
-    devices.length < request.count
+    devices < request.count
       ? FitReason.NodeInsufficientDevice
-      : candidates.positions.length >= request.count
+      : candidates >= request.count
         ? FitReason.NumaNotFit
         : FitReason.NodeUnfitPod;
-  if (reason === FitReason.NumaNotFit) counts.NumaNotFit = candidates.positions.length;
+  if (reason === FitReason.NumaNotFit) counts.NumaNotFit = candidates;
   const detail = describeCounts(counts);
   return {
     fits: false,
     reason,
     counts,
-    message: `${reason}: container ${slot.name} needs ${request.count} GPU(s), ${candidates.positions.length} of ${devices.length} fit${detail === "" ? "" : ` (${detail})`}`,
+    message: `${reason}: container ${slot.name} needs ${request.count} GPU(s), ${candidates} of ${devices} fit${detail === "" ? "" : ` (${detail})`}`,
   };
 }
 

@@ -106,7 +106,7 @@ export {
   rowPlanFor,
   scorerFor,
 } from "./placement.js";
-export { DeviceTable, rankRow, rowPlan } from "./device-table.js";
+export { DeviceTable, judgeRow, rowPlan } from "./device-table.js";
 export type { RowPlan } from "./device-table.js";
 export type {
   NodeCandidate,

@@ -25,7 +25,12 @@ export interface Vendor {
    * `cores`). Absent: every node takes the general path. */
   readonly rows?: {
     plain: (device: Device) => boolean;
-    fits: (row: Float64Array, at: number, memoryMiB: number, cores: number) => boolean;
+    reason: (
+      row: Float64Array,
+      at: number,
+      memoryMiB: number,
+      cores: number,
+    ) => FitReason | undefined;
   };
   /** The Allocate answer for one container; `devices` are as the container sees them. */
   containerResponse(

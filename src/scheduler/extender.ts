@@ -13,7 +13,7 @@ import {
   quotaResourceNames,
   readPodPreferences,
   rankNode,
-  rankRow,
+  judgeRow,
   rowPlanFor,
   type NodeCandidate,
   type NodeOutcome,
@@ -137,7 +137,7 @@ function ranksAbove(score: number, name: string, bestScore: number, bestName: st
 }
 
 /** How one node is judged for a pod (its score, or why it is refused): from the device table where
- * the pod and the node allow (core's device-table.ts: numbers, nothing allocated per node), else
+ * the pod and the node allow (core's device-table.ts: numbers, nothing allocated where it fits), else
  * from the memo when neither the node nor the shape changed, else from core's rankNode. */
 function judgeFor(
   view: ClusterView,
@@ -159,8 +159,7 @@ function judgeFor(
   const ready = view.rows.ready(table, nodeNames, uid);
   return (name, i) => {
     const row = ready(i);
-    const score = row < 0 ? Number.NaN : rankRow(table, row, plan);
-    return Number.isNaN(score) ? general(name) : score;
+    return (row < 0 ? undefined : judgeRow(table, row, plan)) ?? general(name);
   };
 }
 

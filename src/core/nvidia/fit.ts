@@ -46,13 +46,18 @@ export function capacityReason(
     : undefined;
 }
 
-/** capacityReason's verdict on a GPU shared through HAMi-core, from its device-table row. */
-export function rowFits(row: Float64Array, at: number, memoryMiB: number, cores: number): boolean {
+/** capacityReason on a GPU shared through HAMi-core, from its device-table row. */
+export function rowReason(
+  row: Float64Array,
+  at: number,
+  memoryMiB: number,
+  cores: number,
+): FitReason | undefined {
   const free = (row[at + CAPACITY_MIB] ?? 0) - (row[at + USED_MIB] ?? 0);
-  if (free < memoryMiB) return false;
+  if (free < memoryMiB) return FitReason.CardInsufficientMemory;
   const capacity = row[at + CAPACITY_CORES] ?? 0;
   const used = row[at + USED_CORES] ?? 0;
-  return coreReason(capacity, used, row[at + USED_SLOTS] ?? 0, cores) === undefined;
+  return coreReason(capacity, used, row[at + USED_SLOTS] ?? 0, cores);
 }
 
 /** Every mode but mig needs nothing but numbers. */

@@ -2,13 +2,13 @@
 
 import type { Vendor } from "../vendor.js";
 import { containerResponse } from "./allocate.js";
-import { capacityReason, NVIDIA, plainDevice, rowFits, slice } from "./fit.js";
+import { capacityReason, NVIDIA, plainDevice, rowReason, slice } from "./fit.js";
 
 export const nvidia: Vendor = {
   word: NVIDIA,
   capacityReason,
   slice,
-  rows: { plain: plainDevice, fits: rowFits },
+  rows: { plain: plainDevice, reason: rowReason },
   containerResponse,
 };
 

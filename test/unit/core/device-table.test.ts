@@ -1,5 +1,6 @@
 // Filter's fast path from numbers must answer what the general path answers: the same score to the
-// bit where the pod fits, NaN (ask the general path) where it does not or cannot tell.
+// bit where the pod fits, the same refusal message where it does not, undefined (ask the general
+// path) where it cannot tell.
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -8,7 +9,7 @@ import {
   fgdScorer,
   nvidia,
   rankNode,
-  rankRow,
+  judgeRow,
   rowPlanFor,
   type Device,
   type DeviceRequest,
@@ -94,7 +95,7 @@ function testCase(r: () => number): Case {
 }
 
 describe("core - device table", () => {
-  it("scores every node as rankNode does, to the bit, and leaves refusals to it", () => {
+  it("scores every node as rankNode does, to the bit, and refuses with rankNode's message", () => {
     const r = random(20261130);
     const table = new DeviceTable(nvidia);
     const cases = Array.from({ length: 3000 }, () => testCase(r));
@@ -111,13 +112,39 @@ describe("core - device table", () => {
         c.preferences,
         c.policy,
       );
-      const got = rankRow(table, table.rowOf(`node-${i}`), plan);
+      const got = judgeRow(table, table.rowOf(`node-${i}`), plan);
       if (expected.fits) {
         fitting++;
         assert.ok(Object.is(got, expected.score), `case ${i}: ${got} vs ${expected.score}`);
-      } else assert.ok(Number.isNaN(got), `case ${i}: refused (${expected.message}), got ${got}`);
+      } else assert.equal(got, expected.message, `case ${i}`);
     });
     assert.ok(fitting > 500 && fitting < 2500, `both outcomes are exercised: ${fitting} fit`);
+  });
+
+  it("one pod over many nodes: the words of a refusal written once serve every node alike", () => {
+    const r = random(99);
+    const table = new DeviceTable(nvidia);
+    const pod = testCase(r);
+    const plan = rowPlanFor(pod.request, pod.preferences, pod.policy);
+    assert.ok(plan);
+    let refused = 0;
+    for (let i = 0; i < 2000; i++) {
+      const c = testCase(r);
+      const row = table.assign(`n-${i}`);
+      table.write(row, c.devices, c.usage, Infinity);
+      const node = { name: `n-${i}`, devices: c.devices, usage: c.usage };
+      const expected = rankNode(node, pod.request, pod.preferences, pod.policy);
+      const got = judgeRow(table, row, plan);
+      if (expected.fits) assert.ok(Object.is(got, expected.score), `node ${i}`);
+      else {
+        refused++;
+        assert.equal(got, expected.message, `node ${i}`);
+      }
+    }
+    assert.ok(
+      plan.refusals.size < refused,
+      `${plan.refusals.size} messages for ${refused} refusals`,
+    );
   });
 
   it("a changed node's row is stale until written; a released row serves the next node", () => {
@@ -181,7 +208,14 @@ describe("core - device table", () => {
     table.write(row, [mig], [{ slots: 0, memoryMiB: 0, cores: 0 }], Infinity);
     const single = plan(c.request, {}, c.policy);
     assert.ok(single);
-    assert.ok(Number.isNaN(rankRow(table, row, single)), "a GPU in mode mig");
+    assert.equal(judgeRow(table, row, single), undefined, "a GPU in mode mig");
+    const none = table.assign("none");
+    table.write(none, [], [], Infinity);
+    assert.equal(
+      judgeRow(table, none, single),
+      undefined,
+      "a node without GPUs (fitPod's own words)",
+    );
   });
 });
 
