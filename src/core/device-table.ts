@@ -277,6 +277,8 @@ function typePasses(plan: RowPlan, table: DeviceTable, id: number): boolean {
 let positions = new Int32Array(INITIAL_DEVICES);
 let loads = new Float64Array(INITIAL_DEVICES);
 let chosen = new Uint8Array(INITIAL_DEVICES);
+/** Each device's reason in the row last gathered (undefined: it can take the container). */
+const reasons: (FitReason | undefined)[] = [];
 
 /** Why the device whose numbers start at `base` cannot take the pod's container, or undefined
  * (fit.ts deviceReason, in its order: health, cordon, type lists, share count, mutex, then the
@@ -309,7 +311,9 @@ function gather(table: DeviceTable, row: number, plan: RowPlan): number {
   for (let k = 0; k < count; k++) {
     const base = at + k * STRIDE;
     if (((d[base + FLAGS] ?? 0) & PLAIN) === 0) return -1;
-    if (reasonAt(table, base, plan) !== undefined) continue;
+    const reason = reasonAt(table, base, plan);
+    reasons[k] = reason;
+    if (reason !== undefined) continue;
     positions[found] = k;
     loads[found] = d[base + LOAD] ?? 0;
     found++;
@@ -333,23 +337,19 @@ function chooseNext(found: number, binpack: boolean): void {
   chosen[positions[best] ?? 0] = 1;
 }
 
-/** Why the pod's container does not fit the row: fitPod's refusal, its reasons counted. Rows with
- * the same reasons device by device get the same words, written once per pod. */
+/** Why the pod's container does not fit the row just gathered: fitPod's refusal, its reasons
+ * counted. Rows with the same reasons device by device get the same words, written once per pod. */
 function refused(table: DeviceTable, row: number, plan: RowPlan, found: number): string {
-  const at = table.start(row);
   const count = table.size(row);
-  const reasons: (FitReason | undefined)[] = [];
   let key = "";
-  for (let k = 0; k < count; k++) {
-    const reason = reasonAt(table, at + k * STRIDE, plan);
-    reasons.push(reason);
-    key += `${reason ?? ""},`;
-  }
+  for (let k = 0; k < count; k++) key += `${reasons[k] ?? ""},`;
   const known = plan.refusals.get(key);
   if (known !== undefined) return known;
   const counts: Partial<Record<FitReason, number>> = {};
-  for (const reason of reasons)
+  for (let k = 0; k < count; k++) {
+    const reason = reasons[k];
     if (reason !== undefined) counts[reason] = (counts[reason] ?? 0) + 1;
+  }
   const slot = { name: plan.container, request: plan.request };
   const { message } = refusal(slot, { candidates: found, devices: count }, counts);
   plan.refusals.set(key, message);
