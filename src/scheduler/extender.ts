@@ -141,14 +141,14 @@ function ranksAbove(score: number, name: string, bestScore: number, bestName: st
  * from the memo when neither the node nor the shape changed, else from core's rankNode. */
 function judgeFor(
   view: ClusterView,
-  pod: { uid: string; nodeNames: readonly string[] },
+  pod: { uid: string; nodeNames: readonly string[]; shape: string },
   demand: Extract<PodDemand, { kind: "devices" }>,
   placement: PlacementPolicy,
 ): (name: string, i: number) => number | string {
-  const { uid, nodeNames } = pod;
+  const { uid, nodeNames, shape } = pod;
   const rank = (candidate: NodeCandidate): NodeOutcome =>
     rankNode(candidate, demand.request, demand.preferences, placement);
-  const memo = memoFor(view).forShape(shapeOf(demand, placement));
+  const memo = memoFor(view).forShape(shape);
   const general = (name: string): number | string => {
     const outcome = nodeOutcome(name, uid, memo, rank);
     return outcome.fits ? outcome.score : outcome.message;
@@ -205,7 +205,11 @@ function rankPod(pod: Pod, nodeNames: readonly string[], deps: ExtenderDeps): Ra
   )
     return last.ranking;
   const ranking = emptyRanking(demand, nodeNames.length);
-  const bestAt = scan(ranking, nodeNames, judgeFor(view, { uid, nodeNames }, demand, placement));
+  const bestAt = scan(
+    ranking,
+    nodeNames,
+    judgeFor(view, { uid, nodeNames, shape }, demand, placement),
+  );
   if (bestAt >= 0) {
     const candidate = view.candidate(nodeNames[bestAt] ?? "", uid);
     const verdict = evaluateNode(candidate, demand.request, demand.preferences, placement);
